@@ -1,0 +1,162 @@
+//! The machine-readable report types: the stable API of `--format json`.
+//!
+//! Readers rely on these field names (`plan-format.md` lists the ones the
+//! contract guarantees). Types are `#[non_exhaustive]` and every document
+//! carries `format_version`: add fields freely, but renaming or removing one
+//! is a format change that bumps the version and gets a note in the README.
+
+use serde::Serialize;
+
+/// The version of the JSON documents produced by this build.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// The dry-run impact report (`plangate plan --format json`).
+#[derive(Clone, Debug, Serialize)]
+#[non_exhaustive]
+pub struct ImpactReport {
+    /// [`FORMAT_VERSION`].
+    pub format_version: u32,
+    /// The plan's `name`.
+    pub plan: String,
+    /// The plan's `description`.
+    pub description: Option<String>,
+    /// The plan's `environment`.
+    pub environment: String,
+    /// SHA-256 of the plan file.
+    pub plan_hash: String,
+    /// The policy in force, defaults applied.
+    pub policy: PolicyReport,
+    /// Counts by risk and by decision.
+    pub summary: Summary,
+    /// Plan budget in seconds, if any.
+    pub budget_s: Option<u64>,
+    /// Forecast wall time of the tasks that run, phases back to back.
+    pub forecast_s: u64,
+    /// Sum of the phases' critical paths (the bound with unlimited concurrency).
+    pub critical_path_s: u64,
+    /// Phases in run order.
+    pub phases: Vec<PhaseReport>,
+    /// Contradictions in the plan.
+    pub warnings: Vec<String>,
+}
+
+/// `policy:` as applied.
+#[derive(Clone, Debug, Serialize)]
+#[non_exhaustive]
+pub struct PolicyReport {
+    /// `max_risk`.
+    pub max_risk: String,
+    /// `above_max`.
+    pub above_max: String,
+    /// `require_rollback` (`none` when disabled).
+    pub require_rollback: String,
+    /// `on_failure`.
+    pub on_failure: String,
+    /// `budget` in seconds.
+    pub budget_s: Option<u64>,
+    /// `max_tasks`.
+    pub max_tasks: Option<u32>,
+    /// `concurrency`.
+    pub concurrency: u32,
+}
+
+/// Counts of the whole plan.
+#[derive(Clone, Debug, Serialize)]
+#[non_exhaustive]
+pub struct Summary {
+    /// Number of tasks.
+    pub tasks: usize,
+    /// Tasks by risk.
+    pub by_risk: ByRisk,
+    /// Tasks by decision.
+    pub decisions: DecisionCounts,
+}
+
+/// Tasks by risk.
+#[derive(Clone, Debug, Default, Serialize)]
+#[non_exhaustive]
+pub struct ByRisk {
+    /// Low-risk tasks.
+    pub low: usize,
+    /// Medium-risk tasks.
+    pub medium: usize,
+    /// High-risk tasks.
+    pub high: usize,
+}
+
+/// Tasks by decision.
+#[derive(Clone, Debug, Default, Serialize)]
+#[non_exhaustive]
+pub struct DecisionCounts {
+    /// `run`.
+    pub run: usize,
+    /// `excluded`.
+    pub excluded: usize,
+    /// `needs-approval`.
+    #[serde(rename = "needs-approval")]
+    pub needs_approval: usize,
+    /// `blocked`.
+    pub blocked: usize,
+    /// `deferred`.
+    pub deferred: usize,
+}
+
+/// One phase of the impact report.
+#[derive(Clone, Debug, Serialize)]
+#[non_exhaustive]
+pub struct PhaseReport {
+    /// Phase id.
+    pub id: String,
+    /// Display name.
+    pub name: Option<String>,
+    /// Budget in seconds.
+    pub budget_s: Option<u64>,
+    /// Sum of estimates of the tasks that run.
+    pub estimate_s: u64,
+    /// Longest chain of estimates among the tasks that run.
+    pub critical_path_s: u64,
+    /// Simulated wall time under `policy.concurrency`.
+    pub forecast_s: u64,
+    /// When the phase is forecast to start, from the start of the run.
+    pub start_s: u64,
+    /// Whether the phase waits for an approval.
+    pub approval: bool,
+    /// Tasks in run order.
+    pub tasks: Vec<TaskReport>,
+}
+
+/// One task of the impact report.
+#[derive(Clone, Debug, Serialize)]
+#[non_exhaustive]
+pub struct TaskReport {
+    /// Task id.
+    pub id: String,
+    /// Display name.
+    pub name: Option<String>,
+    /// Provenance.
+    pub source: Option<String>,
+    /// `low`, `medium` or `high`.
+    pub risk: String,
+    /// The contract's decision.
+    pub decision: String,
+    /// Why, for every decision but `run`.
+    pub reason: Option<String>,
+    /// Ids of the tasks it needs.
+    pub needs: Vec<String>,
+    /// Estimate in seconds.
+    pub estimate_s: Option<u64>,
+    /// Timeout in seconds.
+    pub timeout_s: u64,
+    /// Forecast start, from the start of the run (tasks that run).
+    pub forecast_start_s: Option<u64>,
+    /// Forecast finish, from the start of the run (tasks that run).
+    pub forecast_finish_s: Option<u64>,
+    /// The executor kind of `run`.
+    pub executor: String,
+    /// One-line summary of `run`.
+    pub action: String,
+    /// One-line summary of `verify`.
+    pub verify: Option<String>,
+    /// `auto`, a one-line summary of the rollback action, or none.
+    pub rollback: Option<String>,
+}

@@ -1,0 +1,37 @@
+//! The plan model of plangate: YAML parsing, validation with file:line:column
+//! diagnostics, the task DAG, risk policy and dry-run decisions.
+//!
+//! This crate is pure: it reads plan files and nothing else. It has no async
+//! runtime, no database and spawns no process, so every other crate can depend
+//! on it and its results are deterministic.
+//!
+//! ```no_run
+//! let plan = plangate_plans::load_plan("examples/quickstart.yaml".as_ref())?;
+//! let dry_run = plangate_plans::decide(&plan, &plangate_plans::Approvals::default());
+//! println!("{} tasks would run", dry_run.count(plangate_plans::Decision::Run));
+//! # Ok::<(), plangate_plans::LoadPlanError>(())
+//! ```
+
+#![warn(missing_docs)]
+
+pub mod action;
+pub mod dag;
+pub mod diagnostic;
+pub mod duration;
+pub mod ids;
+mod load;
+pub mod marked;
+pub mod model;
+pub mod policy;
+pub mod source;
+pub mod template;
+pub mod text;
+
+pub use action::{Action, ActionSpec, ExecutorInstance, ExecutorKind, Rollback};
+pub use diagnostic::{Diagnostic, Diagnostics};
+pub use duration::format_duration;
+pub use ids::{PhaseId, PlanName, TaskId};
+pub use load::{LoadPlanError, load_plan, parse_plan};
+pub use model::{AboveMax, OnFailure, Phase, Plan, Policy, Risk, Task};
+pub use policy::{Approvals, Decision, DryRun, PhaseForecast, TaskDecision, decide};
+pub use source::{SourceFile, Span};

@@ -1,0 +1,249 @@
+//! The validated plan model.
+//!
+//! Everything here has passed validation: ids are unique and well formed,
+//! `needs` point at known tasks in the same or an earlier phase, the graph has
+//! no cycle, `{{ vars.X }}` placeholders are substituted, and defaults are
+//! applied. Later crates never see a raw YAML value.
+
+use std::{collections::BTreeMap, fmt, path::PathBuf, time::Duration};
+
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    action::{Action, ExecutorInstance, Rollback},
+    ids::{PhaseId, PlanName, TaskId},
+    source::Span,
+};
+
+/// The plan format version this build reads.
+pub const PLAN_FORMAT_VERSION: u32 = 1;
+
+/// Production risk of a task.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Risk {
+    /// Development only, no production effect.
+    Low,
+    /// Staged rollout recommended.
+    Medium,
+    /// Large production impact.
+    High,
+}
+
+impl Risk {
+    /// Every level, lowest first.
+    pub const ALL: [Risk; 3] = [Risk::Low, Risk::Medium, Risk::High];
+
+    /// The YAML spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Risk::Low => "low",
+            Risk::Medium => "medium",
+            Risk::High => "high",
+        }
+    }
+}
+
+impl fmt::Display for Risk {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What happens to a task whose risk is above `policy.max_risk`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AboveMax {
+    /// The task is left out of the run.
+    #[default]
+    Exclude,
+    /// The task waits for a recorded approval.
+    Approve,
+}
+
+impl AboveMax {
+    /// The YAML spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AboveMax::Exclude => "exclude",
+            AboveMax::Approve => "approve",
+        }
+    }
+}
+
+/// What the engine does when a task fails.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OnFailure {
+    /// Stop starting tasks; leave completed work in place.
+    Stop,
+    /// Roll back the failed task only.
+    RollbackTask,
+    /// Roll back the completed tasks of the failed task's phase, newest first.
+    #[default]
+    RollbackPhase,
+    /// Roll back every completed task of the run, newest first.
+    RollbackRun,
+    /// Keep going; the failed task's dependents become `blocked`.
+    Continue,
+}
+
+impl OnFailure {
+    /// The YAML spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OnFailure::Stop => "stop",
+            OnFailure::RollbackTask => "rollback-task",
+            OnFailure::RollbackPhase => "rollback-phase",
+            OnFailure::RollbackRun => "rollback-run",
+            OnFailure::Continue => "continue",
+        }
+    }
+}
+
+/// `policy:` with defaults applied.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Policy {
+    /// The highest risk that runs without approval.
+    pub max_risk: Risk,
+    /// What happens above `max_risk`.
+    pub above_max: AboveMax,
+    /// Tasks at or above this risk must declare a rollback; `None` disables.
+    pub require_rollback: Option<Risk>,
+    /// Failure handling.
+    pub on_failure: OnFailure,
+    /// Whole-plan wall-clock budget; `None` when set to `none`.
+    pub budget: Option<Duration>,
+    /// Stop starting new tasks after this many succeeded; `None` when `none`.
+    pub max_tasks: Option<u32>,
+    /// Tasks running at once, across the plan.
+    pub concurrency: u32,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Self {
+            max_risk: Risk::Medium,
+            above_max: AboveMax::Exclude,
+            require_rollback: Some(Risk::Medium),
+            on_failure: OnFailure::RollbackPhase,
+            budget: Some(Duration::from_secs(4 * 3600)),
+            max_tasks: Some(30),
+            concurrency: 4,
+        }
+    }
+}
+
+/// A phase: tasks that settle before the next phase starts.
+#[derive(Clone, Debug, Serialize)]
+pub struct Phase {
+    /// Unique among phases.
+    pub id: PhaseId,
+    /// Display name.
+    pub name: Option<String>,
+    /// Wall-clock budget of the phase.
+    pub budget: Option<Duration>,
+    /// Whether the phase waits for an approval before it starts.
+    pub approval: bool,
+    /// Indexes into [`Plan::tasks`], in declaration order.
+    pub tasks: Vec<usize>,
+    /// Where the phase's `id` is written.
+    #[serde(skip)]
+    pub span: Span,
+}
+
+impl Phase {
+    /// The name, or the id when there is none.
+    pub fn display_name(&self) -> &str {
+        self.name.as_deref().unwrap_or(self.id.as_str())
+    }
+}
+
+/// A task with defaults applied.
+#[derive(Clone, Debug, Serialize)]
+pub struct Task {
+    /// Unique in the plan.
+    pub id: TaskId,
+    /// Display name.
+    pub name: Option<String>,
+    /// Free-text provenance, e.g. `#384 task 1`.
+    pub source: Option<String>,
+    /// Production risk.
+    pub risk: Risk,
+    /// Index of the phase in [`Plan::phases`].
+    pub phase: usize,
+    /// Indexes into [`Plan::tasks`] of the tasks this one needs.
+    pub needs: Vec<usize>,
+    /// Expected duration, for forecasts.
+    pub estimate: Option<Duration>,
+    /// Limit on one attempt of `run` (and of `verify`).
+    pub timeout: Duration,
+    /// Extra attempts after a failure.
+    pub retries: u32,
+    /// Wait between attempts.
+    pub retry_backoff: Duration,
+    /// Safe to run again if a crash interrupted it mid-action.
+    pub idempotent: bool,
+    /// The action.
+    pub run: Action,
+    /// Must pass after `run`.
+    pub verify: Option<Action>,
+    /// How to undo `run`.
+    pub rollback: Option<Rollback>,
+    /// Where the task's `id` is written.
+    #[serde(skip)]
+    pub span: Span,
+}
+
+impl Task {
+    /// The name, or the id when there is none.
+    pub fn display_name(&self) -> &str {
+        self.name.as_deref().unwrap_or(self.id.as_str())
+    }
+}
+
+/// A validated plan.
+#[derive(Clone, Debug, Serialize)]
+pub struct Plan {
+    /// Format version (always [`PLAN_FORMAT_VERSION`]).
+    pub version: u32,
+    /// Plan name.
+    pub name: PlanName,
+    /// Free text.
+    pub description: Option<String>,
+    /// Label of the target environment (`dev` by default).
+    pub environment: String,
+    /// Risk and execution policy.
+    pub policy: Policy,
+    /// Plain values substituted into `{{ vars.NAME }}`.
+    pub vars: BTreeMap<String, String>,
+    /// Names of environment variables whose values are redacted everywhere.
+    pub secrets: Vec<String>,
+    /// Configured executor instances.
+    pub executors: BTreeMap<String, ExecutorInstance>,
+    /// Phases in run order.
+    pub phases: Vec<Phase>,
+    /// Every task, phase by phase in declaration order.
+    pub tasks: Vec<Task>,
+    /// The folder actions run in and relative paths resolve against.
+    pub base_dir: PathBuf,
+    /// SHA-256 of the plan file's bytes, hex.
+    pub content_hash: String,
+}
+
+impl Plan {
+    /// The index of the task with this id.
+    pub fn task_index(&self, id: &str) -> Option<usize> {
+        self.tasks.iter().position(|task| task.id.as_str() == id)
+    }
+
+    /// The task with this id.
+    pub fn task(&self, id: &str) -> Option<&Task> {
+        self.tasks.iter().find(|task| task.id.as_str() == id)
+    }
+
+    /// The index of the phase with this id.
+    pub fn phase_index(&self, id: &str) -> Option<usize> {
+        self.phases.iter().position(|phase| phase.id.as_str() == id)
+    }
+}

@@ -1,0 +1,642 @@
+//! Risk policy and the dry run's decisions and forecasts.
+//!
+//! [`decide`] walks the plan in run order and gives every task one
+//! [`Decision`] with a reason naming the policy key or the task behind it. Risk
+//! and approvals come first; then a list-scheduling simulation per phase under
+//! `policy.concurrency` starts tasks by estimate, which is where `max_tasks`
+//! and the phase and plan budgets defer what does not fit. The same
+//! simulation gives each phase's forecast, so a report's numbers and its
+//! decisions cannot disagree.
+
+use std::{
+    cmp::Reverse,
+    collections::{BTreeSet, BinaryHeap, HashSet},
+    fmt,
+    time::Duration,
+};
+
+use serde::Serialize;
+
+use crate::{
+    dag,
+    duration::format_duration,
+    model::{AboveMax, Plan, Risk},
+    text::plural,
+};
+
+/// What the dry run decided for one task.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Decision {
+    /// Will run.
+    Run,
+    /// Risk above `max_risk` with `above_max: exclude`.
+    Excluded,
+    /// Risk above `max_risk` with `above_max: approve` (or a phase with
+    /// `approval: true`), and no approval recorded.
+    NeedsApproval,
+    /// A task it needs is excluded, needs approval or is blocked.
+    Blocked,
+    /// Would run, but `max_tasks` or a budget is used up first.
+    Deferred,
+}
+
+impl Decision {
+    /// Every decision, in the contract's order.
+    pub const ALL: [Decision; 5] = [
+        Decision::Run,
+        Decision::Excluded,
+        Decision::NeedsApproval,
+        Decision::Blocked,
+        Decision::Deferred,
+    ];
+
+    /// The contract's spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Decision::Run => "run",
+            Decision::Excluded => "excluded",
+            Decision::NeedsApproval => "needs-approval",
+            Decision::Blocked => "blocked",
+            Decision::Deferred => "deferred",
+        }
+    }
+}
+
+impl fmt::Display for Decision {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Approvals known when deciding (from the state store, or `--approve`).
+#[derive(Clone, Debug, Default)]
+pub struct Approvals {
+    /// Approved task ids.
+    pub tasks: HashSet<String>,
+    /// Approved phase ids.
+    pub phases: HashSet<String>,
+}
+
+impl Approvals {
+    /// Whether `id` (a task or a phase) is approved.
+    pub fn task(&self, id: &str) -> bool {
+        self.tasks.contains(id)
+    }
+
+    /// Whether phase `id` is approved.
+    pub fn phase(&self, id: &str) -> bool {
+        self.phases.contains(id)
+    }
+}
+
+/// A task's decision, its reason, and where the forecast places it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TaskDecision {
+    /// The decision.
+    pub decision: Decision,
+    /// Why, for every decision but `run`.
+    pub reason: Option<String>,
+    /// Forecast start, from the start of the run.
+    pub start: Option<Duration>,
+    /// Forecast finish, from the start of the run.
+    pub finish: Option<Duration>,
+}
+
+impl TaskDecision {
+    fn run() -> Self {
+        Self {
+            decision: Decision::Run,
+            reason: None,
+            start: None,
+            finish: None,
+        }
+    }
+
+    fn not_run(decision: Decision, reason: String) -> Self {
+        Self {
+            decision,
+            reason: Some(reason),
+            start: None,
+            finish: None,
+        }
+    }
+}
+
+/// Budget figures of one phase.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PhaseForecast {
+    /// The phase budget, if any.
+    pub budget: Option<Duration>,
+    /// Sum of the estimates of the tasks that run.
+    pub estimate: Duration,
+    /// Longest chain of estimates among the tasks that run.
+    pub critical_path: Duration,
+    /// Simulated wall time of the tasks that run, under `policy.concurrency`.
+    pub forecast: Duration,
+    /// When the phase starts, from the start of the run.
+    pub start: Duration,
+}
+
+/// Everything a dry run knows before executors are asked for previews.
+#[derive(Clone, Debug)]
+pub struct DryRun {
+    /// One decision per task, indexed like [`Plan::tasks`].
+    pub decisions: Vec<TaskDecision>,
+    /// One forecast per phase, indexed like [`Plan::phases`].
+    pub phases: Vec<PhaseForecast>,
+    /// Task indexes in run order.
+    pub order: Vec<usize>,
+    /// Sum of phase forecasts (phases run one after another).
+    pub forecast: Duration,
+    /// Sum of phase critical paths: the run's lower bound with unlimited concurrency.
+    pub critical_path: Duration,
+    /// Contradictions found in the plan.
+    pub warnings: Vec<String>,
+}
+
+impl DryRun {
+    /// How many tasks got `decision`.
+    pub fn count(&self, decision: Decision) -> usize {
+        self.decisions
+            .iter()
+            .filter(|d| d.decision == decision)
+            .count()
+    }
+}
+
+/// The risk part of the decision: `Some` when the task may not run on its own merits.
+pub fn risk_decision(plan: &Plan, task: usize, approvals: &Approvals) -> Option<TaskDecision> {
+    let task = &plan.tasks[task];
+    let policy = &plan.policy;
+    if task.risk > policy.max_risk {
+        let reason = format!(
+            "risk `{}` is above `policy.max_risk` `{}` (`policy.above_max: {}`)",
+            task.risk,
+            policy.max_risk,
+            policy.above_max.as_str()
+        );
+        match policy.above_max {
+            AboveMax::Exclude => return Some(TaskDecision::not_run(Decision::Excluded, reason)),
+            AboveMax::Approve if !approvals.task(task.id.as_str()) => {
+                return Some(TaskDecision::not_run(
+                    Decision::NeedsApproval,
+                    format!("{reason} and no approval is recorded"),
+                ));
+            }
+            AboveMax::Approve => {}
+        }
+    }
+    let phase = &plan.phases[task.phase];
+    if phase.approval && !approvals.phase(phase.id.as_str()) {
+        return Some(TaskDecision::not_run(
+            Decision::NeedsApproval,
+            format!(
+                "phase `{}` has `approval: true` and no approval is recorded",
+                phase.id
+            ),
+        ));
+    }
+    None
+}
+
+/// Decides every task of `plan` and forecasts every phase.
+pub fn decide(plan: &Plan, approvals: &Approvals) -> DryRun {
+    let estimate = |task: usize| plan.tasks[task].estimate.unwrap_or_default();
+    let mut decisions: Vec<Option<TaskDecision>> = vec![None; plan.tasks.len()];
+    let mut order = Vec::with_capacity(plan.tasks.len());
+    let mut phases = Vec::with_capacity(plan.phases.len());
+    let mut warnings = Vec::new();
+    let mut started = 0_usize;
+    let mut clock = Duration::ZERO;
+    let mut eligible = 0_usize;
+    let mut deferred_by_max_tasks = 0_usize;
+
+    for phase in &plan.phases {
+        let phase_order = dag::phase_order(plan, &phase.tasks);
+        order.extend(phase_order.iter().copied());
+
+        // Risk, approvals, and what follows from the tasks a task needs.
+        let mut candidates = Vec::new();
+        for &task in &phase_order {
+            let decision = risk_decision(plan, task, approvals).or_else(|| {
+                plan.tasks[task].needs.iter().find_map(|&need| {
+                    let needed = decisions[need].as_ref()?;
+                    let id = &plan.tasks[need].id;
+                    match needed.decision {
+                        Decision::Run => None,
+                        Decision::Deferred => Some(TaskDecision::not_run(
+                            Decision::Deferred,
+                            format!("needs `{id}`, which is deferred"),
+                        )),
+                        other => Some(TaskDecision::not_run(
+                            Decision::Blocked,
+                            format!("needs `{id}`, which is {}", describe(other)),
+                        )),
+                    }
+                })
+            });
+            match decision {
+                Some(decision) => decisions[task] = Some(decision),
+                None => candidates.push(task),
+            }
+        }
+        eligible += candidates.len();
+
+        // Simulate the phase with every candidate to see what the plan asks for.
+        let unconstrained = simulate(plan, &candidates, &estimate, &mut |_, _, _| None);
+        let simulation = simulate(plan, &candidates, &estimate, &mut |task, start, finish| {
+            if plan
+                .policy
+                .max_tasks
+                .is_some_and(|max| started >= max as usize)
+            {
+                deferred_by_max_tasks += 1;
+                let max = plan.policy.max_tasks.unwrap_or_default();
+                return Some(format!(
+                    "`policy.max_tasks` ({max}) is reached before this task starts"
+                ));
+            }
+            if let Some(budget) = phase.budget
+                && finish > budget
+            {
+                return Some(format!(
+                    "does not fit phase `{}` budget {} (forecast to finish at {} into the phase)",
+                    phase.id,
+                    format_duration(budget),
+                    format_duration(finish)
+                ));
+            }
+            if let Some(budget) = plan.policy.budget
+                && clock + finish > budget
+            {
+                return Some(format!(
+                    "does not fit `policy.budget` {} (forecast to finish at {})",
+                    format_duration(budget),
+                    format_duration(clock + finish)
+                ));
+            }
+            let _ = (task, start);
+            started += 1;
+            None
+        });
+
+        let mut ran = Vec::new();
+        for (&task, outcome) in candidates.iter().zip(&simulation.outcomes) {
+            decisions[task] = Some(match outcome {
+                Outcome::Ran { start, finish } => {
+                    ran.push(task);
+                    TaskDecision {
+                        start: Some(clock + *start),
+                        finish: Some(clock + *finish),
+                        ..TaskDecision::run()
+                    }
+                }
+                Outcome::Skipped(reason) => {
+                    TaskDecision::not_run(Decision::Deferred, reason.clone())
+                }
+            });
+        }
+        let ran_in_order: Vec<usize> = phase_order
+            .iter()
+            .copied()
+            .filter(|t| ran.contains(t))
+            .collect();
+        let forecast = PhaseForecast {
+            budget: phase.budget,
+            estimate: ran.iter().map(|&t| estimate(t)).sum(),
+            critical_path: dag::critical_path(plan, &ran_in_order, estimate),
+            forecast: simulation.makespan,
+            start: clock,
+        };
+        if let Some(budget) = phase.budget
+            && unconstrained.makespan > budget
+        {
+            let deferred = candidates.len() - ran.len();
+            warnings.push(format!(
+                "phase `{}` is forecast at {} under concurrency {}, more than its budget {}{}",
+                phase.id,
+                format_duration(unconstrained.makespan),
+                plan.policy.concurrency,
+                format_duration(budget),
+                if deferred > 0 {
+                    format!("; {} deferred", plural(deferred, "task is", "tasks are"))
+                } else {
+                    String::new()
+                }
+            ));
+        }
+        clock += simulation.makespan;
+        phases.push(forecast);
+    }
+
+    let decisions: Vec<TaskDecision> = decisions
+        .into_iter()
+        .map(|d| d.expect("every task belongs to exactly one phase and is decided there"))
+        .collect();
+    plan_warnings(plan, eligible, deferred_by_max_tasks, &mut warnings);
+    DryRun {
+        forecast: phases.iter().map(|p| p.forecast).sum(),
+        critical_path: phases.iter().map(|p| p.critical_path).sum(),
+        decisions,
+        phases,
+        order,
+        warnings,
+    }
+}
+
+fn describe(decision: Decision) -> &'static str {
+    match decision {
+        Decision::Run => "run",
+        Decision::Excluded => "excluded",
+        Decision::NeedsApproval => "waiting for approval",
+        Decision::Blocked => "blocked",
+        Decision::Deferred => "deferred",
+    }
+}
+
+fn plan_warnings(
+    plan: &Plan,
+    eligible: usize,
+    deferred_by_max_tasks: usize,
+    warnings: &mut Vec<String>,
+) {
+    let policy = &plan.policy;
+    let budgets: Vec<Duration> = plan.phases.iter().filter_map(|p| p.budget).collect();
+    if let Some(budget) = policy.budget {
+        let total: Duration = budgets.iter().sum();
+        if total > budget {
+            warnings.push(format!(
+                "phase budgets add up to {}, more than the plan budget {}",
+                format_duration(total),
+                format_duration(budget)
+            ));
+        }
+    }
+    if let Some(max) = policy.max_tasks
+        && eligible > max as usize
+    {
+        warnings.push(format!(
+            "{} eligible to run but `policy.max_tasks` is {max}; {} deferred",
+            plural(eligible, "task is", "tasks are"),
+            plural(deferred_by_max_tasks, "task is", "tasks are"),
+        ));
+    }
+    let mut missing_estimates = 0;
+    for task in &plan.tasks {
+        match task.estimate {
+            Some(estimate) if estimate > task.timeout => warnings.push(format!(
+                "task `{}` estimate {} exceeds its timeout {}",
+                task.id,
+                format_duration(estimate),
+                format_duration(task.timeout)
+            )),
+            Some(_) => {}
+            None => missing_estimates += 1,
+        }
+        let below_requirement = policy
+            .require_rollback
+            .is_none_or(|level| task.risk < level);
+        if task.risk > Risk::Low && task.rollback.is_none() && below_requirement {
+            warnings.push(format!(
+                "task `{}` has risk `{}` and no rollback (`policy.require_rollback` is `{}`)",
+                task.id,
+                task.risk,
+                policy.require_rollback.map_or("none", Risk::as_str)
+            ));
+        }
+    }
+    if missing_estimates > 0 {
+        warnings.push(format!(
+            "{} no `estimate`; forecasts count them as 0s",
+            plural(missing_estimates, "task has", "tasks have")
+        ));
+    }
+}
+
+enum Outcome {
+    Ran { start: Duration, finish: Duration },
+    Skipped(String),
+}
+
+struct Simulation {
+    /// One outcome per candidate, in the candidates' order.
+    outcomes: Vec<Outcome>,
+    makespan: Duration,
+}
+
+/// List scheduling of `candidates` under `policy.concurrency`: whenever a slot
+/// is free, the earliest-declared ready task starts. `admit` may refuse a task
+/// (returning the reason); its dependents among the candidates are then
+/// refused too, naming it.
+fn simulate(
+    plan: &Plan,
+    candidates: &[usize],
+    estimate: &impl Fn(usize) -> Duration,
+    admit: &mut impl FnMut(usize, Duration, Duration) -> Option<String>,
+) -> Simulation {
+    let slot_count = plan.policy.concurrency.max(1) as usize;
+    let position = |task: usize| candidates.iter().position(|&c| c == task);
+    let members: BTreeSet<usize> = candidates.iter().copied().collect();
+    let mut waiting: Vec<usize> = candidates
+        .iter()
+        .map(|&t| {
+            plan.tasks[t]
+                .needs
+                .iter()
+                .filter(|n| members.contains(n))
+                .count()
+        })
+        .collect();
+    let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); candidates.len()];
+    for (i, &task) in candidates.iter().enumerate() {
+        for need in &plan.tasks[task].needs {
+            if let Some(p) = position(*need) {
+                dependents[p].push(i);
+            }
+        }
+    }
+    let mut outcomes: Vec<Option<Outcome>> = candidates.iter().map(|_| None).collect();
+    let mut ready: BinaryHeap<Reverse<usize>> = (0..candidates.len())
+        .filter(|&i| waiting[i] == 0)
+        .map(Reverse)
+        .collect();
+    let mut running: BinaryHeap<Reverse<(Duration, usize)>> = BinaryHeap::new();
+    let mut now = Duration::ZERO;
+    let mut makespan = Duration::ZERO;
+
+    loop {
+        while running.len() < slot_count {
+            let Some(Reverse(i)) = ready.pop() else { break };
+            let task = candidates[i];
+            let finish = now + estimate(task);
+            if let Some(reason) = admit(task, now, finish) {
+                skip(i, reason, candidates, plan, &dependents, &mut outcomes);
+                continue;
+            }
+            outcomes[i] = Some(Outcome::Ran { start: now, finish });
+            makespan = makespan.max(finish);
+            running.push(Reverse((finish, i)));
+        }
+        let Some(Reverse((finish, i))) = running.pop() else {
+            break;
+        };
+        now = finish;
+        for &dependent in &dependents[i] {
+            waiting[dependent] -= 1;
+            if waiting[dependent] == 0 && outcomes[dependent].is_none() {
+                ready.push(Reverse(dependent));
+            }
+        }
+    }
+    Simulation {
+        outcomes: outcomes
+            .into_iter()
+            .map(|o| {
+                o.unwrap_or_else(|| Outcome::Skipped("not reached by the forecast".to_owned()))
+            })
+            .collect(),
+        makespan,
+    }
+}
+
+fn skip(
+    index: usize,
+    reason: String,
+    candidates: &[usize],
+    plan: &Plan,
+    dependents: &[Vec<usize>],
+    outcomes: &mut [Option<Outcome>],
+) {
+    outcomes[index] = Some(Outcome::Skipped(reason));
+    let id = plan.tasks[candidates[index]].id.to_string();
+    let mut stack = dependents[index].clone();
+    while let Some(dependent) = stack.pop() {
+        if outcomes[dependent].is_none() {
+            outcomes[dependent] =
+                Some(Outcome::Skipped(format!("needs `{id}`, which is deferred")));
+            stack.extend(dependents[dependent].iter().copied());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{load::parse_plan, source::SourceFile};
+
+    fn plan(policy: &str, tasks: &str) -> Plan {
+        let text = format!(
+            "version: 1\nname: p\npolicy: {{require_rollback: none, {policy}}}\nphases:\n  - id: one\n    budget: 10m\n    tasks:\n{tasks}"
+        );
+        parse_plan(SourceFile::new("t.yaml", text), ".".into()).expect("valid test plan")
+    }
+
+    fn task(id: &str, risk: &str, estimate: &str, needs: &str) -> String {
+        format!(
+            "      - {{id: {id}, risk: {risk}, estimate: {estimate}, needs: [{needs}], run: {{shell: [\"true\"]}}}}\n"
+        )
+    }
+
+    fn decisions(dry: &DryRun, plan: &Plan) -> Vec<(String, Decision)> {
+        plan.tasks
+            .iter()
+            .zip(&dry.decisions)
+            .map(|(t, d)| (t.id.to_string(), d.decision))
+            .collect()
+    }
+
+    #[test]
+    fn risk_excludes_and_blocks_dependents() {
+        let p = plan(
+            "max_risk: medium",
+            &(task("a", "high", "1m", "")
+                + &task("b", "low", "1m", "a")
+                + &task("c", "low", "1m", "")),
+        );
+        let dry = decide(&p, &Approvals::default());
+        assert_eq!(
+            decisions(&dry, &p),
+            [
+                ("a".into(), Decision::Excluded),
+                ("b".into(), Decision::Blocked),
+                ("c".into(), Decision::Run)
+            ]
+        );
+        assert_eq!(
+            dry.decisions[1].reason.as_deref(),
+            Some("needs `a`, which is excluded")
+        );
+    }
+
+    #[test]
+    fn approvals_turn_needs_approval_into_run() {
+        let p = plan(
+            "max_risk: low, above_max: approve",
+            &task("a", "medium", "1m", ""),
+        );
+        assert_eq!(
+            decide(&p, &Approvals::default()).decisions[0].decision,
+            Decision::NeedsApproval
+        );
+        let approvals = Approvals {
+            tasks: HashSet::from(["a".to_owned()]),
+            ..Approvals::default()
+        };
+        assert_eq!(decide(&p, &approvals).decisions[0].decision, Decision::Run);
+    }
+
+    #[test]
+    fn budget_defers_what_does_not_fit_with_concurrency() {
+        // Two slots: a and b run together (0-6m), c starts at 6m and would end at 12m > 10m.
+        let tasks = task("a", "low", "6m", "")
+            + &task("b", "low", "6m", "")
+            + &task("c", "low", "6m", "")
+            + &task("d", "low", "1m", "c");
+        let p = plan("concurrency: 2", &tasks);
+        let dry = decide(&p, &Approvals::default());
+        let got: Vec<Decision> = dry.decisions.iter().map(|d| d.decision).collect();
+        assert_eq!(
+            got,
+            [
+                Decision::Run,
+                Decision::Run,
+                Decision::Deferred,
+                Decision::Deferred
+            ]
+        );
+        assert_eq!(dry.phases[0].forecast, Duration::from_secs(360));
+        assert_eq!(
+            dry.decisions[3].reason.as_deref(),
+            Some("needs `c`, which is deferred")
+        );
+        assert!(
+            dry.warnings.iter().any(|w| w.contains("forecast at 13m")),
+            "{:?}",
+            dry.warnings
+        );
+    }
+
+    #[test]
+    fn max_tasks_defers_in_run_order() {
+        let tasks =
+            task("a", "low", "1m", "") + &task("b", "low", "1m", "") + &task("c", "low", "1m", "");
+        let p = plan("max_tasks: 2", &tasks);
+        let dry = decide(&p, &Approvals::default());
+        assert_eq!(dry.count(Decision::Run), 2);
+        assert_eq!(dry.decisions[2].decision, Decision::Deferred);
+        assert!(
+            dry.decisions[2]
+                .reason
+                .as_deref()
+                .is_some_and(|r| r.contains("policy.max_tasks"))
+        );
+        assert!(
+            dry.warnings
+                .iter()
+                .any(|w| w.starts_with("3 tasks are eligible")),
+            "{:?}",
+            dry.warnings
+        );
+    }
+}

@@ -1,0 +1,75 @@
+//! Where output goes: data to stdout, everything else to stderr, with colour
+//! decided once from `--color`, `NO_COLOR`, `FORCE_COLOR` and the terminal.
+
+use std::io::{self, IsTerminal, Write};
+
+use crate::{args::ColorChoice, env};
+
+/// Output sink for commands.
+pub(crate) struct Printer {
+    color: bool,
+    quiet: bool,
+}
+
+impl Printer {
+    pub(crate) fn new(choice: ColorChoice, quiet: bool) -> Self {
+        let non_empty = |name: &str| std::env::var_os(name).is_some_and(|v| !v.is_empty());
+        let color = match choice {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto if non_empty(env::NO_COLOR) => false,
+            ColorChoice::Auto if non_empty(env::FORCE_COLOR) => true,
+            ColorChoice::Auto => {
+                io::stderr().is_terminal() && std::env::var("TERM").map_or(true, |t| t != "dumb")
+            }
+        };
+        Self { color, quiet }
+    }
+
+    /// Writes data to stdout.
+    #[expect(
+        clippy::unused_self,
+        reason = "every output goes through the printer, even where it needs no state yet"
+    )]
+    pub(crate) fn data(&self, text: &str) -> io::Result<()> {
+        let mut out = io::stdout().lock();
+        out.write_all(text.as_bytes())?;
+        out.flush()
+    }
+
+    /// `warning: ...` on stderr unless quiet.
+    pub(crate) fn warning(&self, message: &str) {
+        if !self.quiet {
+            let _ = writeln!(
+                io::stderr().lock(),
+                "{}: {message}",
+                self.paint("warning", "1;33")
+            );
+        }
+    }
+
+    /// A progress or status line on stderr unless quiet.
+    pub(crate) fn status(&self, message: &str) {
+        if !self.quiet {
+            let _ = writeln!(io::stderr().lock(), "{message}");
+        }
+    }
+
+    /// Raw text on stderr (diagnostics, errors); never suppressed.
+    #[expect(
+        clippy::unused_self,
+        reason = "every output goes through the printer, even where it needs no state yet"
+    )]
+    pub(crate) fn error_text(&self, text: &str) {
+        let _ = io::stderr().lock().write_all(text.as_bytes());
+    }
+
+    /// `text` in an ANSI style when colour is on.
+    pub(crate) fn paint(&self, text: &str, style: &str) -> String {
+        if self.color {
+            format!("\x1b[{style}m{text}\x1b[0m")
+        } else {
+            text.to_owned()
+        }
+    }
+}
