@@ -78,7 +78,7 @@ impl Action {
     /// A one-line human summary, e.g. `shell: ./render.sh docs/arch.md`.
     pub fn summary(&self) -> String {
         let body = match &self.spec {
-            ActionSpec::Shell(shell) => shell.argv.join(" "),
+            ActionSpec::Shell(shell) => crate::text::shell_join(&shell.argv),
             ActionSpec::Kubectl(k) => {
                 let mut parts = vec![k.op.as_str().to_owned()];
                 parts.extend(k.resource.iter().cloned());

@@ -337,7 +337,12 @@ impl Context<'_> {
             .strip_prefix("unknown field `")
             .and_then(|rest| rest.split('`').next())
         {
-            let span = self.key_span(path, field);
+            // serde_path_to_error may or may not include the unknown key itself.
+            let mut parent = path.clone();
+            if last_key(&parent) == Some(field) {
+                parent.0.pop();
+            }
+            let span = self.key_span(&parent, field);
             let expected = message.split(", expected ").nth(1).unwrap_or("no fields");
             let known: Vec<&str> = expected
                 .split(['`', ',', ' '])

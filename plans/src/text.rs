@@ -57,6 +57,27 @@ fn levenshtein(a: &str, b: &str) -> usize {
     previous[b.len()]
 }
 
+/// Quotes one argument for display the way a POSIX shell would read it back.
+pub fn shell_quote(argument: &str) -> String {
+    let safe = !argument.is_empty()
+        && argument
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./:=@%+,".contains(c));
+    if safe {
+        argument.to_owned()
+    } else {
+        format!("'{}'", argument.replace('\'', "'\\''"))
+    }
+}
+
+/// Quotes and joins an argv for display.
+pub fn shell_join<S: AsRef<str>>(argv: &[S]) -> String {
+    argv.iter()
+        .map(|a| shell_quote(a.as_ref()))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -67,6 +88,14 @@ mod tests {
         assert_eq!(and_ticked(["a", "b", "c"]), "`a`, `b` and `c`");
         assert_eq!(plural(1, "task", "tasks"), "1 task");
         assert_eq!(plural(3, "task", "tasks"), "3 tasks");
+    }
+
+    #[test]
+    fn quotes_like_a_shell() {
+        assert_eq!(
+            shell_join(&["echo", "a b", "it's", "", "x=1"]),
+            r#"echo 'a b' 'it'\''s' '' x=1"#
+        );
     }
 
     #[test]

@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh clone: installs the test tools it needs
+# (real kubectl and helm, into .tools/bin), then runs every test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+./scripts/install-test-tools.sh
+export PLANGATE_TOOLS_DIR="$PWD/.tools/bin"
+cargo test --workspace --all-targets --locked
+cargo test --workspace --doc --locked

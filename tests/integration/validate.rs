@@ -1,0 +1,296 @@
+//! `plangate validate`: every validation error names file:line:column, shows
+//! the source line with a caret, and says what would be valid.
+
+use crate::common::{PlangateCli, redact};
+
+/// A valid plan; tests break one thing in it.
+const VALID: &str = "\
+version: 1
+name: demo
+policy: {max_risk: medium, require_rollback: medium}
+vars: {namespace: platform}
+executors:
+  dev: {kind: kubectl, context: dev-cluster}
+phases:
+  - id: build
+    tasks:
+      - id: compile
+        risk: low
+        run: {shell: [make, all]}
+      - id: deploy
+        risk: medium
+        needs: [compile]
+        run: {shell: [./deploy.sh, '{{ vars.namespace }}']}
+        rollback: {shell: [./undeploy.sh]}
+  - id: ship
+    tasks:
+      - id: announce
+        risk: low
+        needs: [deploy]
+        run: {executor: dev, with: {op: apply, files: [k8s/]}}
+";
+
+fn with(from: &str, to: &str) -> String {
+    assert!(VALID.contains(from), "the base plan contains {from:?}");
+    VALID.replacen(from, to, 1)
+}
+
+/// Asserts `validate` exits 2 and reports `message` at `line:column`.
+macro_rules! validation_error {
+    ($name:ident, $plan:expr, $position:literal, $message:literal) => {
+        #[test]
+        fn $name() {
+            let plan: String = $plan;
+            PlangateCli::new()
+                .plan(&plan)
+                .args(["validate", "plan.yaml"])
+                .run()
+                .assert_code(2)
+                .assert_stderr_contains(concat!("--> plan.yaml:", $position, "\n"))
+                .assert_stderr_contains($message);
+        }
+    };
+}
+
+#[test]
+fn valid_plan_passes() {
+    let finished = PlangateCli::new()
+        .plan(VALID)
+        .args(["validate", "plan.yaml"])
+        .run();
+    finished.assert_code(0);
+    assert_eq!(
+        finished.stdout,
+        "plan `demo` is valid: 3 tasks in 2 phases\n"
+    );
+}
+
+validation_error!(
+    yaml_syntax,
+    with("name: demo", "name: [demo"),
+    "3:7",
+    "invalid YAML"
+);
+validation_error!(
+    tab_in_indentation,
+    with(
+        "        risk: low\n        run: {shell: [make",
+        "        risk: low\n\t       run: {shell: [make"
+    ),
+    "12:1",
+    "tab character in indentation"
+);
+validation_error!(
+    not_a_mapping,
+    "- a\n- b\n".to_owned(),
+    "1:1",
+    "a plan must be a mapping, found a sequence"
+);
+validation_error!(
+    wrong_version,
+    with("version: 1", "version: 2"),
+    "1:10",
+    "unsupported plan version `2`"
+);
+validation_error!(
+    bad_plan_name,
+    with("name: demo", "name: Demo_Plan"),
+    "2:7",
+    "invalid plan name `Demo_Plan`"
+);
+validation_error!(
+    bad_task_id,
+    with("id: compile", "id: Compile"),
+    "10:13",
+    "invalid task id `Compile`"
+);
+validation_error!(
+    bad_phase_id,
+    with("id: ship", "id: ship it"),
+    "18:9",
+    "invalid phase id `ship it`"
+);
+validation_error!(
+    duplicate_task_id,
+    with("id: announce", "id: compile"),
+    "20:13",
+    "duplicate task id `compile`"
+);
+validation_error!(
+    duplicate_phase_id,
+    with("id: ship", "id: build"),
+    "18:9",
+    "duplicate phase id `build`"
+);
+validation_error!(
+    unknown_needs,
+    with("needs: [compile]", "needs: [compil]"),
+    "15:17",
+    "task `deploy` needs unknown task `compil`"
+);
+validation_error!(
+    needs_later_phase,
+    with(
+        "        risk: low\n        run: {shell: [make",
+        "        risk: low\n        needs: [announce]\n        run: {shell: [make"
+    ),
+    "12:17",
+    "needs `announce`, which is in the later phase `ship`"
+);
+validation_error!(
+    dependency_cycle,
+    with(
+        "        risk: low\n        run: {shell: [make",
+        "        risk: low\n        needs: [deploy]\n        run: {shell: [make"
+    ),
+    "12:17",
+    "task `compile` has a circular dependency: `compile` -> `deploy` -> `compile`"
+);
+validation_error!(
+    bad_risk,
+    with("risk: medium\n        needs", "risk: severe\n        needs"),
+    "14:15",
+    "invalid `risk`: unknown variant `severe`"
+);
+validation_error!(
+    bad_duration,
+    with(
+        "        risk: low\n        run: {shell: [make",
+        "        risk: low\n        timeout: 10 mins please\n        run: {shell: [make"
+    ),
+    "12:18",
+    "invalid duration `10 mins please`"
+);
+validation_error!(
+    bad_policy_duration,
+    with(
+        "policy: {max_risk: medium,",
+        "policy: {budget: soon, max_risk: medium,"
+    ),
+    "3:18",
+    "invalid duration `soon`"
+);
+validation_error!(
+    action_without_executor,
+    with("run: {shell: [make, all]}", "run: {}"),
+    "12:14",
+    "action has no executor key"
+);
+validation_error!(
+    action_with_two_executors,
+    with(
+        "run: {shell: [make, all]}",
+        "run: {shell: [make, all], helm: {op: test, release: x}}"
+    ),
+    "12:35",
+    "action has 2 executor keys: `shell` and `helm`"
+);
+validation_error!(
+    unknown_executor_instance,
+    with("executor: dev,", "executor: prod,"),
+    "23:25",
+    "unknown executor `prod`"
+);
+validation_error!(
+    missing_rollback,
+    with("        rollback: {shell: [./undeploy.sh]}\n", ""),
+    "14:9",
+    "task `deploy` has risk `medium` but no `rollback`"
+);
+validation_error!(
+    undefined_var,
+    with("{{ vars.namespace }}", "{{ vars.namespce }}"),
+    "16:37",
+    "undefined variable `vars.namespce`"
+);
+validation_error!(
+    unknown_task_key,
+    with(
+        "        risk: low\n        run: {shell: [make",
+        "        risk: low\n        retires: 3\n        run: {shell: [make"
+    ),
+    "12:9",
+    "unknown key `retires` in a task"
+);
+validation_error!(
+    unknown_plan_key,
+    with("vars:", "polcy: {}\nvars:"),
+    "4:1",
+    "unknown key `polcy` in the plan"
+);
+validation_error!(
+    unknown_action_field,
+    with("files: [k8s/]", "files: [k8s/], namspace: x"),
+    "23:63",
+    "unknown key `namspace`"
+);
+validation_error!(
+    wrong_type,
+    with(
+        "        risk: low\n        run: {shell: [make",
+        "        risk: low\n        retries: many\n        run: {shell: [make"
+    ),
+    "12:18",
+    "invalid `retries`"
+);
+
+#[test]
+fn empty_file() {
+    let finished = PlangateCli::new()
+        .plan("# nothing yet\n")
+        .args(["validate", "plan.yaml"])
+        .run();
+    finished
+        .assert_code(2)
+        .assert_stderr_contains("error: plan file is empty");
+}
+
+#[test]
+fn missing_file_names_the_path() {
+    PlangateCli::new()
+        .args(["validate", "nope.yaml"])
+        .run()
+        .assert_code(2)
+        .assert_stderr_contains("error: failed to read plan file `nope.yaml`")
+        .assert_stderr_contains("caused by:");
+}
+
+#[test]
+fn every_error_of_a_file_is_reported_in_one_go_sorted_by_line() {
+    let plan = "\
+version: 1
+name: demo
+phases:
+  - id: one
+    tasks:
+      - id: a
+        risk: extreme
+        run: {shell: [\"true\"]}
+      - id: b
+        risk: low
+        needs: [nobody]
+        timeout: 3 fortnights
+        run: {}
+      - id: a
+        risk: low
+        run: {shell: [\"echo\", \"{{ vars.missing }}\"]}
+";
+    let finished = PlangateCli::new()
+        .plan(plan)
+        .args(["validate", "plan.yaml"])
+        .run();
+    finished.assert_code(2);
+    let positions: Vec<&str> = finished
+        .stderr
+        .lines()
+        .filter_map(|line| line.trim_start().strip_prefix("--> plan.yaml:"))
+        .collect();
+    assert_eq!(
+        positions,
+        ["7:15", "11:17", "12:18", "13:14", "14:13", "16:32"]
+    );
+    insta::assert_snapshot!(
+        "multi_error_rendering",
+        redact(&finished.stderr, finished.dir.path())
+    );
+}
