@@ -1,0 +1,97 @@
+//! The SQLite store of plangate runs: runs, their tasks, the attempts of
+//! every action, an events journal, approvals and run locks, in one file
+//! (`.plangate/state.db` unless the CLI is told otherwise).
+//!
+//! ```no_run
+//! use plangate_state::{AttemptOutcome, AttemptResult, AttemptRole, Store, TaskState, now_millis};
+//!
+//! let mut store = Store::open(".plangate/state.db")?;
+//! let run = store.resolve_run("01J9Z")?;
+//! let attempt = store.begin_attempt(&run, "deploy-api", AttemptRole::Run, "kubectl apply", now_millis())?;
+//! // ... the side effect runs here ...
+//! store.finish_attempt(attempt, AttemptResult::new(AttemptOutcome::Succeeded, now_millis()))?;
+//! store.set_task_state(&run, "deploy-api", TaskState::Succeeded, None, now_millis())?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # Durability
+//!
+//! Every write method is one transaction, committed when it returns. The
+//! engine records an *intent* before each side effect
+//! ([`Store::begin_attempt`], and [`Store::record_attempt_evidence`] for a
+//! snapshot of what the action will change) and the *outcome* after it
+//! ([`Store::finish_attempt`]). So whenever the process dies, the file tells
+//! `resume` which actions completed, and which were cut off mid-way: the
+//! attempts without an outcome, [`Store::open_attempts`].
+//!
+//! The file is in WAL mode with `synchronous=NORMAL`: a commit is in the
+//! operating system's hands when the method returns, so it survives the
+//! process being killed at any instant (SIGKILL, a panic, an OOM kill).
+//! A power loss or kernel crash may lose the last commits (never corrupt the
+//! file) unless the store is opened with [`OpenOptions::synchronous_full`],
+//! which fsyncs every commit.
+//!
+//! # Opening
+//!
+//! [`Store::open`] first inspects the file without writing, and writes nothing
+//! to a file that is not SQLite ([`OpenStoreError::NotADatabase`]), belongs to
+//! another application ([`OpenStoreError::Foreign`], told by
+//! `PRAGMA application_id` = [`APPLICATION_ID`]), was written by a newer
+//! plangate ([`OpenStoreError::NewerSchema`]) or fails `PRAGMA quick_check`
+//! ([`OpenStoreError::Corrupt`]). Then it migrates the schema to
+//! [`SCHEMA_VERSION`] (`PRAGMA user_version`), one transaction per migration.
+//!
+//! # Schema (version 1)
+//!
+//! All tables are `STRICT`; enum columns carry `CHECK` constraints with the
+//! spellings of `plan-format.md`; times are unix milliseconds chosen by the
+//! caller; JSON columns are checked with `json_valid`.
+//!
+//! | table | key | columns |
+//! | --- | --- | --- |
+//! | `runs` | `id` (26-char [`RunId`]) | `plan_name`, `plan_path`, `plan_hash` (SHA-256 hex), `plan_text` (the whole plan file), `environment`, `status` ([`RunStatus`]), `created_at`, `updated_at` (latest write about the run), `finished_at` (terminal statuses only), `exit_reason`, `completed_count` (counter behind `tasks.completed_seq`) |
+//! | `tasks` | (`run_id`, `task_id`) | `phase_id`, `position` (run order), `risk`, `decision` and `reason` (from the dry run), `state` ([`TaskState`]), `state_reason`, `attempts` (started `run` actions), `started_at`, `finished_at`, `verified` (0/1, null until a verify result), `completed_seq` (1, 2, ... in completion order: rollback goes in reverse) |
+//! | `attempts` | `id` ([`AttemptId`]) | `run_id`, `task_id`, `role` ([`AttemptRole`]), `number` (1-based per task and role), `command` (redacted display text), `started_at`, `finished_at` and `outcome` ([`AttemptOutcome`]; both null while in flight: the intent row), `exit_code`, `signal`, `duration_ms`, `stdout_tail`, `stderr_tail`, `evidence` (JSON) |
+//! | `events` | `seq` (autoincrement) | `run_id`, `at`, `kind`, `task_id`, `message`, `data` (JSON); append-only |
+//! | `approvals` | `id` | `run_id`, `target_kind` (`task` or `phase`), `target_id`, `approved_by`, `reason`, `at` |
+//! | `locks` | `run_id` | `pid`, `host`, `acquired_at`, `heartbeat_at` |
+//!
+//! Indexes serve every lookup the engine makes on its hot path: tasks by
+//! (`run_id`, `position`), attempts by (`run_id`, `task_id`, `role`,
+//! `number`) and, partially, the open attempts of a run; events and approvals
+//! by run. Statements are prepared once per connection and cached.
+
+#![warn(missing_docs)]
+
+mod approvals;
+mod attempts;
+mod error;
+mod events;
+mod host;
+mod ids;
+mod locks;
+mod open;
+mod runs;
+mod schema;
+mod states;
+mod store;
+mod tasks;
+
+#[cfg(test)]
+mod test_support;
+
+pub use approvals::{APPROVAL_RECORDED, ApprovalRecord, ApprovalTarget};
+pub use attempts::{ATTEMPT_FINISHED, ATTEMPT_STARTED, AttemptRecord, AttemptResult};
+pub use error::StoreError;
+pub use events::{EventRecord, NewEvent};
+pub use host::{hostname, pid_is_alive};
+pub use ids::{AttemptId, InvalidRunId, RUN_ID_LEN, RunId};
+pub use locks::{LOCK_TAKEN_OVER, LockAcquired, LockError, LockHolder, LockRecord};
+pub use open::{OpenOptions, OpenStoreError};
+pub use runs::{
+    NewRun, NewTask, PLAN_CHANGED, PlanChange, PlanChangeSummary, RUN_STARTED, RunRecord,
+};
+pub use schema::{APPLICATION_ID, SCHEMA_VERSION};
+pub use states::{AttemptOutcome, AttemptRole, ParseStateError, RunStatus, TaskState};
+pub use store::{Store, now_millis};
+pub use tasks::{TASK_VERIFIED, TaskRecord};

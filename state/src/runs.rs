@@ -1,0 +1,704 @@
+//! Runs: creating one with its tasks, reading, resolving id prefixes, status
+//! changes and accepting a changed plan on resume.
+
+use std::{
+    collections::HashSet,
+    path::{Path, PathBuf},
+};
+
+use plangate_plans::{Decision, PhaseId, PlanName, Risk, TaskId, text::plural};
+use rusqlite::{OptionalExtension, Row, Transaction};
+use serde::Serialize;
+use serde_json::json;
+
+use crate::{
+    error::{StoreError, sqlite},
+    ids::{RunId, is_run_id_prefix},
+    states::{RunStatus, TaskState},
+    store::{EventRow, Store, id_column, insert_event},
+};
+
+/// Event kind written by [`Store::create_run`].
+pub const RUN_STARTED: &str = "run-started";
+/// Event kind written by [`Store::accept_plan_change`].
+pub const PLAN_CHANGED: &str = "plan-changed";
+
+/// How many candidates [`StoreError::AmbiguousRun`] lists.
+const MAX_CANDIDATES: usize = 10;
+
+/// The columns [`run_from_row`] reads, in order.
+const RUN_COLUMNS: &str = "id, plan_name, plan_path, plan_hash, plan_text, environment, status, \
+                           created_at, updated_at, finished_at, exit_reason";
+
+pub(crate) const RESOLVE_RUN: &str =
+    "SELECT id FROM runs WHERE id >= ?1 AND id < ?2 ORDER BY id LIMIT ?3";
+pub(crate) const INSERT_TASK: &str = "INSERT INTO tasks \
+    (run_id, task_id, phase_id, position, risk, decision, reason, state) \
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
+
+/// A run to record, with every task of its plan.
+#[derive(Clone, Debug)]
+pub struct NewRun {
+    /// The plan's `name`.
+    pub plan_name: PlanName,
+    /// The plan file, as given on the command line; must be UTF-8.
+    pub plan_path: PathBuf,
+    /// SHA-256 of the plan file, lowercase hex.
+    pub plan_hash: String,
+    /// The whole plan file, so that `resume` can tell whether it changed.
+    pub plan_text: String,
+    /// The plan's `environment`.
+    pub environment: String,
+    /// Creation time, unix milliseconds; also the time part of the run id.
+    pub at: i64,
+    /// Every task of the plan.
+    pub tasks: Vec<NewTask>,
+}
+
+/// A task of a new run (or one added by a plan change), with its dry-run
+/// decision.
+#[derive(Clone, Debug)]
+pub struct NewTask {
+    /// The task id.
+    pub task_id: TaskId,
+    /// The phase it belongs to.
+    pub phase_id: PhaseId,
+    /// Its index in run order.
+    pub position: usize,
+    /// Its risk.
+    pub risk: Risk,
+    /// The dry run's decision.
+    pub decision: Decision,
+    /// Why, for every decision but `run`.
+    pub reason: Option<String>,
+    /// Its initial state: `pending` for tasks that will run, else the state
+    /// matching the decision (`excluded`, `needs-approval`, ...).
+    pub state: TaskState,
+}
+
+/// A plan that changed since the run started, accepted on resume.
+#[derive(Clone, Debug)]
+pub struct PlanChange {
+    /// The plan file now; must be UTF-8.
+    pub plan_path: PathBuf,
+    /// SHA-256 of the new plan file, lowercase hex.
+    pub plan_hash: String,
+    /// The new plan file.
+    pub plan_text: String,
+    /// When the change was accepted, unix milliseconds.
+    pub at: i64,
+    /// Every task of the new plan, with fresh decisions.
+    pub tasks: Vec<NewTask>,
+}
+
+/// What [`Store::accept_plan_change`] did to the task rows.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct PlanChangeSummary {
+    /// Tasks new in the plan, inserted with their given state.
+    pub added: Vec<TaskId>,
+    /// Tasks of the run that the new plan no longer has; their rows are kept
+    /// unchanged, for the engine to settle.
+    pub missing: Vec<TaskId>,
+}
+
+/// One run, as stored.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct RunRecord {
+    /// The run id.
+    pub id: RunId,
+    /// The plan's `name`.
+    pub plan_name: PlanName,
+    /// The plan file.
+    pub plan_path: PathBuf,
+    /// SHA-256 of the plan file, lowercase hex.
+    pub plan_hash: String,
+    /// The whole plan file.
+    pub plan_text: String,
+    /// The plan's `environment`.
+    pub environment: String,
+    /// The run's status.
+    pub status: RunStatus,
+    /// Creation time, unix milliseconds.
+    pub created_at: i64,
+    /// Time of the latest write about the run.
+    pub updated_at: i64,
+    /// When the run reached a terminal status; `None` while it can continue.
+    pub finished_at: Option<i64>,
+    /// Why the run has its status (the reason given with it).
+    pub exit_reason: Option<String>,
+}
+
+impl Store {
+    /// Records a new run, all its tasks and a `run-started` event in one
+    /// transaction, and returns the new run id.
+    pub fn create_run(&mut self, new_run: NewRun) -> Result<RunId, StoreError> {
+        let operation = "create a run";
+        let NewRun {
+            plan_name,
+            plan_path,
+            plan_hash,
+            plan_text,
+            environment,
+            at,
+            tasks,
+        } = new_run;
+        let plan_path = utf8_path(&plan_path)?;
+        check_unique(&tasks)?;
+        let id = RunId::generate(at);
+        self.write(operation, |transaction| {
+            transaction
+                .prepare_cached(
+                    "INSERT INTO runs (id, plan_name, plan_path, plan_hash, plan_text, \
+                     environment, status, created_at, updated_at) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)",
+                )
+                .and_then(|mut statement| {
+                    statement.execute((
+                        &id,
+                        plan_name.as_str(),
+                        plan_path,
+                        &plan_hash,
+                        &plan_text,
+                        &environment,
+                        RunStatus::Running,
+                        at,
+                    ))
+                })
+                .map_err(sqlite(operation))?;
+            let mut insert = transaction
+                .prepare_cached(INSERT_TASK)
+                .map_err(sqlite(operation))?;
+            for task in &tasks {
+                insert_task(&mut insert, &id, task).map_err(sqlite(operation))?;
+            }
+            let message = format!(
+                "run of plan `{}` started with {}",
+                plan_name,
+                plural(tasks.len(), "task", "tasks")
+            );
+            let data = json!({
+                "plan": plan_name,
+                "plan_hash": plan_hash,
+                "environment": environment,
+                "tasks": tasks.len(),
+            });
+            insert_event(
+                transaction,
+                &id,
+                &EventRow {
+                    at,
+                    kind: RUN_STARTED,
+                    task_id: None,
+                    message: &message,
+                    data: Some(&data),
+                },
+                operation,
+            )?;
+            Ok(id.clone())
+        })
+    }
+
+    /// The run with this exact id.
+    pub fn run(&self, run: &RunId) -> Result<RunRecord, StoreError> {
+        let operation = "read a run";
+        self.connection
+            .prepare_cached(&format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = ?1"))
+            .and_then(|mut statement| statement.query_row([run], run_from_row).optional())
+            .map_err(sqlite(operation))?
+            .ok_or_else(|| StoreError::UnknownRun {
+                run: run.to_string(),
+            })
+    }
+
+    /// The most recently created run, if any.
+    pub fn latest_run(&self) -> Result<Option<RunRecord>, StoreError> {
+        self.connection
+            .prepare_cached(&format!(
+                "SELECT {RUN_COLUMNS} FROM runs ORDER BY created_at DESC, rowid DESC LIMIT 1"
+            ))
+            .and_then(|mut statement| statement.query_row([], run_from_row).optional())
+            .map_err(sqlite("read the latest run"))
+    }
+
+    /// Every run, newest first.
+    pub fn runs(&self) -> Result<Vec<RunRecord>, StoreError> {
+        self.connection
+            .prepare_cached(&format!(
+                "SELECT {RUN_COLUMNS} FROM runs ORDER BY created_at DESC, rowid DESC"
+            ))
+            .and_then(|mut statement| statement.query_map([], run_from_row)?.collect())
+            .map_err(sqlite("list runs"))
+    }
+
+    /// The run whose id starts with `prefix` (case-insensitive), like a git
+    /// hash prefix; a full id resolves to itself.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::UnknownRun`] when no run matches (or `prefix` is empty or
+    /// cannot start a run id), [`StoreError::AmbiguousRun`] when several do.
+    pub fn resolve_run(&self, prefix: &str) -> Result<RunId, StoreError> {
+        let normalized = prefix.trim().to_ascii_uppercase();
+        if normalized.is_empty() || !is_run_id_prefix(&normalized) {
+            return Err(StoreError::UnknownRun {
+                run: prefix.to_owned(),
+            });
+        }
+        // Run ids use only digits and capitals, which all sort before `~`.
+        let upper_bound = format!("{normalized}~");
+        let mut candidates: Vec<RunId> = self
+            .connection
+            .prepare_cached(RESOLVE_RUN)
+            .and_then(|mut statement| {
+                statement
+                    .query_map((&normalized, &upper_bound, MAX_CANDIDATES + 1), |row| {
+                        row.get(0)
+                    })?
+                    .collect()
+            })
+            .map_err(sqlite("resolve a run id"))?;
+        match candidates.len() {
+            0 => Err(StoreError::UnknownRun {
+                run: prefix.to_owned(),
+            }),
+            1 => Ok(candidates.remove(0)),
+            _ => {
+                candidates.truncate(MAX_CANDIDATES);
+                Err(StoreError::AmbiguousRun {
+                    prefix: prefix.to_owned(),
+                    candidates,
+                })
+            }
+        }
+    }
+
+    /// Sets the run's status and `exit_reason` (cleared when `reason` is
+    /// `None`) and writes an event of kind [`RunStatus::event_kind`].
+    /// `finished_at` is set to `at` for terminal statuses and cleared for the
+    /// others, so a resumed run is unfinished again.
+    pub fn set_run_status(
+        &mut self,
+        run: &RunId,
+        status: RunStatus,
+        reason: Option<&str>,
+        at: i64,
+    ) -> Result<(), StoreError> {
+        let operation = "record the status of a run";
+        self.write(operation, |transaction| {
+            let changed = transaction
+                .prepare_cached(
+                    "UPDATE runs SET status = ?2, exit_reason = ?3, \
+                     updated_at = max(updated_at, ?4), \
+                     finished_at = CASE WHEN ?5 THEN ?4 END \
+                     WHERE id = ?1",
+                )
+                .and_then(|mut statement| {
+                    statement.execute((run, status, reason, at, status.is_terminal()))
+                })
+                .map_err(sqlite(operation))?;
+            if changed == 0 {
+                return Err(StoreError::UnknownRun {
+                    run: run.to_string(),
+                });
+            }
+            let message = match reason {
+                Some(reason) => format!("run is now {status}: {reason}"),
+                None => format!("run is now {status}"),
+            };
+            let data = json!({ "status": status, "reason": reason });
+            insert_event(
+                transaction,
+                run,
+                &EventRow {
+                    at,
+                    kind: status.event_kind(),
+                    task_id: None,
+                    message: &message,
+                    data: Some(&data),
+                },
+                operation,
+            )?;
+            Ok(())
+        })
+    }
+
+    /// Records that the run continues with a changed plan (resume with
+    /// `--accept-plan-change`): stores the new plan text and hash, updates the
+    /// phase, position, risk, decision and reason of the tasks both plans have
+    /// (their state, attempts and timestamps stay), inserts the new tasks, and
+    /// writes a `plan-changed` event.
+    pub fn accept_plan_change(
+        &mut self,
+        run: &RunId,
+        change: PlanChange,
+    ) -> Result<PlanChangeSummary, StoreError> {
+        let operation = "record a plan change";
+        let PlanChange {
+            plan_path,
+            plan_hash,
+            plan_text,
+            at,
+            tasks,
+        } = change;
+        let plan_path = utf8_path(&plan_path)?;
+        check_unique(&tasks)?;
+        self.write(operation, |transaction| {
+            let previous_hash: String = transaction
+                .prepare_cached("SELECT plan_hash FROM runs WHERE id = ?1")
+                .and_then(|mut statement| statement.query_row([run], |row| row.get(0)).optional())
+                .map_err(sqlite(operation))?
+                .ok_or_else(|| StoreError::UnknownRun {
+                    run: run.to_string(),
+                })?;
+            transaction
+                .prepare_cached(
+                    "UPDATE runs SET plan_path = ?2, plan_hash = ?3, plan_text = ?4, \
+                     updated_at = max(updated_at, ?5) WHERE id = ?1",
+                )
+                .and_then(|mut statement| {
+                    statement.execute((run, plan_path, &plan_hash, &plan_text, at))
+                })
+                .map_err(sqlite(operation))?;
+            let existing = task_ids(transaction, run).map_err(sqlite(operation))?;
+            let mut summary = PlanChangeSummary::default();
+            let mut update = transaction
+                .prepare_cached(
+                    "UPDATE tasks SET phase_id = ?3, position = ?4, risk = ?5, decision = ?6, \
+                     reason = ?7 WHERE run_id = ?1 AND task_id = ?2",
+                )
+                .map_err(sqlite(operation))?;
+            let mut insert = transaction
+                .prepare_cached(INSERT_TASK)
+                .map_err(sqlite(operation))?;
+            for task in &tasks {
+                if existing.contains(task.task_id.as_str()) {
+                    update
+                        .execute((
+                            run,
+                            task.task_id.as_str(),
+                            task.phase_id.as_str(),
+                            task.position,
+                            task.risk.as_str(),
+                            task.decision.as_str(),
+                            task.reason.as_deref(),
+                        ))
+                        .map_err(sqlite(operation))?;
+                } else {
+                    insert_task(&mut insert, run, task).map_err(sqlite(operation))?;
+                    summary.added.push(task.task_id.clone());
+                }
+            }
+            let kept: HashSet<&str> = tasks.iter().map(|task| task.task_id.as_str()).collect();
+            summary.missing = existing
+                .iter()
+                .filter(|task| !kept.contains(task.as_str()))
+                .cloned()
+                .collect();
+            summary.missing.sort();
+            let message = format!(
+                "plan changed: {} added, {} no longer in the plan",
+                plural(summary.added.len(), "task", "tasks"),
+                plural(summary.missing.len(), "task", "tasks"),
+            );
+            let data = json!({
+                "previous_hash": previous_hash,
+                "plan_hash": plan_hash,
+                "added": summary.added,
+                "missing": summary.missing,
+            });
+            insert_event(
+                transaction,
+                run,
+                &EventRow {
+                    at,
+                    kind: PLAN_CHANGED,
+                    task_id: None,
+                    message: &message,
+                    data: Some(&data),
+                },
+                operation,
+            )?;
+            Ok(summary)
+        })
+    }
+}
+
+/// Decodes a row selected with [`RUN_COLUMNS`].
+fn run_from_row(row: &Row<'_>) -> rusqlite::Result<RunRecord> {
+    Ok(RunRecord {
+        id: row.get(0)?,
+        plan_name: id_column(row, 1, PlanName::new)?,
+        plan_path: PathBuf::from(row.get::<_, String>(2)?),
+        plan_hash: row.get(3)?,
+        plan_text: row.get(4)?,
+        environment: row.get(5)?,
+        status: row.get(6)?,
+        created_at: row.get(7)?,
+        updated_at: row.get(8)?,
+        finished_at: row.get(9)?,
+        exit_reason: row.get(10)?,
+    })
+}
+
+/// Inserts one task row with the prepared [`INSERT_TASK`].
+fn insert_task(
+    insert: &mut rusqlite::CachedStatement<'_>,
+    run: &RunId,
+    task: &NewTask,
+) -> rusqlite::Result<usize> {
+    insert.execute((
+        run,
+        task.task_id.as_str(),
+        task.phase_id.as_str(),
+        task.position,
+        task.risk.as_str(),
+        task.decision.as_str(),
+        task.reason.as_deref(),
+        task.state,
+    ))
+}
+
+/// The ids of the run's task rows.
+fn task_ids(transaction: &Transaction<'_>, run: &RunId) -> rusqlite::Result<HashSet<TaskId>> {
+    transaction
+        .prepare_cached("SELECT task_id FROM tasks WHERE run_id = ?1")?
+        .query_map([run], |row| id_column(row, 0, TaskId::new))?
+        .collect()
+}
+
+/// The plan path as text, which is how the schema stores it.
+fn utf8_path(path: &Path) -> Result<&str, StoreError> {
+    path.to_str().ok_or_else(|| StoreError::NonUtf8PlanPath {
+        path: path.to_owned(),
+    })
+}
+
+/// Rejects a task list that names a task twice.
+fn check_unique(tasks: &[NewTask]) -> Result<(), StoreError> {
+    let mut seen = HashSet::with_capacity(tasks.len());
+    match tasks
+        .iter()
+        .find(|task| !seen.insert(task.task_id.as_str()))
+    {
+        Some(task) => Err(StoreError::DuplicateTask {
+            task: task.task_id.to_string(),
+        }),
+        None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_support::{create_run, new_run, new_tasks, temp_store};
+
+    #[test]
+    fn created_run_is_readable_with_its_tasks_and_event() {
+        let (_dir, mut store) = temp_store();
+        let run = create_run(&mut store, 3);
+        let record = store.run(&run).expect("the run exists");
+        assert_eq!(record.id, run);
+        assert_eq!(record.plan_name.as_str(), "demo");
+        assert_eq!(record.plan_path, PathBuf::from("plans/demo.yaml"));
+        assert_eq!(record.plan_text, "version: 1\nname: demo\n");
+        assert_eq!(record.status, RunStatus::Running);
+        assert_eq!((record.created_at, record.updated_at), (1_000, 1_000));
+        assert_eq!(record.finished_at, None);
+        assert_eq!(run.timestamp_millis(), 1_000);
+        let tasks = store.tasks(&run).expect("tasks are readable");
+        let ids: Vec<&str> = tasks.iter().map(|task| task.task_id.as_str()).collect();
+        assert_eq!(ids, ["task-0", "task-1", "task-2"]);
+        let events = store.events(&run).expect("events are readable");
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].kind, RUN_STARTED);
+        assert_eq!(events[0].message, "run of plan `demo` started with 3 tasks");
+    }
+
+    #[test]
+    fn runs_are_listed_newest_first() {
+        let (_dir, mut store) = temp_store();
+        assert_eq!(store.latest_run().expect("readable"), None);
+        let first = store
+            .create_run(new_run(1_000, new_tasks(1)))
+            .expect("created");
+        let second = store
+            .create_run(new_run(2_000, new_tasks(1)))
+            .expect("created");
+        // Same time as the second: insertion order breaks the tie.
+        let third = store
+            .create_run(new_run(2_000, new_tasks(1)))
+            .expect("created");
+        let listed: Vec<RunId> = store
+            .runs()
+            .expect("readable")
+            .into_iter()
+            .map(|run| run.id)
+            .collect();
+        assert_eq!(listed, [third.clone(), second, first]);
+        assert_eq!(
+            store.latest_run().expect("readable").map(|run| run.id),
+            Some(third)
+        );
+    }
+
+    #[test]
+    fn run_ids_resolve_from_unique_prefixes() {
+        let (_dir, mut store) = temp_store();
+        let first = create_run(&mut store, 1);
+        let second = create_run(&mut store, 1);
+        // Both were created at the same millisecond, so they share ten
+        // characters; find where they differ.
+        let common = first
+            .as_str()
+            .bytes()
+            .zip(second.as_str().bytes())
+            .take_while(|(a, b)| a == b)
+            .count();
+        let unique = &first.as_str()[..=common];
+        assert_eq!(store.resolve_run(unique).expect("unique"), first);
+        assert_eq!(
+            store
+                .resolve_run(&unique.to_ascii_lowercase())
+                .expect("case-insensitive"),
+            first
+        );
+        assert_eq!(store.resolve_run(first.as_str()).expect("full id"), first);
+        match store.resolve_run(&first.as_str()[..common]) {
+            Err(StoreError::AmbiguousRun { candidates, .. }) => {
+                let mut expected = vec![first.clone(), second.clone()];
+                expected.sort();
+                assert_eq!(candidates, expected);
+            }
+            other => panic!("expected an ambiguous prefix, got {other:?}"),
+        }
+        for unknown in ["", "Z", "7ZZZ", "not-a-run", "01!"] {
+            assert!(
+                matches!(
+                    store.resolve_run(unknown),
+                    Err(StoreError::UnknownRun { .. })
+                ),
+                "{unknown}"
+            );
+        }
+        let error = store.resolve_run("7ZZZ").expect_err("unknown");
+        assert_eq!(error.to_string(), "no run `7ZZZ` in the state file");
+    }
+
+    #[test]
+    fn status_changes_set_finished_at_for_terminal_statuses() {
+        let (_dir, mut store) = temp_store();
+        let run = create_run(&mut store, 1);
+        store
+            .set_run_status(
+                &run,
+                RunStatus::Paused,
+                Some("task `x` needs approval"),
+                2_000,
+            )
+            .expect("recorded");
+        let record = store.run(&run).expect("readable");
+        assert_eq!(record.status, RunStatus::Paused);
+        assert_eq!(record.finished_at, None);
+        assert_eq!(
+            record.exit_reason.as_deref(),
+            Some("task `x` needs approval")
+        );
+        store
+            .set_run_status(&run, RunStatus::Failed, Some("task `y` failed"), 3_000)
+            .expect("recorded");
+        let record = store.run(&run).expect("readable");
+        assert_eq!(
+            (record.finished_at, record.updated_at),
+            (Some(3_000), 3_000)
+        );
+        store
+            .set_run_status(&run, RunStatus::Running, None, 4_000)
+            .expect("recorded");
+        let record = store.run(&run).expect("readable");
+        assert_eq!((record.finished_at, record.exit_reason), (None, None));
+        let kinds: Vec<String> = store
+            .events(&run)
+            .expect("readable")
+            .into_iter()
+            .map(|event| event.kind)
+            .collect();
+        assert_eq!(
+            kinds,
+            ["run-started", "run-paused", "run-failed", "run-resumed"]
+        );
+        let unknown = RunId::generate(1);
+        assert!(matches!(
+            store.set_run_status(&unknown, RunStatus::Failed, None, 1),
+            Err(StoreError::UnknownRun { .. })
+        ));
+    }
+
+    #[test]
+    fn duplicate_tasks_and_unknown_runs_are_errors() {
+        let (_dir, mut store) = temp_store();
+        let mut tasks = new_tasks(2);
+        tasks.push(tasks[0].clone());
+        let error = store
+            .create_run(new_run(1, tasks))
+            .expect_err("duplicate task");
+        assert_eq!(error.to_string(), "task `task-0` is listed twice");
+        assert!(store.runs().expect("readable").is_empty());
+        assert!(matches!(
+            store.run(&RunId::generate(1)),
+            Err(StoreError::UnknownRun { .. })
+        ));
+    }
+
+    #[test]
+    fn plan_change_updates_known_tasks_and_adds_new_ones() {
+        let (_dir, mut store) = temp_store();
+        let run = create_run(&mut store, 3);
+        store
+            .set_task_state(&run, "task-0", TaskState::Succeeded, None, 1_500)
+            .expect("recorded");
+        // task-1 is gone, task-3 is new, task-0 moves last and becomes risky.
+        let mut tasks = new_tasks(4);
+        tasks.remove(1);
+        tasks[0].position = 9;
+        tasks[0].risk = Risk::High;
+        let summary = store
+            .accept_plan_change(
+                &run,
+                PlanChange {
+                    plan_path: PathBuf::from("plans/demo.yaml"),
+                    plan_hash: "1".repeat(64),
+                    plan_text: String::from("version: 1\nname: demo\n# changed\n"),
+                    at: 2_000,
+                    tasks,
+                },
+            )
+            .expect("accepted");
+        assert_eq!(summary.added, [TaskId::new("task-3").expect("valid")]);
+        assert_eq!(summary.missing, [TaskId::new("task-1").expect("valid")]);
+        let record = store.run(&run).expect("readable");
+        assert_eq!(record.plan_hash, "1".repeat(64));
+        let tasks = store.tasks(&run).expect("readable");
+        let order: Vec<(&str, usize)> = tasks
+            .iter()
+            .map(|task| (task.task_id.as_str(), task.position))
+            .collect();
+        assert_eq!(
+            order,
+            [("task-1", 1), ("task-2", 2), ("task-3", 3), ("task-0", 9)]
+        );
+        let moved = &tasks[3];
+        assert_eq!(moved.risk, Risk::High);
+        assert_eq!(moved.state, TaskState::Succeeded, "state is kept");
+        assert_eq!(moved.completed_seq, Some(1));
+        let event = store
+            .events(&run)
+            .expect("readable")
+            .pop()
+            .expect("an event");
+        assert_eq!(event.kind, PLAN_CHANGED);
+        assert_eq!(
+            event.message,
+            "plan changed: 1 task added, 1 task no longer in the plan"
+        );
+    }
+}

@@ -1,0 +1,124 @@
+//! The schema: the file's application id, its version and the ordered
+//! migrations that build it.
+//!
+//! `PRAGMA user_version` holds the number of migrations applied. A migration is
+//! never edited once released: a schema change appends one, and
+//! [`SCHEMA_VERSION`] follows. Each migration runs in its own transaction
+//! together with the `user_version` bump, so a crash mid-migration leaves the
+//! previous version intact. Migrations run with `foreign_keys=ON`; one that
+//! rebuilds a table must say so and switch it off around the rebuild.
+
+/// `PRAGMA application_id` of plangate state files: "PLGT" in ASCII.
+pub const APPLICATION_ID: i32 = 0x504C_4754;
+
+/// The ordered migrations; migration `n` (0-based) takes the schema from
+/// version `n` to version `n + 1`.
+pub(crate) const MIGRATIONS: &[&str] = &[
+    // Version 1: the initial schema.
+    r"
+CREATE TABLE runs (
+    id TEXT NOT NULL PRIMARY KEY CHECK (length(id) = 26),
+    plan_name TEXT NOT NULL,
+    plan_path TEXT NOT NULL,
+    plan_hash TEXT NOT NULL,
+    plan_text TEXT NOT NULL,
+    environment TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN
+        ('running', 'paused', 'interrupted', 'succeeded', 'failed', 'rolled-back')),
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    finished_at INTEGER,
+    exit_reason TEXT,
+    -- The per-run counter behind tasks.completed_seq.
+    completed_count INTEGER NOT NULL DEFAULT 0 CHECK (completed_count >= 0)
+) STRICT;
+
+CREATE INDEX runs_by_created_at ON runs (created_at);
+
+CREATE TABLE tasks (
+    run_id TEXT NOT NULL REFERENCES runs (id),
+    task_id TEXT NOT NULL,
+    phase_id TEXT NOT NULL,
+    position INTEGER NOT NULL CHECK (position >= 0),
+    risk TEXT NOT NULL CHECK (risk IN ('low', 'medium', 'high')),
+    decision TEXT NOT NULL CHECK (decision IN
+        ('run', 'excluded', 'needs-approval', 'blocked', 'deferred')),
+    reason TEXT,
+    state TEXT NOT NULL CHECK (state IN
+        ('pending', 'running', 'succeeded', 'failed', 'timed-out', 'interrupted', 'excluded',
+         'blocked', 'deferred', 'needs-approval', 'rolled-back', 'rollback-failed')),
+    state_reason TEXT,
+    attempts INTEGER NOT NULL DEFAULT 0 CHECK (attempts >= 0),
+    started_at INTEGER,
+    finished_at INTEGER,
+    verified INTEGER CHECK (verified IN (0, 1)),
+    completed_seq INTEGER CHECK (completed_seq > 0),
+    PRIMARY KEY (run_id, task_id)
+) STRICT;
+
+CREATE INDEX tasks_by_position ON tasks (run_id, position, task_id);
+
+CREATE TABLE attempts (
+    id INTEGER PRIMARY KEY,
+    run_id TEXT NOT NULL,
+    task_id TEXT NOT NULL,
+    role TEXT NOT NULL CHECK (role IN ('run', 'verify', 'rollback')),
+    number INTEGER NOT NULL CHECK (number >= 1),
+    command TEXT NOT NULL,
+    started_at INTEGER NOT NULL,
+    finished_at INTEGER,
+    outcome TEXT CHECK (outcome IN
+        ('succeeded', 'failed', 'timed-out', 'cancelled', 'interrupted')),
+    exit_code INTEGER,
+    signal INTEGER,
+    duration_ms INTEGER CHECK (duration_ms >= 0),
+    stdout_tail TEXT,
+    stderr_tail TEXT,
+    evidence TEXT CHECK (evidence IS NULL OR json_valid(evidence)),
+    FOREIGN KEY (run_id, task_id) REFERENCES tasks (run_id, task_id),
+    UNIQUE (run_id, task_id, role, number),
+    CHECK ((finished_at IS NULL) = (outcome IS NULL))
+) STRICT;
+
+CREATE INDEX attempts_open ON attempts (run_id) WHERE finished_at IS NULL;
+
+CREATE TABLE events (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    run_id TEXT NOT NULL REFERENCES runs (id),
+    at INTEGER NOT NULL,
+    kind TEXT NOT NULL CHECK (kind <> ''),
+    task_id TEXT,
+    message TEXT NOT NULL,
+    data TEXT CHECK (data IS NULL OR json_valid(data))
+) STRICT;
+
+CREATE INDEX events_by_run ON events (run_id, seq);
+
+CREATE TABLE approvals (
+    id INTEGER PRIMARY KEY,
+    run_id TEXT NOT NULL REFERENCES runs (id),
+    target_kind TEXT NOT NULL CHECK (target_kind IN ('task', 'phase')),
+    target_id TEXT NOT NULL,
+    approved_by TEXT NOT NULL,
+    reason TEXT,
+    at INTEGER NOT NULL
+) STRICT;
+
+CREATE INDEX approvals_by_run ON approvals (run_id, id);
+
+CREATE TABLE locks (
+    run_id TEXT NOT NULL PRIMARY KEY REFERENCES runs (id),
+    pid INTEGER NOT NULL CHECK (pid >= 0),
+    host TEXT NOT NULL,
+    acquired_at INTEGER NOT NULL,
+    heartbeat_at INTEGER NOT NULL
+) STRICT;
+",
+];
+
+/// The schema version this build writes and the newest it reads.
+#[expect(
+    clippy::cast_possible_truncation,
+    reason = "a handful of migrations, far below u32::MAX"
+)]
+pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
