@@ -22,6 +22,9 @@ pub(crate) struct GlobalArgs {
     /// Print only errors.
     #[arg(long, short, global = true)]
     pub(crate) quiet: bool,
+    /// The state file (default: `$PLANGATE_STATE`, else `.plangate/state.db`).
+    #[arg(long, global = true, value_name = "DB")]
+    pub(crate) state: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -39,6 +42,94 @@ pub(crate) enum Command {
     Plan(PlanArgs),
     /// The plan's dependency graph, phases as clusters and risk as colour.
     Graph(GraphArgs),
+    /// Execute a plan (with `--dry-run`: the same as `plan`).
+    Run(RunArgs),
+    /// Continue an interrupted, stopped or paused run (default: the latest).
+    Resume(ResumeArgs),
+    /// Record an approval of a task or phase of a run.
+    Approve(ApproveArgs),
+    /// The state of a run, task by task (default: the latest).
+    Status(StatusArgs),
+    /// List runs, newest first.
+    Runs,
+    /// Roll back every completed task of a run, newest first.
+    Rollback(RollbackArgs),
+    /// What happened in a run, with evidence.
+    Report(ReportArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct RunArgs {
+    /// The plan file.
+    pub(crate) plan: PathBuf,
+    /// Print the impact report instead of executing.
+    #[arg(long)]
+    pub(crate) dry_run: bool,
+    /// Approve this task or phase up front (repeatable).
+    #[arg(long = "approve", value_name = "TASK|PHASE")]
+    pub(crate) approve: Vec<String>,
+    /// Dry-run report format.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Markdown, requires = "dry_run")]
+    pub(crate) format: ReportFormat,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ResumeArgs {
+    /// The run id, or a unique prefix of it (default: the latest run).
+    pub(crate) run: Option<String>,
+    /// Run again non-idempotent tasks that a crash or signal cut off mid-action.
+    #[arg(long)]
+    pub(crate) retry_interrupted: bool,
+    /// Continue although the plan file changed since the run started.
+    #[arg(long)]
+    pub(crate) accept_plan_change: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ApproveArgs {
+    /// The run id, or a unique prefix of it.
+    pub(crate) run: String,
+    /// The task or phase to approve.
+    pub(crate) target: String,
+    /// Who approves (default: `$USER@host`).
+    #[arg(long = "as", value_name = "WHO")]
+    pub(crate) approved_by: Option<String>,
+    /// Why.
+    #[arg(long)]
+    pub(crate) reason: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum StatusFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct StatusArgs {
+    /// The run id, or a unique prefix of it (default: the latest run).
+    pub(crate) run: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = StatusFormat::Text)]
+    pub(crate) format: StatusFormat,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct RollbackArgs {
+    /// The run id, or a unique prefix of it.
+    pub(crate) run: String,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ReportArgs {
+    /// The run id, or a unique prefix of it (default: the latest run).
+    pub(crate) run: Option<String>,
+    /// Report format.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Markdown)]
+    pub(crate) format: ReportFormat,
+    /// Write the report to this file instead of stdout.
+    #[arg(long, short)]
+    pub(crate) output: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

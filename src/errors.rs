@@ -3,6 +3,7 @@
 
 use std::{error::Error as _, io, path::PathBuf};
 
+use plangate_engine::run::RunError;
 use plangate_plans::LoadPlanError;
 
 use crate::{exit, printer::Printer};
@@ -13,6 +14,9 @@ pub enum CliError {
     /// The plan could not be read or is invalid.
     #[error(transparent)]
     LoadPlan(#[from] LoadPlanError),
+    /// Running, resuming, rolling back or reading a run failed.
+    #[error(transparent)]
+    Run(#[from] plangate_engine::run::RunError),
     /// Writing the output file failed.
     #[error("failed to write `{path}`")]
     WriteOutput {
@@ -31,8 +35,19 @@ impl CliError {
     /// The exit code for this error.
     pub fn process_exit_code(&self) -> u8 {
         match self {
-            CliError::LoadPlan(_) => exit::USAGE,
-            CliError::WriteOutput { .. } | CliError::Stdout(_) => exit::FAILED,
+            CliError::LoadPlan(_)
+            | CliError::Run(
+                RunError::LoadPlan(_)
+                | RunError::OpenStore(_)
+                | RunError::PlanChanged { .. }
+                | RunError::PlanMissing { .. }
+                | RunError::NotResumable { .. }
+                | RunError::NoRuns { .. }
+                | RunError::UnknownApprovalTarget { .. }
+                | RunError::UnknownPlanTarget { .. }
+                | RunError::Lock(_),
+            ) => exit::USAGE,
+            CliError::Run(_) | CliError::WriteOutput { .. } | CliError::Stdout(_) => exit::FAILED,
         }
     }
 
@@ -43,6 +58,7 @@ impl CliError {
 
     fn hint(&self) -> Option<String> {
         match self {
+            CliError::Run(error) => error.hint(),
             CliError::LoadPlan(LoadPlanError::Read { source, .. })
                 if source.kind() == io::ErrorKind::NotFound =>
             {
@@ -57,7 +73,9 @@ impl CliError {
 
     /// Renders `error: ...`, the cause chain and a hint on stderr.
     pub(crate) fn display_to_stderr(&self, printer: &Printer) {
-        if let CliError::LoadPlan(LoadPlanError::Invalid(diagnostics)) = self {
+        if let CliError::LoadPlan(LoadPlanError::Invalid(diagnostics))
+        | CliError::Run(RunError::LoadPlan(LoadPlanError::Invalid(diagnostics))) = self
+        {
             let rendered = diagnostics.render();
             let painted = rendered
                 .lines()

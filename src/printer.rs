@@ -55,6 +55,27 @@ impl Printer {
         }
     }
 
+    /// `hint: ...` on stderr unless quiet.
+    pub(crate) fn hint(&self, message: &str) {
+        if !self.quiet {
+            let _ = writeln!(
+                io::stderr().lock(),
+                "{}: {message}",
+                self.paint("hint", "1;36")
+            );
+        }
+    }
+
+    /// A thread-safe sink for progress lines (`None` lines are dropped).
+    pub(crate) fn progress_sink(&self) -> impl Fn(&Option<String>) + Send + Sync + 'static {
+        let quiet = self.quiet;
+        move |line: &Option<String>| {
+            if let (false, Some(line)) = (quiet, line) {
+                let _ = writeln!(io::stderr().lock(), "{line}");
+            }
+        }
+    }
+
     /// Raw text on stderr (diagnostics, errors); never suppressed.
     #[expect(
         clippy::unused_self,

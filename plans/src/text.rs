@@ -94,7 +94,7 @@ mod tests {
     fn quotes_like_a_shell() {
         assert_eq!(
             shell_join(&["echo", "a b", "it's", "", "x=1"]),
-            r#"echo 'a b' 'it'\''s' '' x=1"#
+            r"echo 'a b' 'it'\''s' '' x=1"
         );
     }
 

@@ -1,22 +1,55 @@
-//! One module per subcommand; `dispatch` picks one.
+//! One module per subcommand; `dispatch` resolves settings and picks one.
 
 mod graph;
 mod plan;
+mod run;
+mod state;
 mod validate;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::{
     CliError,
     args::{Cli, Command},
+    env,
     printer::Printer,
 };
 
+/// Settings resolved from flags and the environment, once; commands never
+/// read either directly.
+pub(crate) struct Settings {
+    pub(crate) state_path: PathBuf,
+}
+
+impl Settings {
+    fn resolve(cli: &Cli) -> Self {
+        let state_path = cli
+            .global
+            .state
+            .clone()
+            .or_else(|| {
+                std::env::var_os(env::PLANGATE_STATE)
+                    .filter(|v| !v.is_empty())
+                    .map(PathBuf::from)
+            })
+            .unwrap_or_else(|| PathBuf::from(".plangate/state.db"));
+        Self { state_path }
+    }
+}
+
 pub(crate) fn dispatch(cli: Cli, printer: &Printer) -> Result<u8, CliError> {
+    let settings = Settings::resolve(&cli);
     match cli.command {
         Command::Validate(args) => validate::validate(&args, printer),
         Command::Plan(args) => plan::plan(&args, printer),
         Command::Graph(args) => graph::graph(&args, printer),
+        Command::Run(args) => run::run(&args, &settings, printer),
+        Command::Resume(args) => run::resume(&args, &settings, printer),
+        Command::Rollback(args) => run::rollback(&args, &settings, printer),
+        Command::Approve(args) => state::approve(&args, &settings, printer),
+        Command::Status(args) => state::status(&args, &settings, printer),
+        Command::Runs => state::runs(&settings, printer),
+        Command::Report(args) => state::report(&args, &settings, printer),
     }
 }
 

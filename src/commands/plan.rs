@@ -12,14 +12,31 @@ use crate::{
 };
 
 pub(crate) fn plan(args: &PlanArgs, printer: &Printer) -> Result<u8, CliError> {
-    let plan = load_plan(&args.plan)?;
+    dry_run(
+        &args.plan,
+        &args.approve,
+        args.format,
+        args.output.as_deref(),
+        printer,
+    )
+}
+
+/// The impact report of `plan`; also `run --dry-run`.
+pub(crate) fn dry_run(
+    plan_path: &std::path::Path,
+    approve: &[String],
+    format: ReportFormat,
+    output: Option<&std::path::Path>,
+    printer: &Printer,
+) -> Result<u8, CliError> {
+    let plan = load_plan(plan_path)?;
     let approvals = Approvals {
-        tasks: args.approve.iter().cloned().collect(),
-        phases: args.approve.iter().cloned().collect(),
+        tasks: approve.iter().cloned().collect(),
+        phases: approve.iter().cloned().collect(),
     };
     let dry_run = decide(&plan, &approvals);
     let report = impact_report(&plan, &dry_run);
-    let text = match args.format {
+    let text = match format {
         ReportFormat::Markdown => render_impact_markdown(&report),
         ReportFormat::Json => {
             let mut json = serde_json::to_string_pretty(&report)
@@ -29,8 +46,8 @@ pub(crate) fn plan(args: &PlanArgs, printer: &Printer) -> Result<u8, CliError> {
         }
         ReportFormat::Html => render_impact_html(&report),
     };
-    emit(&text, args.output.as_deref(), printer)?;
-    if let Some(path) = &args.output {
+    emit(&text, output, printer)?;
+    if let Some(path) = output {
         printer.status(&format!("wrote the impact report to `{}`", path.display()));
     }
     Ok(exit::SUCCESS)

@@ -9,42 +9,40 @@ use assert_cmd::Command;
 use tempfile::TempDir;
 
 /// The repository root (where `examples/` lives).
-pub fn repo_root() -> PathBuf {
+pub(crate) fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
 /// A `plangate` invocation in its own temporary directory.
 #[must_use]
-pub struct PlangateCli {
+pub(crate) struct PlangateCli {
     dir: TempDir,
     args: Vec<String>,
-    env: Vec<(String, String)>,
 }
 
 /// What a finished invocation printed.
-pub struct Finished {
-    pub code: i32,
-    pub stdout: String,
-    pub stderr: String,
-    pub dir: TempDir,
+pub(crate) struct Finished {
+    pub(crate) code: i32,
+    pub(crate) stdout: String,
+    pub(crate) stderr: String,
+    pub(crate) dir: TempDir,
 }
 
 impl PlangateCli {
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self {
             dir: tempfile::tempdir().expect("a temp dir can be created"),
             args: Vec::new(),
-            env: Vec::new(),
         }
     }
 
     /// Writes `text` to `plan.yaml` in the temp dir.
-    pub fn plan(self, text: &str) -> Self {
+    pub(crate) fn plan(self, text: &str) -> Self {
         self.file("plan.yaml", text)
     }
 
     /// Writes a file relative to the temp dir.
-    pub fn file(self, name: &str, text: &str) -> Self {
+    pub(crate) fn file(self, name: &str, text: &str) -> Self {
         let path = self.dir.path().join(name);
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent).expect("parent folders can be created");
@@ -53,7 +51,7 @@ impl PlangateCli {
         self
     }
 
-    pub fn args<I, S>(mut self, args: I) -> Self
+    pub(crate) fn args<I, S>(mut self, args: I) -> Self
     where
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
@@ -63,25 +61,17 @@ impl PlangateCli {
         self
     }
 
-    pub fn env(mut self, key: &str, value: &str) -> Self {
-        self.env.push((key.to_owned(), value.to_owned()));
-        self
-    }
-
-    pub fn dir(&self) -> &Path {
+    pub(crate) fn dir(&self) -> &Path {
         self.dir.path()
     }
 
-    pub fn run(self) -> Finished {
+    pub(crate) fn run(self) -> Finished {
         let mut command = Command::cargo_bin("plangate").expect("the plangate binary is built");
         command
             .current_dir(self.dir.path())
             .args(&self.args)
             .env_remove("PLANGATE_STATE")
             .env("NO_COLOR", "1");
-        for (key, value) in &self.env {
-            command.env(key, value);
-        }
         let Output {
             status,
             stdout,
@@ -98,7 +88,7 @@ impl PlangateCli {
 
 impl Finished {
     #[track_caller]
-    pub fn assert_code(&self, code: i32) -> &Self {
+    pub(crate) fn assert_code(&self, code: i32) -> &Self {
         assert_eq!(
             self.code, code,
             "unexpected exit code\n--- stdout\n{}\n--- stderr\n{}",
@@ -108,7 +98,7 @@ impl Finished {
     }
 
     #[track_caller]
-    pub fn assert_stderr_contains(&self, needle: &str) -> &Self {
+    pub(crate) fn assert_stderr_contains(&self, needle: &str) -> &Self {
         assert!(
             self.stderr.contains(needle),
             "stderr lacks {needle:?}\n--- stderr\n{}",
@@ -117,13 +107,13 @@ impl Finished {
         self
     }
 
-    pub fn json(&self) -> serde_json::Value {
+    pub(crate) fn json(&self) -> serde_json::Value {
         serde_json::from_str(&self.stdout).expect("stdout is JSON")
     }
 }
 
 /// Replaces the parts of an output that change from run to run or machine to machine.
-pub fn redact(text: &str, dir: &Path) -> String {
+pub(crate) fn redact(text: &str, dir: &Path) -> String {
     let mut out = text.replace(&dir.display().to_string(), "[TEMP_DIR]");
     // Plan hashes are 64 hex characters; the Markdown report shows the first 12.
     let mut redacted = String::with_capacity(out.len());
@@ -138,4 +128,148 @@ pub fn redact(text: &str, dir: &Path) -> String {
     redacted.push_str(rest);
     out = redacted;
     out
+}
+
+/// The path of the built binary.
+pub(crate) fn binary() -> PathBuf {
+    assert_cmd::cargo::cargo_bin("plangate")
+}
+
+/// A fresh directory to run plans in, with helpers for repeated invocations.
+pub(crate) struct Workspace {
+    pub(crate) dir: TempDir,
+}
+
+impl Workspace {
+    pub(crate) fn new() -> Self {
+        Self {
+            dir: tempfile::tempdir().expect("a temp dir can be created"),
+        }
+    }
+
+    pub(crate) fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub(crate) fn write(&self, name: &str, text: &str) {
+        let path = self.dir.path().join(name);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).expect("parent folders can be created");
+        }
+        std::fs::write(path, text).expect("the file can be written");
+    }
+
+    pub(crate) fn read(&self, name: &str) -> String {
+        std::fs::read_to_string(self.dir.path().join(name)).unwrap_or_default()
+    }
+
+    /// A `std::process::Command` for the binary in this workspace.
+    pub(crate) fn command<I, S>(&self, args: I) -> std::process::Command
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<std::ffi::OsStr>,
+    {
+        let mut command = std::process::Command::new(binary());
+        command
+            .current_dir(self.dir.path())
+            .args(args)
+            .env_remove("PLANGATE_STATE")
+            .env("NO_COLOR", "1")
+            .stdin(std::process::Stdio::null());
+        command
+    }
+
+    /// Runs the binary to completion.
+    pub(crate) fn run<I, S>(&self, args: I) -> Finished
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<std::ffi::OsStr>,
+    {
+        let Output {
+            status,
+            stdout,
+            stderr,
+        } = self.command(args).output().expect("plangate runs");
+        Finished {
+            code: status.code().unwrap_or(-1),
+            stdout: String::from_utf8(stdout).expect("stdout is UTF-8"),
+            stderr: String::from_utf8(stderr).expect("stderr is UTF-8"),
+            dir: tempfile::tempdir().expect("a temp dir can be created"),
+        }
+    }
+
+    /// `plangate status --format json` of the latest run.
+    pub(crate) fn status(&self) -> serde_json::Value {
+        let finished = self.run(["status", "--format", "json"]);
+        finished.assert_code(0);
+        finished.json()
+    }
+
+    /// Task id to state, from the latest run.
+    pub(crate) fn states(&self) -> std::collections::BTreeMap<String, String> {
+        self.status()["tasks"]
+            .as_array()
+            .expect("tasks is a list")
+            .iter()
+            .map(|t| {
+                (
+                    t["id"].as_str().expect("id").to_owned(),
+                    t["state"].as_str().expect("state").to_owned(),
+                )
+            })
+            .collect()
+    }
+}
+
+/// Waits (bounded) until `condition` holds, polling. Used to synchronise on
+/// files and state written by other processes, never as a delay.
+#[track_caller]
+pub(crate) fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !condition() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        std::thread::yield_now();
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+}
+
+/// Pids of live processes whose environment has `PLANGATE_RUN_ID=run`:
+/// the actions of a run, including orphans of a killed engine.
+pub(crate) fn processes_of_run(run: &str) -> Vec<u32> {
+    let needle = format!("PLANGATE_RUN_ID={run}");
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(Result::ok)
+        .filter_map(|entry| entry.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            let Ok(environ) = std::fs::read(format!("/proc/{pid}/environ")) else {
+                return false;
+            };
+            let zombie = is_zombie(*pid);
+            !zombie
+                && environ
+                    .split(|b| *b == 0)
+                    .any(|var| var == needle.as_bytes())
+        })
+        .collect()
+}
+
+/// Whether a process exists.
+pub(crate) fn alive(pid: i32) -> bool {
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok()
+        && u32::try_from(pid).is_ok_and(|pid| !is_zombie(pid))
+}
+
+/// Whether `/proc` shows the process as a zombie (or it is already gone).
+fn is_zombie(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).map_or(true, |stat| {
+        stat.rsplit(')')
+            .next()
+            .is_some_and(|rest| rest.trim_start().starts_with('Z'))
+    })
 }

@@ -2,9 +2,14 @@
 //!
 //! - `validate`: every validation error, with its file:line:column and caret;
 //! - `dry_run`: the impact report (Markdown, JSON, HTML) of the bundled examples;
-//! - `graph`: dot and Mermaid output.
+//! - `graph`: dot and Mermaid output;
+//! - `run`: executing plans: failure policies, rollback order, approvals,
+//!   changed plans, unusable state files, secrets;
+//! - `crash`: kill -9 at random instants, signals, locks, timeouts.
 
 mod common;
+mod crash;
 mod dry_run;
 mod graph;
+mod run;
 mod validate;

@@ -1,0 +1,474 @@
+//! The dispatcher: one owner of the run's task states, driving phases in
+//! order and the tasks of a phase in dependency order under
+//! `policy.concurrency`.
+//!
+//! It selects over three things: a task settling (reported over a channel by
+//! the task's own future), a signal (the cancellation token), and the next
+//! budget deadline. Task futures never touch the dispatcher's state; they only
+//! write their own rows to the state file.
+
+use std::{collections::HashSet, time::Duration};
+
+use plangate_plans::{Approvals, OnFailure, format_duration, policy::risk_decision};
+use plangate_state::{RunStatus, TaskState, now_millis};
+use tokio::{sync::mpsc, time::Instant};
+
+use super::{
+    RunOutcome,
+    progress::Progress,
+    task::{StartAt, TaskEnvironment, TaskFinished},
+};
+use crate::run::RunError;
+
+/// Where the dispatcher starts each task from.
+pub(crate) struct Dispatcher {
+    pub(crate) env: TaskEnvironment,
+    /// The state of every task, indexed like `plan.tasks`.
+    pub(crate) states: Vec<TaskState>,
+    /// Tasks whose `run` is known to have taken effect (reconciled after a crash).
+    pub(crate) verify_only: HashSet<usize>,
+    /// Tasks that succeeded, in completion order (for rollback).
+    pub(crate) completed: Vec<usize>,
+    pub(crate) approvals: Approvals,
+    /// Tasks that failed under `on_failure: continue`.
+    pub(crate) failures: Vec<usize>,
+}
+
+enum PhaseEnd {
+    Settled,
+    Failed(usize),
+    Interrupted,
+}
+
+impl Dispatcher {
+    fn plan(&self) -> &plangate_plans::Plan {
+        &self.env.plan
+    }
+
+    async fn set(
+        &mut self,
+        index: usize,
+        state: TaskState,
+        reason: String,
+    ) -> Result<(), RunError> {
+        self.states[index] = state;
+        let run = self.env.run_id.clone();
+        let id = self.plan().tasks[index].id.to_string();
+        let stored_reason = reason.clone();
+        self.env
+            .store
+            .call(move |store| {
+                store.set_task_state(&run, &id, state, Some(&stored_reason), now_millis())
+            })
+            .await?;
+        (self.env.progress)(&Progress::TaskSkipped {
+            task: self.plan().tasks[index].id.to_string(),
+            state,
+            reason,
+        });
+        Ok(())
+    }
+
+    async fn run_status(&self, status: RunStatus, reason: Option<String>) -> Result<(), RunError> {
+        let run = self.env.run_id.clone();
+        self.env
+            .store
+            .call(move |store| store.set_run_status(&run, status, reason.as_deref(), now_millis()))
+            .await?;
+        Ok(())
+    }
+
+    /// Drives the run from its current task states to the end of this invocation.
+    pub(crate) async fn drive(mut self) -> Result<RunOutcome, RunError> {
+        let invocation_start = Instant::now();
+        let plan_deadline = self
+            .plan()
+            .policy
+            .budget
+            .map(|budget| invocation_start + budget);
+        for phase_index in 0..self.plan().phases.len() {
+            let phase = self.plan().phases[phase_index].clone();
+            let open: Vec<usize> = phase
+                .tasks
+                .iter()
+                .copied()
+                .filter(|&t| {
+                    matches!(
+                        self.states[t],
+                        TaskState::Pending | TaskState::NeedsApproval
+                    )
+                })
+                .collect();
+            if open.is_empty() {
+                continue;
+            }
+            if phase.approval && !self.approvals.phase(phase.id.as_str()) {
+                for &task in &open {
+                    if self.states[task] == TaskState::Pending {
+                        self.set(
+                            task,
+                            TaskState::NeedsApproval,
+                            format!(
+                                "phase `{}` has `approval: true` and no approval is recorded",
+                                phase.id
+                            ),
+                        )
+                        .await?;
+                    }
+                }
+                return self
+                    .pause(format!("phase `{}` waits for an approval", phase.id))
+                    .await;
+            }
+            (self.env.progress)(&Progress::PhaseStarted {
+                phase: phase.id.to_string(),
+                name: phase.display_name().to_owned(),
+            });
+            let phase_deadline = phase.budget.map(|budget| Instant::now() + budget);
+            let deadline = match (phase_deadline, plan_deadline) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            match self.run_phase(phase_index, deadline, plan_deadline).await? {
+                PhaseEnd::Interrupted => return self.interrupted().await,
+                PhaseEnd::Failed(task) => match self.plan().policy.on_failure {
+                    OnFailure::Continue => {}
+                    OnFailure::Stop => {
+                        return self
+                            .finish(
+                                RunStatus::Failed,
+                                Some(self.failure_reason(task, "`on_failure: stop`")),
+                            )
+                            .await;
+                    }
+                    OnFailure::RollbackTask => {
+                        let state = self.env.roll_back(task).await?;
+                        self.states[task] = state;
+                        return self
+                            .finish(
+                                RunStatus::Failed,
+                                Some(self.failure_reason(task, "`on_failure: rollback-task`")),
+                            )
+                            .await;
+                    }
+                    OnFailure::RollbackPhase | OnFailure::RollbackRun => {
+                        let scope_phase = (self.plan().policy.on_failure
+                            == OnFailure::RollbackPhase)
+                            .then_some(phase_index);
+                        let all_rolled_back =
+                            self.roll_back_completed(Some(task), scope_phase).await?;
+                        let mode = self.plan().policy.on_failure.as_str();
+                        let status = if all_rolled_back {
+                            RunStatus::RolledBack
+                        } else {
+                            RunStatus::Failed
+                        };
+                        return self
+                            .finish(
+                                status,
+                                Some(self.failure_reason(task, &format!("`on_failure: {mode}`"))),
+                            )
+                            .await;
+                    }
+                },
+                PhaseEnd::Settled => {}
+            }
+            let waiting: Vec<usize> = phase
+                .tasks
+                .iter()
+                .copied()
+                .filter(|&t| {
+                    matches!(
+                        self.states[t],
+                        TaskState::NeedsApproval | TaskState::Interrupted
+                    )
+                })
+                .collect();
+            if !waiting.is_empty() {
+                let names: Vec<String> = waiting
+                    .iter()
+                    .map(|&t| self.plan().tasks[t].id.to_string())
+                    .collect();
+                return self
+                    .pause(format!(
+                        "{} in phase `{}` wait for an approval",
+                        plangate_plans::text::and_ticked(&names),
+                        phase.id
+                    ))
+                    .await;
+            }
+        }
+        if self.failures.is_empty() {
+            self.finish(RunStatus::Succeeded, None).await
+        } else {
+            let names: Vec<String> = self
+                .failures
+                .iter()
+                .map(|&t| self.plan().tasks[t].id.to_string())
+                .collect();
+            self.finish(
+                RunStatus::Failed,
+                Some(format!(
+                    "{} failed (`on_failure: continue`)",
+                    plangate_plans::text::and_ticked(&names)
+                )),
+            )
+            .await
+        }
+    }
+
+    fn failure_reason(&self, task: usize, mode: &str) -> String {
+        format!("task `{}` failed ({mode})", self.plan().tasks[task].id)
+    }
+
+    async fn pause(&self, reason: String) -> Result<RunOutcome, RunError> {
+        self.finish(RunStatus::Paused, Some(reason)).await
+    }
+
+    async fn interrupted(&self) -> Result<RunOutcome, RunError> {
+        self.finish(
+            RunStatus::Interrupted,
+            Some("interrupted by a signal".to_owned()),
+        )
+        .await
+    }
+
+    async fn finish(
+        &self,
+        status: RunStatus,
+        reason: Option<String>,
+    ) -> Result<RunOutcome, RunError> {
+        self.run_status(status, reason.clone()).await?;
+        (self.env.progress)(&Progress::RunFinished {
+            run: self.env.run_id.to_string(),
+            status,
+        });
+        Ok(RunOutcome {
+            run: self.env.run_id.clone(),
+            status,
+            reason,
+        })
+    }
+
+    /// Why a pending task cannot start, if one of its needs will not succeed.
+    fn blocker(&self, task: usize) -> Option<(TaskState, String)> {
+        self.plan().tasks[task].needs.iter().find_map(|&need| {
+            let id = &self.plan().tasks[need].id;
+            match self.states[need] {
+                TaskState::Succeeded | TaskState::Pending | TaskState::Running => None,
+                TaskState::Deferred => Some((
+                    TaskState::Deferred,
+                    format!("needs `{id}`, which is deferred"),
+                )),
+                TaskState::NeedsApproval => Some((
+                    TaskState::Blocked,
+                    format!("needs `{id}`, which is waiting for approval"),
+                )),
+                other => Some((
+                    TaskState::Blocked,
+                    format!("needs `{id}`, which is {other}"),
+                )),
+            }
+        })
+    }
+
+    fn ready(&self, task: usize) -> bool {
+        self.states[task] == TaskState::Pending
+            && self.plan().tasks[task]
+                .needs
+                .iter()
+                .all(|&need| self.states[need] == TaskState::Succeeded)
+    }
+
+    fn succeeded(&self) -> usize {
+        self.states
+            .iter()
+            .filter(|s| **s == TaskState::Succeeded)
+            .count()
+    }
+
+    async fn run_phase(
+        &mut self,
+        phase_index: usize,
+        deadline: Option<Instant>,
+        plan_deadline: Option<Instant>,
+    ) -> Result<PhaseEnd, RunError> {
+        let members =
+            plangate_plans::dag::phase_order(self.plan(), &self.plan().phases[phase_index].tasks);
+        let concurrency = self.plan().policy.concurrency.max(1) as usize;
+        let max_tasks = self.plan().policy.max_tasks.map(|m| m as usize);
+        let (sender, mut receiver) = mpsc::channel::<TaskFinished>(members.len().max(1));
+        let mut running = 0_usize;
+        let mut stop_starting: Option<String> = None;
+        let mut failed = None;
+        let mut interrupted = false;
+
+        // Re-check risk for tasks still waiting on an approval that may now exist.
+        for &task in &members {
+            if self.states[task] == TaskState::NeedsApproval
+                && risk_decision(self.plan(), task, &self.approvals).is_none()
+            {
+                self.states[task] = TaskState::Pending;
+            }
+        }
+
+        loop {
+            // Settle what cannot run: blocked by a need, or past a limit.
+            for &task in &members {
+                if self.states[task] != TaskState::Pending {
+                    continue;
+                }
+                if let Some((state, reason)) = self.blocker(task) {
+                    self.set(task, state, reason).await?;
+                }
+            }
+            if stop_starting.is_none()
+                && let Some(deadline) = deadline
+                && Instant::now() >= deadline
+            {
+                let which = if plan_deadline == Some(deadline) {
+                    format!(
+                        "`policy.budget` {}",
+                        self.plan()
+                            .policy
+                            .budget
+                            .map(format_duration)
+                            .unwrap_or_default()
+                    )
+                } else {
+                    format!(
+                        "phase `{}` budget {}",
+                        self.plan().phases[phase_index].id,
+                        self.plan().phases[phase_index]
+                            .budget
+                            .map(format_duration)
+                            .unwrap_or_default()
+                    )
+                };
+                stop_starting = Some(format!("{which} is used up"));
+            }
+            if let Some(reason) = stop_starting
+                .clone()
+                .filter(|_| failed.is_none() && !interrupted)
+            {
+                for &task in &members {
+                    if self.states[task] == TaskState::Pending {
+                        self.set(task, TaskState::Deferred, reason.clone()).await?;
+                    }
+                }
+            }
+            // Start what is ready.
+            if stop_starting.is_none() && failed.is_none() && !interrupted {
+                for &task in &members {
+                    if running >= concurrency {
+                        break;
+                    }
+                    if !self.ready(task) {
+                        continue;
+                    }
+                    if let Some(max) = max_tasks
+                        && self.succeeded() + running >= max
+                    {
+                        if running == 0 {
+                            self.set(
+                                task,
+                                TaskState::Deferred,
+                                format!("`policy.max_tasks` ({max}) is reached"),
+                            )
+                            .await?;
+                        }
+                        continue;
+                    }
+                    self.states[task] = TaskState::Running;
+                    running += 1;
+                    let env = self.env.clone();
+                    let start_at = if self.verify_only.remove(&task) {
+                        StartAt::Verify
+                    } else {
+                        StartAt::Run
+                    };
+                    let sender = sender.clone();
+                    tokio::spawn(async move {
+                        let finished = env.execute(task, start_at).await;
+                        let _ = sender.send(finished).await;
+                    });
+                }
+            }
+            if running == 0 {
+                let pending = members
+                    .iter()
+                    .any(|&t| self.states[t] == TaskState::Pending);
+                if !pending || failed.is_some() || interrupted || stop_starting.is_some() {
+                    break;
+                }
+                // Pending tasks remain but none is ready and none runs: only
+                // possible if max_tasks deferred the last candidates above.
+                if members
+                    .iter()
+                    .all(|&t| self.states[t] != TaskState::Pending || !self.ready(t))
+                {
+                    break;
+                }
+                continue;
+            }
+            let sleep_until = deadline
+                .filter(|_| stop_starting.is_none())
+                .unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
+            tokio::select! {
+                Some(finished) = receiver.recv() => {
+                    running -= 1;
+                    self.states[finished.index] = finished.state;
+                    match finished.state {
+                        TaskState::Succeeded => self.completed.push(finished.index),
+                        TaskState::Interrupted => interrupted = true,
+                        TaskState::Failed | TaskState::TimedOut => {
+                            if self.plan().policy.on_failure == OnFailure::Continue {
+                                self.failures.push(finished.index);
+                            } else if failed.is_none() {
+                                failed = Some(finished.index);
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+                () = self.env.cancel.cancelled(), if !interrupted => {
+                    interrupted = true;
+                }
+                () = tokio::time::sleep_until(sleep_until), if deadline.is_some() && stop_starting.is_none() => {}
+            }
+        }
+        if interrupted || self.env.cancel.is_cancelled() {
+            return Ok(PhaseEnd::Interrupted);
+        }
+        if let Some(task) = failed {
+            // Pending tasks of the phase stay pending: a resume may retry them.
+            return Ok(PhaseEnd::Failed(task));
+        }
+        Ok(PhaseEnd::Settled)
+    }
+
+    /// Rolls back succeeded tasks in reverse completion order (only those of
+    /// `phase` when given), the failed task first. Returns whether every
+    /// rollback succeeded and no completed task was left without one.
+    async fn roll_back_completed(
+        &mut self,
+        failed: Option<usize>,
+        phase: Option<usize>,
+    ) -> Result<bool, RunError> {
+        let mut order: Vec<usize> = failed.into_iter().collect();
+        order.extend(
+            self.completed
+                .iter()
+                .rev()
+                .copied()
+                .filter(|&t| phase.is_none_or(|p| self.plan().tasks[t].phase == p)),
+        );
+        let mut all_ok = true;
+        for task in order {
+            let state = self.env.roll_back(task).await?;
+            all_ok &= state == TaskState::RolledBack;
+            self.states[task] = state;
+        }
+        Ok(all_ok)
+    }
+}

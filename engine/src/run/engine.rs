@@ -1,0 +1,857 @@
+//! [`Engine`]: the entry points the CLI calls. The engine owns its tokio
+//! runtime; callers stay synchronous.
+
+use std::{
+    collections::{HashMap, HashSet},
+    path::{Path, PathBuf},
+    sync::Arc,
+    time::Duration,
+};
+
+use plangate_executors::{Executors, Observation, Redactor};
+use plangate_plans::{Approvals, Decision, Plan, SourceFile, decide, load_plan, parse_plan};
+use plangate_state::{
+    ApprovalTarget, AttemptOutcome, AttemptResult, AttemptRole, LockAcquired, LockHolder, NewRun,
+    NewTask, OpenOptions, PlanChange, RunId, RunRecord, RunStatus, Store, TaskState, now_millis,
+};
+use tokio::signal::unix::{SignalKind, signal};
+use tokio_util::sync::CancellationToken;
+
+use super::{
+    RunError, RunOutcome,
+    dispatch::Dispatcher,
+    progress::{Progress, ProgressSink},
+    shared_store::SharedStore,
+    task::TaskEnvironment,
+};
+
+/// Settings shared by every operation.
+#[derive(Clone)]
+pub struct EngineSettings {
+    /// The state file.
+    pub state_path: PathBuf,
+    /// Time between SIGTERM and SIGKILL when an action is stopped.
+    pub grace_period: Duration,
+    /// Bytes of stdout and stderr kept per attempt.
+    pub output_limit: usize,
+    /// Who approvals given with `--approve` are recorded as.
+    pub approver: String,
+    /// Where progress goes.
+    pub progress: ProgressSink,
+}
+
+impl EngineSettings {
+    /// Defaults for a state file, with progress discarded.
+    pub fn new(state_path: impl Into<PathBuf>) -> Self {
+        Self {
+            state_path: state_path.into(),
+            grace_period: Duration::from_secs(5),
+            output_limit: 64 * 1024,
+            approver: default_approver(),
+            progress: Arc::new(|_| {}),
+        }
+    }
+}
+
+/// `$USER@host`, or `unknown@host`.
+pub fn default_approver() -> String {
+    let user = std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .unwrap_or_else(|_| "unknown".to_owned());
+    format!("{user}@{}", plangate_state::hostname())
+}
+
+/// Options of `plangate run`.
+#[derive(Clone, Debug, Default)]
+pub struct RunOptions {
+    /// Task or phase ids approved up front (`--approve`).
+    pub approve: Vec<String>,
+}
+
+/// Options of `plangate resume`.
+#[derive(Clone, Debug, Default)]
+pub struct ResumeOptions {
+    /// The run (a unique prefix); the latest when `None`.
+    pub run: Option<String>,
+    /// Re-run non-idempotent tasks a crash or signal cut off mid-action.
+    pub retry_interrupted: bool,
+    /// Continue even though the plan file changed since the run started.
+    pub accept_plan_change: bool,
+}
+
+/// The engine.
+pub struct Engine {
+    runtime: tokio::runtime::Runtime,
+    executors: Arc<Executors>,
+    settings: EngineSettings,
+}
+
+impl Engine {
+    /// Builds the runtime; registers the built-in executors.
+    pub fn new(settings: EngineSettings) -> Result<Self, RunError> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .map_err(RunError::Runtime)?;
+        Ok(Self {
+            runtime,
+            executors: Arc::new(Executors::with_defaults()),
+            settings,
+        })
+    }
+
+    /// Replaces the executor registry (tests register extra executors).
+    #[must_use]
+    pub fn with_executors(mut self, executors: Executors) -> Self {
+        self.executors = Arc::new(executors);
+        self
+    }
+
+    fn open_store(&self, create: bool) -> Result<Store, RunError> {
+        Ok(Store::open_with(
+            &self.settings.state_path,
+            OpenOptions {
+                create,
+                ..OpenOptions::default()
+            },
+        )?)
+    }
+
+    /// `plangate run PLAN`: starts a new run and drives it as far as it goes.
+    pub fn run(self, plan_path: &Path, options: &RunOptions) -> Result<RunOutcome, RunError> {
+        let plan = load_plan(plan_path)?;
+        for target in &options.approve {
+            if plan.task(target).is_none() && plan.phase_index(target).is_none() {
+                return Err(RunError::UnknownPlanTarget {
+                    plan: plan.name.to_string(),
+                    target: target.clone(),
+                });
+            }
+        }
+        let mut store = self.open_store(true)?;
+        let approvals = Approvals {
+            tasks: options.approve.iter().cloned().collect(),
+            phases: options.approve.iter().cloned().collect(),
+        };
+        let dry_run = decide(&plan, &approvals);
+        let text = std::fs::read_to_string(plan_path).map_err(|source| {
+            RunError::LoadPlan(plangate_plans::LoadPlanError::Read {
+                path: plan_path.to_owned(),
+                source,
+            })
+        })?;
+        let absolute = std::path::absolute(plan_path).unwrap_or_else(|_| plan_path.to_owned());
+        let tasks = initial_tasks(&plan, &dry_run);
+        let at = now_millis();
+        let run = store.create_run(NewRun {
+            plan_name: plan.name.clone(),
+            plan_path: absolute,
+            plan_hash: plan.content_hash.clone(),
+            plan_text: text,
+            environment: plan.environment.clone(),
+            at,
+            tasks,
+        })?;
+        let approver = self.settings.approver.clone();
+        for target in &options.approve {
+            let target = if plan.task(target).is_some() {
+                ApprovalTarget::Task(target.clone())
+            } else {
+                ApprovalTarget::Phase(target.clone())
+            };
+            store.record_approval(
+                &run,
+                &target,
+                &approver,
+                Some("approved with `--approve` at start"),
+                at,
+            )?;
+        }
+        let stored: HashMap<String, TaskState> = store
+            .tasks(&run)?
+            .into_iter()
+            .map(|t| (t.task_id.to_string(), t.state))
+            .collect();
+        let states = plan
+            .tasks
+            .iter()
+            .map(|t| {
+                stored
+                    .get(t.id.as_str())
+                    .copied()
+                    .unwrap_or(TaskState::Pending)
+            })
+            .collect();
+        self.drive(
+            store,
+            &plan,
+            run,
+            states,
+            HashSet::new(),
+            Vec::new(),
+            approvals,
+            false,
+        )
+    }
+
+    /// `plangate resume [RUN]`.
+    pub fn resume(self, options: &ResumeOptions) -> Result<RunOutcome, RunError> {
+        let mut store = self.open_store(false)?;
+        let record = find_run(&store, options.run.as_deref(), &self.settings.state_path)?;
+        let run = record.id.clone();
+        let rolled_back = store
+            .tasks(&run)?
+            .iter()
+            .any(|t| matches!(t.state, TaskState::RolledBack | TaskState::RollbackFailed));
+        if matches!(record.status, RunStatus::Succeeded | RunStatus::RolledBack) || rolled_back {
+            return Err(RunError::NotResumable {
+                run: run.to_string(),
+                status: record.status,
+            });
+        }
+        let plan = self.reload_plan(&mut store, &record, options.accept_plan_change)?;
+        let approvals = stored_approvals(&store, &run)?;
+        let tasks = store.tasks(&run)?;
+        let by_id: HashMap<String, &plangate_state::TaskRecord> =
+            tasks.iter().map(|t| (t.task_id.to_string(), t)).collect();
+        let mut states: Vec<TaskState> = plan
+            .tasks
+            .iter()
+            .map(|t| {
+                by_id
+                    .get(t.id.as_str())
+                    .map_or(TaskState::Pending, |r| r.state)
+            })
+            .collect();
+        let verify_only = self.reconcile(
+            &mut store,
+            &plan,
+            &run,
+            &mut states,
+            &approvals,
+            options.retry_interrupted,
+        )?;
+        let by_id: HashMap<String, plangate_state::TaskRecord> = store
+            .tasks(&run)?
+            .into_iter()
+            .map(|t| (t.task_id.to_string(), t))
+            .collect();
+        let mut completed: Vec<(i64, usize)> = plan
+            .tasks
+            .iter()
+            .enumerate()
+            .filter_map(|(i, t)| {
+                by_id
+                    .get(t.id.as_str())
+                    .and_then(|r| r.completed_seq)
+                    .map(|seq| (seq, i))
+            })
+            .filter(|&(_, i)| states[i] == TaskState::Succeeded)
+            .collect();
+        completed.sort_unstable();
+        let completed: Vec<usize> = completed.into_iter().map(|(_, i)| i).collect();
+
+        self.drive(
+            store,
+            &plan,
+            run,
+            states,
+            verify_only,
+            completed,
+            approvals,
+            true,
+        )
+    }
+
+    /// Loads the plan of a run, refusing a changed plan unless accepted.
+    fn reload_plan(
+        &self,
+        store: &mut Store,
+        record: &RunRecord,
+        accept: bool,
+    ) -> Result<Plan, RunError> {
+        let path = &record.plan_path;
+        let text = std::fs::read_to_string(path).map_err(|source| RunError::PlanMissing {
+            run: record.id.to_string(),
+            path: path.clone(),
+            source,
+        })?;
+        let plan = load_plan(path)?;
+        if plan.content_hash == record.plan_hash {
+            return Ok(plan);
+        }
+        let old = parse_plan(
+            SourceFile::new(path, record.plan_text.clone()),
+            plan.base_dir.clone(),
+        )
+        .ok();
+        let summary = plan_diff(old.as_ref(), &plan);
+        if !accept {
+            return Err(RunError::PlanChanged {
+                run: record.id.to_string(),
+                path: path.clone(),
+                summary,
+            });
+        }
+        let dry_run = decide(&plan, &stored_approvals(store, &record.id)?);
+        store.accept_plan_change(
+            &record.id,
+            PlanChange {
+                plan_path: path.clone(),
+                plan_hash: plan.content_hash.clone(),
+                plan_text: text,
+                at: now_millis(),
+                tasks: initial_tasks(&plan, &dry_run),
+            },
+        )?;
+        (self.settings.progress)(&Progress::Warning(format!(
+            "continuing with the changed plan: {summary}"
+        )));
+        Ok(plan)
+    }
+
+    /// Settles what a crash or signal left open. For an action that was
+    /// running, the executor's `observe` decides: applied (only `verify`
+    /// remains), not applied (run again), or unknown. When it is unknown and
+    /// the task declares a `verify`, the verify runs now: if it passes, the
+    /// task's effect is there and it is settled as succeeded without running
+    /// it again. Otherwise only idempotent tasks (or `--retry-interrupted`, or
+    /// an approval of the task) run again; the rest stay `interrupted`.
+    /// Returns the tasks whose `run` took effect, so only their `verify` remains.
+    fn reconcile(
+        &self,
+        store: &mut Store,
+        plan: &Plan,
+        run: &RunId,
+        states: &mut [TaskState],
+        approvals: &Approvals,
+        retry_interrupted: bool,
+    ) -> Result<HashSet<usize>, RunError> {
+        let mut verify_only = HashSet::new();
+        let redactor = Redactor::for_plan(plan);
+        for attempt in store.open_attempts(run)? {
+            let Some(index) = plan.task_index(attempt.task_id.as_str()) else {
+                continue;
+            };
+            let task = &plan.tasks[index];
+            let observation = match attempt.role {
+                AttemptRole::Run => {
+                    self.observe(plan, task, run, attempt.evidence.as_ref(), &redactor)
+                }
+                AttemptRole::Verify => Observation::Applied,
+                AttemptRole::Rollback => Observation::Unknown,
+            };
+            let mut result = AttemptResult::new(AttemptOutcome::Interrupted, now_millis());
+            result.stderr_tail = Some(format!(
+                "the process driving this attempt stopped; on resume, observe found that {}",
+                describe_observation(&observation)
+            ));
+            store.finish_attempt(attempt.id, result)?;
+            if attempt.role == AttemptRole::Rollback {
+                continue;
+            }
+            states[index] = match observation {
+                Observation::Applied => {
+                    verify_only.insert(index);
+                    TaskState::Pending
+                }
+                Observation::NotApplied => TaskState::Pending,
+                Observation::Partial { .. } | Observation::Unknown => TaskState::Interrupted,
+            };
+        }
+        for (index, task) in plan.tasks.iter().enumerate() {
+            let (next, reason) = match states[index] {
+                // A `run` that finished successfully is never run again: the
+                // stop came between its outcome and the task's completion.
+                TaskState::Running | TaskState::Interrupted
+                    if last_run_succeeded(store, run, task.id.as_str())? =>
+                {
+                    verify_only.insert(index);
+                    (TaskState::Pending, None)
+                }
+                TaskState::Running
+                | TaskState::Failed
+                | TaskState::TimedOut
+                | TaskState::Deferred
+                | TaskState::Blocked => (TaskState::Pending, None),
+                TaskState::Pending if verify_only.contains(&index) => (TaskState::Pending, None),
+                TaskState::Interrupted
+                    if task.verify.is_some()
+                        && self.verify_now(store, plan, task, run, &redactor)? =>
+                {
+                    (TaskState::Succeeded, None)
+                }
+                TaskState::Interrupted
+                    if task.idempotent || retry_interrupted || approvals.task(task.id.as_str()) =>
+                {
+                    (TaskState::Pending, None)
+                }
+                TaskState::Interrupted => (
+                    TaskState::Interrupted,
+                    Some(format!(
+                        "was running when the run stopped and whether it took effect cannot be known{}; it is not idempotent: resume with `--retry-interrupted`, or approve the task, to run it again",
+                        if task.verify.is_some() {
+                            " (its `verify` does not pass)"
+                        } else {
+                            ""
+                        }
+                    )),
+                ),
+                _ => continue,
+            };
+            states[index] = next;
+            store.set_task_state(run, task.id.as_str(), next, reason.as_deref(), now_millis())?;
+        }
+        Ok(verify_only)
+    }
+
+    /// Runs a task's `verify` during reconciliation, recording it as an attempt.
+    fn verify_now(
+        &self,
+        store: &mut Store,
+        plan: &Plan,
+        task: &plangate_plans::Task,
+        run: &RunId,
+        redactor: &Redactor,
+    ) -> Result<bool, RunError> {
+        let Some(verify) = &task.verify else {
+            return Ok(false);
+        };
+        let Some(executor) = self.executors.for_action(verify) else {
+            return Ok(false);
+        };
+        let command = redactor.redact(&verify.summary()).into_owned();
+        let attempt = store.begin_attempt(
+            run,
+            task.id.as_str(),
+            AttemptRole::Verify,
+            &command,
+            now_millis(),
+        )?;
+        let mut context = plangate_executors::ActionContext::new(
+            run.as_str(),
+            task.id.clone(),
+            plan.base_dir.clone(),
+        )
+        .with_environment(plan.environment.clone())
+        .with_vars(plan.vars.clone())
+        .with_grace_period(self.settings.grace_period)
+        .with_redactor(Arc::new(redactor.clone()))
+        .with_timeout(task.timeout);
+        context.instance = verify
+            .instance
+            .as_ref()
+            .and_then(|name| plan.executors.get(name))
+            .cloned();
+        let outcome = self.runtime.block_on(executor.verify(verify, &context));
+        let passed = outcome
+            .as_ref()
+            .is_ok_and(plangate_executors::ActionOutcome::succeeded);
+        let mut result = AttemptResult::new(
+            if passed {
+                AttemptOutcome::Succeeded
+            } else {
+                AttemptOutcome::Failed
+            },
+            now_millis(),
+        );
+        if let Ok(outcome) = &outcome {
+            result.exit_code = outcome.exit_code;
+            result.signal = outcome.signal;
+            result.stdout_tail = Some(outcome.stdout_tail.clone());
+            result.stderr_tail = Some(outcome.stderr_tail.clone());
+            result.duration_ms =
+                Some(u64::try_from(outcome.duration.as_millis()).unwrap_or(u64::MAX));
+        }
+        store.finish_attempt(attempt, result)?;
+        store.set_task_verified(run, task.id.as_str(), passed, now_millis())?;
+        Ok(passed)
+    }
+
+    fn observe(
+        &self,
+        plan: &Plan,
+        task: &plangate_plans::Task,
+        run: &RunId,
+        evidence: Option<&serde_json::Value>,
+        redactor: &Redactor,
+    ) -> Observation {
+        let Some(executor) = self.executors.for_action(&task.run) else {
+            return Observation::Unknown;
+        };
+        let context = plangate_executors::ActionContext::new(
+            run.as_str(),
+            task.id.clone(),
+            plan.base_dir.clone(),
+        )
+        .with_environment(plan.environment.clone())
+        .with_vars(plan.vars.clone())
+        .with_redactor(Arc::new(redactor.clone()));
+        self.runtime
+            .block_on(executor.observe(&task.run, evidence, &context))
+            .unwrap_or(Observation::Unknown)
+    }
+
+    /// `plangate rollback RUN`: rolls back every completed task, newest first.
+    pub fn rollback(self, run: Option<&str>) -> Result<RunOutcome, RunError> {
+        let store = self.open_store(false)?;
+        let record = find_run(&store, run, &self.settings.state_path)?;
+        let base_dir = record
+            .plan_path
+            .parent()
+            .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+        // The plan as it was run is the one to undo.
+        let plan = parse_plan(
+            SourceFile::new(&record.plan_path, record.plan_text.clone()),
+            base_dir,
+        )
+        .map_err(|d| RunError::LoadPlan(plangate_plans::LoadPlanError::Invalid(d)))?;
+        let tasks = store.tasks(&record.id)?;
+        let mut completed: Vec<(i64, usize)> = tasks
+            .iter()
+            .filter(|t| t.state == TaskState::Succeeded)
+            .filter_map(|t| Some((t.completed_seq?, plan.task_index(t.task_id.as_str())?)))
+            .collect();
+        completed.sort_unstable();
+        let run_id = record.id.clone();
+        let shared = SharedStore::new(store);
+        let env = self.environment(&plan, &run_id, &shared);
+        let progress = Arc::clone(&self.settings.progress);
+        self.runtime.block_on(async move {
+            let holder = lock_holder();
+            lock(&shared, &run_id, &holder, &progress).await?;
+            (progress)(&Progress::RunStarted {
+                run: run_id.to_string(),
+                resumed: true,
+            });
+            let mut all_ok = true;
+            for &(_, index) in completed.iter().rev() {
+                all_ok &= env.roll_back(index).await? == TaskState::RolledBack;
+            }
+            let status = if all_ok {
+                RunStatus::RolledBack
+            } else {
+                RunStatus::Failed
+            };
+            let reason = if all_ok {
+                "rolled back on request".to_owned()
+            } else {
+                "rollback on request did not undo every task".to_owned()
+            };
+            let run = run_id.clone();
+            let stored_reason = reason.clone();
+            shared
+                .call(move |store| {
+                    store.set_run_status(&run, status, Some(&stored_reason), now_millis())
+                })
+                .await?;
+            unlock(&shared, &run_id, holder).await;
+            (progress)(&Progress::RunFinished {
+                run: run_id.to_string(),
+                status,
+            });
+            Ok(RunOutcome {
+                run: run_id,
+                status,
+                reason: Some(reason),
+            })
+        })
+    }
+
+    fn environment(&self, plan: &Plan, run: &RunId, store: &SharedStore) -> TaskEnvironment {
+        TaskEnvironment {
+            plan: Arc::new(plan.clone()),
+            run_id: run.clone(),
+            store: store.clone(),
+            executors: Arc::clone(&self.executors),
+            redactor: Arc::new(Redactor::for_plan(plan)),
+            cancel: CancellationToken::new(),
+            force_kill: CancellationToken::new(),
+            grace_period: self.settings.grace_period,
+            output_limit: self.settings.output_limit,
+            progress: Arc::clone(&self.settings.progress),
+        }
+    }
+
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "the pieces of a run that run and resume assemble differently"
+    )]
+    fn drive(
+        self,
+        store: Store,
+        plan: &Plan,
+        run: RunId,
+        states: Vec<TaskState>,
+        verify_only: HashSet<usize>,
+        completed: Vec<usize>,
+        approvals: Approvals,
+        resumed: bool,
+    ) -> Result<RunOutcome, RunError> {
+        let shared = SharedStore::new(store);
+        let env = self.environment(plan, &run, &shared);
+        let progress = Arc::clone(&self.settings.progress);
+        let runtime = self.runtime;
+        let outcome = runtime.block_on(async move {
+            let holder = lock_holder();
+            lock(&shared, &run, &holder, &progress).await?;
+            watch_signals(
+                env.cancel.clone(),
+                env.force_kill.clone(),
+                Arc::clone(&progress),
+            )?;
+            if resumed {
+                let run_id = run.clone();
+                shared
+                    .call(move |store| {
+                        store.set_run_status(
+                            &run_id,
+                            RunStatus::Running,
+                            Some("resumed"),
+                            now_millis(),
+                        )
+                    })
+                    .await?;
+            }
+            (progress)(&Progress::RunStarted {
+                run: run.to_string(),
+                resumed,
+            });
+            let dispatcher = Dispatcher {
+                env,
+                states,
+                verify_only,
+                completed,
+                approvals,
+                failures: Vec::new(),
+            };
+            let outcome = dispatcher.drive().await;
+            unlock(&shared, &run, holder).await;
+            outcome
+        });
+        // Actions that ignore every signal must not keep the process alive.
+        runtime.shutdown_background();
+        outcome
+    }
+}
+
+fn lock_holder() -> LockHolder {
+    LockHolder {
+        pid: std::process::id(),
+        host: plangate_state::hostname(),
+    }
+}
+
+async fn lock(
+    store: &SharedStore,
+    run: &RunId,
+    holder: &LockHolder,
+    progress: &ProgressSink,
+) -> Result<(), RunError> {
+    let run = run.clone();
+    let holder = holder.clone();
+    let acquired = store
+        .call(move |store| {
+            Ok(store.acquire_lock(&run, &holder, now_millis(), |record| {
+                plangate_state::pid_is_alive(record.pid)
+            }))
+        })
+        .await??;
+    if let LockAcquired::TookOver { previous } = acquired {
+        (progress)(&Progress::Warning(format!(
+            "took over the lock of process {} on `{}`, which is no longer running",
+            previous.pid, previous.host
+        )));
+    }
+    Ok(())
+}
+
+async fn unlock(store: &SharedStore, run: &RunId, holder: LockHolder) {
+    let run = run.clone();
+    // A lock left behind is taken over by the next process, so a failure here
+    // is not worth failing the run for.
+    let _ = store
+        .call(move |store| store.release_lock(&run, &holder))
+        .await;
+}
+
+/// First SIGINT/SIGTERM: stop starting tasks and cancel running actions
+/// (their process groups get SIGTERM, then SIGKILL after the grace period).
+/// Second: SIGKILL at once.
+fn watch_signals(
+    cancel: CancellationToken,
+    force_kill: CancellationToken,
+    progress: ProgressSink,
+) -> Result<(), RunError> {
+    let mut interrupt = signal(SignalKind::interrupt()).map_err(RunError::Signals)?;
+    let mut terminate = signal(SignalKind::terminate()).map_err(RunError::Signals)?;
+    tokio::spawn(async move {
+        let mut count = 0;
+        loop {
+            let name = tokio::select! {
+                Some(()) = interrupt.recv() => "SIGINT",
+                Some(()) = terminate.recv() => "SIGTERM",
+                else => return,
+            };
+            count += 1;
+            if count == 1 {
+                (progress)(&Progress::Warning(format!(
+                    "{name} received: stopping running actions and checkpointing; send it again to kill them at once"
+                )));
+                cancel.cancel();
+            } else {
+                (progress)(&Progress::Warning(format!(
+                    "{name} received again: killing running actions"
+                )));
+                force_kill.cancel();
+            }
+        }
+    });
+    Ok(())
+}
+
+fn describe_observation(observation: &Observation) -> String {
+    match observation {
+        Observation::Applied => "its action had taken effect".to_owned(),
+        Observation::NotApplied => "its action had not taken effect".to_owned(),
+        Observation::Partial { detail } => format!("its action had partly taken effect ({detail})"),
+        Observation::Unknown => "whether its action took effect cannot be known".to_owned(),
+    }
+}
+
+fn last_run_succeeded(store: &Store, run: &RunId, task: &str) -> Result<bool, RunError> {
+    let attempts = store.attempts(run, Some(task))?;
+    let last_run = attempts.iter().rposition(|a| a.role == AttemptRole::Run);
+    Ok(last_run.is_some_and(|i| attempts[i].outcome == Some(AttemptOutcome::Succeeded)))
+}
+
+fn stored_approvals(store: &Store, run: &RunId) -> Result<Approvals, RunError> {
+    let mut approvals = Approvals::default();
+    for approval in store.approvals(run)? {
+        match approval.target {
+            ApprovalTarget::Task(id) => approvals.tasks.insert(id),
+            ApprovalTarget::Phase(id) => approvals.phases.insert(id),
+        };
+    }
+    Ok(approvals)
+}
+
+/// The run named by `prefix` (a unique prefix of its id), or the latest one.
+pub fn find_run(store: &Store, prefix: Option<&str>, path: &Path) -> Result<RunRecord, RunError> {
+    match prefix {
+        Some(prefix) => Ok(store.run(&store.resolve_run(prefix)?)?),
+        None => store.latest_run()?.ok_or_else(|| RunError::NoRuns {
+            path: path.to_owned(),
+        }),
+    }
+}
+
+/// Task rows for a new run: the dry run's risk decisions become initial
+/// states; forecast deferrals do not (at run time, real clocks and counts decide).
+fn initial_tasks(plan: &Plan, dry_run: &plangate_plans::DryRun) -> Vec<NewTask> {
+    dry_run
+        .order
+        .iter()
+        .enumerate()
+        .map(|(position, &index)| {
+            let task = &plan.tasks[index];
+            let decision = &dry_run.decisions[index];
+            let state = match decision.decision {
+                Decision::Run | Decision::Deferred => TaskState::Pending,
+                Decision::Excluded => TaskState::Excluded,
+                Decision::NeedsApproval => TaskState::NeedsApproval,
+                Decision::Blocked => TaskState::Blocked,
+            };
+            NewTask {
+                task_id: task.id.clone(),
+                phase_id: plan.phases[task.phase].id.clone(),
+                position,
+                risk: task.risk,
+                decision: decision.decision,
+                reason: decision.reason.clone(),
+                state,
+            }
+        })
+        .collect()
+}
+
+/// `added `a`; removed `b`; changed `c``.
+fn plan_diff(old: Option<&Plan>, new: &Plan) -> String {
+    let Some(old) = old else {
+        return "the stored plan text no longer parses; cannot list the differences".to_owned();
+    };
+    let describe = |plan: &Plan, id: &str| {
+        plan.task(id)
+            .map(|t| serde_json::to_string(t).unwrap_or_default())
+    };
+    let old_ids: Vec<&str> = old.tasks.iter().map(|t| t.id.as_str()).collect();
+    let new_ids: Vec<&str> = new.tasks.iter().map(|t| t.id.as_str()).collect();
+    let added: Vec<&str> = new_ids
+        .iter()
+        .copied()
+        .filter(|id| !old_ids.contains(id))
+        .collect();
+    let removed: Vec<&str> = old_ids
+        .iter()
+        .copied()
+        .filter(|id| !new_ids.contains(id))
+        .collect();
+    let changed: Vec<&str> = new_ids
+        .iter()
+        .copied()
+        .filter(|id| old_ids.contains(id) && describe(old, id) != describe(new, id))
+        .collect();
+    let mut parts = Vec::new();
+    for (label, ids) in [
+        ("added", &added),
+        ("removed", &removed),
+        ("changed", &changed),
+    ] {
+        if !ids.is_empty() {
+            parts.push(format!(
+                "{label} {}",
+                plangate_plans::text::and_ticked(ids.iter())
+            ));
+        }
+    }
+    if old.policy != new.policy {
+        parts.push("changed `policy`".to_owned());
+    }
+    if parts.is_empty() {
+        "the file changed, but no task or policy did".to_owned()
+    } else {
+        parts.join("; ")
+    }
+}
+
+/// `plangate approve RUN TARGET`: records an approval of a task or phase.
+pub fn approve(
+    state_path: &Path,
+    run: Option<&str>,
+    target: &str,
+    by: &str,
+    reason: Option<&str>,
+) -> Result<(RunId, ApprovalTarget), RunError> {
+    let mut store = Store::open_with(
+        state_path,
+        OpenOptions {
+            create: false,
+            ..OpenOptions::default()
+        },
+    )?;
+    let record = find_run(&store, run, state_path)?;
+    let tasks = store.tasks(&record.id)?;
+    let target = if tasks.iter().any(|t| t.task_id.as_str() == target) {
+        ApprovalTarget::Task(target.to_owned())
+    } else if tasks.iter().any(|t| t.phase_id.as_str() == target) {
+        ApprovalTarget::Phase(target.to_owned())
+    } else {
+        return Err(RunError::UnknownApprovalTarget {
+            run: record.id.to_string(),
+            target: target.to_owned(),
+        });
+    };
+    store.record_approval(&record.id, &target, by, reason, now_millis())?;
+    Ok((record.id, target))
+}

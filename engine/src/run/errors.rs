@@ -1,0 +1,99 @@
+//! Errors of running, resuming, rolling back and approving.
+
+use std::path::PathBuf;
+
+use plangate_plans::LoadPlanError;
+use plangate_state::{LockError, OpenStoreError, RunStatus, StoreError};
+
+/// Why a run, resume, rollback or approval could not proceed. Task failures
+/// are not errors: they are outcomes, reported through [`super::RunOutcome`].
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The plan file could not be loaded or is invalid.
+    #[error(transparent)]
+    LoadPlan(#[from] LoadPlanError),
+    /// The state file could not be opened (missing, foreign, newer, corrupt).
+    #[error(transparent)]
+    OpenStore(#[from] OpenStoreError),
+    /// A state-store operation failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Another live process drives this run.
+    #[error(transparent)]
+    Lock(#[from] LockError),
+    /// The tokio runtime could not be built.
+    #[error("failed to start the async runtime")]
+    Runtime(#[source] std::io::Error),
+    /// Signal handlers could not be installed.
+    #[error("failed to install signal handlers")]
+    Signals(#[source] std::io::Error),
+    /// The plan file changed since the run started and the change was not accepted.
+    #[error("plan `{}` changed since run `{run}` started: {summary}", path.display())]
+    PlanChanged {
+        /// The run.
+        run: String,
+        /// The plan file.
+        path: PathBuf,
+        /// What changed, in words.
+        summary: String,
+    },
+    /// The plan file of a run is gone.
+    #[error("plan file `{}` of run `{run}` is missing", path.display())]
+    PlanMissing {
+        /// The run.
+        run: String,
+        /// Where the plan was.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The run has already ended and cannot be resumed.
+    #[error("run `{run}` is {status} and cannot be resumed")]
+    NotResumable {
+        /// The run.
+        run: String,
+        /// Its status.
+        status: RunStatus,
+    },
+    /// No run exists yet in the state file.
+    #[error("no runs in `{}`", path.display())]
+    NoRuns {
+        /// The state file.
+        path: PathBuf,
+    },
+    /// `approve` named neither a task nor a phase of the run.
+    #[error("run `{run}` has no task or phase `{target}`")]
+    UnknownApprovalTarget {
+        /// The run.
+        run: String,
+        /// What was named.
+        target: String,
+    },
+    /// `--approve` named neither a task nor a phase of the plan.
+    #[error("plan `{plan}` has no task or phase `{target}` to approve")]
+    UnknownPlanTarget {
+        /// The plan.
+        plan: String,
+        /// What was named.
+        target: String,
+    },
+}
+
+impl RunError {
+    /// A hint for the user, where one helps.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            RunError::PlanChanged { .. } => Some(
+                "pass `--accept-plan-change` to continue with the new plan (finished tasks stay finished), or restore the plan file".to_owned(),
+            ),
+            RunError::Lock(_) => Some(
+                "wait for that process to finish, or stop it; a lock left by a dead process on this host is taken over automatically".to_owned(),
+            ),
+            RunError::NotResumable { run, .. } => Some(format!(
+                "start a new run with `plangate run PLAN`, or see what happened with `plangate report {run}`"
+            )),
+            _ => None,
+        }
+    }
+}

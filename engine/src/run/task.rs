@@ -1,0 +1,481 @@
+//! Running one task: attempts of `run`, then `verify`, with retries and
+//! backoff, each attempt announced in the state file before it starts and
+//! completed after; and rolling one task back.
+
+use std::{sync::Arc, time::Duration};
+
+use plangate_executors::{
+    ActionContext, ActionOutcome, ExecutorError, Executors, OutcomeStatus, Redactor,
+};
+use plangate_plans::{Action, Plan, Rollback, Task};
+use plangate_state::{
+    AttemptId, AttemptOutcome, AttemptResult, AttemptRole, RunId, StoreError, TaskState, now_millis,
+};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use super::{
+    progress::{Progress, ProgressSink},
+    shared_store::SharedStore,
+};
+
+/// What every task of one invocation shares.
+#[derive(Clone)]
+pub(crate) struct TaskEnvironment {
+    pub(crate) plan: Arc<Plan>,
+    pub(crate) run_id: RunId,
+    pub(crate) store: SharedStore,
+    pub(crate) executors: Arc<Executors>,
+    pub(crate) redactor: Arc<Redactor>,
+    pub(crate) cancel: CancellationToken,
+    pub(crate) force_kill: CancellationToken,
+    pub(crate) grace_period: Duration,
+    pub(crate) output_limit: usize,
+    pub(crate) progress: ProgressSink,
+}
+
+/// How a task settled.
+#[derive(Debug)]
+pub(crate) struct TaskFinished {
+    pub(crate) index: usize,
+    pub(crate) state: TaskState,
+}
+
+/// Where a task starts: from scratch, or (after a crash) with its `run`
+/// already known to have taken effect, so only `verify` remains.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum StartAt {
+    Run,
+    Verify,
+}
+
+impl TaskEnvironment {
+    fn context(&self, task: &Task, attempt: u32) -> ActionContext {
+        let mut context = ActionContext::new(
+            self.run_id.as_str(),
+            task.id.clone(),
+            self.plan.base_dir.clone(),
+        )
+        .with_attempt(attempt)
+        .with_environment(self.plan.environment.clone())
+        .with_vars(self.plan.vars.clone())
+        .with_cancel(self.cancel.clone())
+        .with_force_kill(self.force_kill.clone())
+        .with_grace_period(self.grace_period)
+        .with_output_limit(self.output_limit)
+        .with_redactor(Arc::clone(&self.redactor))
+        .with_deadline(Instant::now() + task.timeout);
+        if let Some(instance) = task
+            .run
+            .instance
+            .as_ref()
+            .and_then(|name| self.plan.executors.get(name))
+        {
+            context = context.with_instance(instance.clone());
+        }
+        context
+    }
+
+    fn context_for(&self, task: &Task, action: &Action, attempt: u32) -> ActionContext {
+        let mut context = self.context(task, attempt);
+        context.instance = action
+            .instance
+            .as_ref()
+            .and_then(|name| self.plan.executors.get(name))
+            .cloned();
+        context
+    }
+
+    fn command(&self, action: &Action) -> String {
+        self.redactor.redact(&action.summary()).into_owned()
+    }
+
+    async fn set_state(
+        &self,
+        task: &str,
+        state: TaskState,
+        reason: Option<String>,
+    ) -> Result<(), StoreError> {
+        let run = self.run_id.clone();
+        let task = task.to_owned();
+        self.store
+            .call(move |store| {
+                store.set_task_state(&run, &task, state, reason.as_deref(), now_millis())
+            })
+            .await
+    }
+
+    async fn begin(
+        &self,
+        task: &str,
+        role: AttemptRole,
+        command: String,
+    ) -> Result<(AttemptId, u32), StoreError> {
+        let run = self.run_id.clone();
+        let task = task.to_owned();
+        self.store
+            .call(move |store| {
+                let id = store.begin_attempt(&run, &task, role, &command, now_millis())?;
+                let number = store
+                    .attempts(&run, Some(&task))?
+                    .iter()
+                    .find(|attempt| attempt.id == id)
+                    .map_or(1, |attempt| attempt.number);
+                Ok((id, number))
+            })
+            .await
+    }
+
+    async fn finish(&self, attempt: AttemptId, result: AttemptResult) -> Result<(), StoreError> {
+        self.store
+            .call(move |store| store.finish_attempt(attempt, result))
+            .await
+    }
+
+    /// A checkpoint that commits evidence to `attempt` before the side effect.
+    fn checkpointed(&self, context: ActionContext, attempt: AttemptId) -> ActionContext {
+        let store = self.store.clone();
+        context.with_checkpoint(move |evidence| {
+            let store = store.clone();
+            async move {
+                store
+                    .call(move |store| store.record_attempt_evidence(attempt, evidence))
+                    .await
+                    .map_err(|error| error.to_string())
+            }
+        })
+    }
+
+    /// Runs one action as attempt `attempt` and records its outcome.
+    async fn attempt(
+        &self,
+        task: &Task,
+        role: AttemptRole,
+        action: &Action,
+        rollback: Option<(&Rollback, Option<serde_json::Value>)>,
+    ) -> Result<ActionOutcome, StoreError> {
+        let command = match rollback {
+            Some((Rollback::Auto, _)) => format!("auto rollback of {}", self.command(action)),
+            _ => self.command(action),
+        };
+        let (attempt_id, number) = self.begin(task.id.as_str(), role, command.clone()).await?;
+        let acting = match rollback {
+            Some((Rollback::Action(explicit), _)) => explicit.as_ref(),
+            _ => action,
+        };
+        let context = self.checkpointed(self.context_for(task, acting, number), attempt_id);
+        let outcome = match self.executors.for_action(acting) {
+            None => Err(ExecutorError::InvalidAction {
+                kind: acting.kind(),
+                reason: format!("no `{}` executor is available in this build", acting.kind()),
+            }),
+            Some(executor) => match (role, rollback) {
+                (AttemptRole::Run, _) | (AttemptRole::Rollback, None) => {
+                    executor.apply(action, &context).await
+                }
+                (AttemptRole::Verify, _) => executor.verify(action, &context).await,
+                (AttemptRole::Rollback, Some((rollback, evidence))) => {
+                    executor
+                        .rollback(rollback, action, evidence.as_ref(), &context)
+                        .await
+                }
+            },
+        };
+        let outcome = outcome.unwrap_or_else(|error| {
+            let mut failed = ActionOutcome::new(OutcomeStatus::Failed, command.clone());
+            failed.stderr_tail = self.redactor.redact(&error_chain(&error)).into_owned();
+            failed
+        });
+        self.finish(attempt_id, attempt_result(&outcome)).await?;
+        Ok(outcome)
+    }
+
+    /// Runs a task to a settled state: attempts of `run` (and `verify`), with
+    /// retries. Store errors end the task as failed: without a record, the
+    /// engine must not claim anything.
+    pub(crate) async fn execute(&self, index: usize, start_at: StartAt) -> TaskFinished {
+        let task = &self.plan.tasks[index];
+        match self.execute_inner(task, start_at).await {
+            Ok((state, _)) => TaskFinished { index, state },
+            Err(error) => {
+                (self.progress)(&Progress::Warning(format!(
+                    "task `{}` failed on a state store error: {}",
+                    task.id,
+                    error_chain(&error)
+                )));
+                TaskFinished {
+                    index,
+                    state: TaskState::Failed,
+                }
+            }
+        }
+    }
+
+    async fn execute_inner(
+        &self,
+        task: &Task,
+        mut start_at: StartAt,
+    ) -> Result<(TaskState, Option<String>), StoreError> {
+        let started = Instant::now();
+        self.set_state(task.id.as_str(), TaskState::Running, None)
+            .await?;
+        let attempts = task.retries + 1;
+        let mut last_failure = (TaskState::Failed, None);
+        for try_number in 1..=attempts {
+            if self.cancel.is_cancelled() {
+                return self
+                    .settle(
+                        task,
+                        TaskState::Interrupted,
+                        Some("interrupted before the attempt started".to_owned()),
+                        started,
+                    )
+                    .await;
+            }
+            if start_at == StartAt::Run {
+                let number = self.next_run_number(task).await?;
+                (self.progress)(&Progress::TaskStarted {
+                    task: task.id.to_string(),
+                    attempt: number,
+                });
+                let outcome = self
+                    .attempt(task, AttemptRole::Run, &task.run, None)
+                    .await?;
+                match outcome.status {
+                    OutcomeStatus::Succeeded => {}
+                    OutcomeStatus::Cancelled => {
+                        return self
+                            .settle(
+                                task,
+                                TaskState::Interrupted,
+                                Some("interrupted while running".to_owned()),
+                                started,
+                            )
+                            .await;
+                    }
+                    OutcomeStatus::TimedOut => {
+                        last_failure = (
+                            TaskState::TimedOut,
+                            Some(format!(
+                                "timed out after {}",
+                                plangate_plans::format_duration(task.timeout)
+                            )),
+                        );
+                        self.backoff(task, try_number, attempts).await;
+                        continue;
+                    }
+                    OutcomeStatus::Failed => {
+                        last_failure = (
+                            TaskState::Failed,
+                            Some(format!("`run` failed: {}", describe(&outcome))),
+                        );
+                        self.backoff(task, try_number, attempts).await;
+                        continue;
+                    }
+                }
+            }
+            let Some(verify) = &task.verify else {
+                return self.settle(task, TaskState::Succeeded, None, started).await;
+            };
+            let outcome = self
+                .attempt(task, AttemptRole::Verify, verify, None)
+                .await?;
+            let passed = outcome.succeeded();
+            {
+                let run = self.run_id.clone();
+                let id = task.id.to_string();
+                self.store
+                    .call(move |store| store.set_task_verified(&run, &id, passed, now_millis()))
+                    .await?;
+            }
+            match outcome.status {
+                OutcomeStatus::Succeeded => {
+                    return self.settle(task, TaskState::Succeeded, None, started).await;
+                }
+                OutcomeStatus::Cancelled => {
+                    return self
+                        .settle(
+                            task,
+                            TaskState::Interrupted,
+                            Some("interrupted while verifying".to_owned()),
+                            started,
+                        )
+                        .await;
+                }
+                OutcomeStatus::TimedOut | OutcomeStatus::Failed => {
+                    last_failure = (
+                        TaskState::Failed,
+                        Some(format!("`verify` failed: {}", describe(&outcome))),
+                    );
+                    start_at = StartAt::Run;
+                    self.backoff(task, try_number, attempts).await;
+                }
+            }
+        }
+        let (state, reason) = last_failure;
+        let reason = reason.map(|r| {
+            format!(
+                "{r} (after {})",
+                plangate_plans::text::plural(attempts as usize, "attempt", "attempts")
+            )
+        });
+        self.settle(task, state, reason, started).await
+    }
+
+    async fn next_run_number(&self, task: &Task) -> Result<u32, StoreError> {
+        let run = self.run_id.clone();
+        let id = task.id.to_string();
+        self.store
+            .call(move |store| Ok(store.task(&run, &id)?.attempts + 1))
+            .await
+    }
+
+    async fn backoff(&self, task: &Task, try_number: u32, attempts: u32) {
+        if try_number < attempts {
+            tokio::select! {
+                () = tokio::time::sleep(task.retry_backoff) => {}
+                () = self.cancel.cancelled() => {}
+            }
+        }
+    }
+
+    async fn settle(
+        &self,
+        task: &Task,
+        state: TaskState,
+        reason: Option<String>,
+        started: Instant,
+    ) -> Result<(TaskState, Option<String>), StoreError> {
+        self.set_state(task.id.as_str(), state, reason.clone())
+            .await?;
+        (self.progress)(&Progress::TaskFinished {
+            task: task.id.to_string(),
+            state,
+            reason: reason.clone(),
+            duration: started.elapsed(),
+        });
+        Ok((state, reason))
+    }
+
+    /// Rolls back one task; returns its new state. A task without a rollback
+    /// keeps its state, and the skip is recorded as an event.
+    pub(crate) async fn roll_back(&self, index: usize) -> Result<TaskState, StoreError> {
+        let task = &self.plan.tasks[index];
+        let id = task.id.to_string();
+        let Some(rollback) = &task.rollback else {
+            let run = self.run_id.clone();
+            let task_id = id.clone();
+            let message =
+                format!("task `{id}` declares no rollback; its changes are left in place");
+            let state = self
+                .store
+                .call(move |store| {
+                    store.append_event(
+                        &run,
+                        plangate_state::NewEvent {
+                            at: now_millis(),
+                            kind: "rollback-skipped",
+                            task_id: Some(&task_id),
+                            message: &message,
+                            data: None,
+                        },
+                    )?;
+                    Ok(store.task(&run, &task_id)?.state)
+                })
+                .await?;
+            (self.progress)(&Progress::RollbackFinished {
+                task: id,
+                state,
+                reason: Some("no rollback declared; left in place".to_owned()),
+            });
+            return Ok(state);
+        };
+        (self.progress)(&Progress::RollbackStarted { task: id.clone() });
+        let evidence = {
+            let run = self.run_id.clone();
+            let task_id = id.clone();
+            self.store
+                .call(move |store| {
+                    Ok(store
+                        .attempts(&run, Some(&task_id))?
+                        .into_iter()
+                        .rev()
+                        .find(|attempt| {
+                            attempt.role == AttemptRole::Run && attempt.evidence.is_some()
+                        })
+                        .and_then(|attempt| attempt.evidence))
+                })
+                .await?
+        };
+        let outcome = self
+            .attempt(
+                task,
+                AttemptRole::Rollback,
+                &task.run,
+                Some((rollback, evidence)),
+            )
+            .await?;
+        let (state, reason) = if outcome.succeeded() {
+            (TaskState::RolledBack, None)
+        } else {
+            (
+                TaskState::RollbackFailed,
+                Some(format!("rollback failed: {}", describe(&outcome))),
+            )
+        };
+        self.set_state(&id, state, reason.clone()).await?;
+        (self.progress)(&Progress::RollbackFinished {
+            task: id,
+            state,
+            reason,
+        });
+        Ok(state)
+    }
+}
+
+fn attempt_result(outcome: &ActionOutcome) -> AttemptResult {
+    let status = match outcome.status {
+        OutcomeStatus::Succeeded => AttemptOutcome::Succeeded,
+        OutcomeStatus::Failed => AttemptOutcome::Failed,
+        OutcomeStatus::TimedOut => AttemptOutcome::TimedOut,
+        OutcomeStatus::Cancelled => AttemptOutcome::Cancelled,
+    };
+    let mut result = AttemptResult::new(status, now_millis());
+    result.exit_code = outcome.exit_code;
+    result.signal = outcome.signal;
+    result.duration_ms = Some(u64::try_from(outcome.duration.as_millis()).unwrap_or(u64::MAX));
+    result.stdout_tail = Some(outcome.stdout_tail.clone());
+    result.stderr_tail = Some(outcome.stderr_tail.clone());
+    result.evidence.clone_from(&outcome.evidence);
+    result
+}
+
+/// `exit code 3`, `killed by signal 9`, plus the last line of stderr.
+pub(crate) fn describe(outcome: &ActionOutcome) -> String {
+    let status = match (outcome.exit_code, outcome.signal) {
+        (Some(code), _) => format!("exit code {code}"),
+        (None, Some(signal)) => format!("killed by signal {signal}"),
+        (None, None) => outcome.status.as_str().to_owned(),
+    };
+    match outcome
+        .stderr_tail
+        .lines()
+        .rev()
+        .find(|line| !line.trim().is_empty())
+    {
+        Some(line) => format!("{status}: {}", line.trim()),
+        None => status,
+    }
+}
+
+/// An error and its sources, joined with `: `.
+pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}

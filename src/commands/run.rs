@@ -1,0 +1,151 @@
+//! `plangate run`, `resume` and `rollback`: the commands that execute.
+
+use std::sync::Arc;
+
+use plangate_engine::{
+    run::{Engine, EngineSettings, Progress, ResumeOptions, RunOptions, RunOutcome},
+    state::{RunStatus, TaskState},
+};
+
+use crate::{
+    CliError,
+    args::{ResumeArgs, RollbackArgs, RunArgs},
+    commands::{Settings, plan::dry_run},
+    exit,
+    printer::Printer,
+};
+
+fn engine(settings: &Settings, printer: &Printer) -> Result<Engine, CliError> {
+    let mut engine_settings = EngineSettings::new(settings.state_path.clone());
+    let progress = printer.progress_sink();
+    engine_settings.progress = Arc::new(move |event: &Progress| progress(&describe(event)));
+    Ok(Engine::new(engine_settings)?)
+}
+
+fn describe(event: &Progress) -> Option<String> {
+    Some(match event {
+        Progress::RunStarted {
+            run,
+            resumed: false,
+        } => format!("run {run} started"),
+        Progress::RunStarted { run, resumed: true } => format!("run {run} resumed"),
+        Progress::PhaseStarted { phase, name } => format!("phase `{phase}`: {name}"),
+        Progress::TaskStarted { task, attempt } => {
+            format!("  start   `{task}` (attempt {attempt})")
+        }
+        Progress::TaskFinished {
+            task,
+            state,
+            reason,
+            duration,
+        } => format!(
+            "  {:<7} `{task}` in {}{}",
+            short(*state),
+            plangate_plans::format_duration(*duration),
+            reason
+                .as_deref()
+                .map(|r| format!(": {r}"))
+                .unwrap_or_default()
+        ),
+        Progress::TaskSkipped {
+            task,
+            state,
+            reason,
+        } => format!("  {:<7} `{task}`: {reason}", short(*state)),
+        Progress::RollbackStarted { task } => format!("  undo    `{task}`"),
+        Progress::RollbackFinished {
+            task,
+            state,
+            reason,
+        } => format!(
+            "  {:<7} `{task}`{}",
+            short(*state),
+            reason
+                .as_deref()
+                .map(|r| format!(": {r}"))
+                .unwrap_or_default()
+        ),
+        Progress::Warning(message) => format!("warning: {message}"),
+        Progress::RunFinished { run, status } => format!("run {run} {status}"),
+        _ => return None,
+    })
+}
+
+fn short(state: TaskState) -> &'static str {
+    match state {
+        TaskState::Succeeded => "ok",
+        TaskState::Failed => "FAILED",
+        TaskState::TimedOut => "TIMEOUT",
+        TaskState::Interrupted => "stopped",
+        TaskState::Excluded => "exclude",
+        TaskState::Blocked => "blocked",
+        TaskState::Deferred => "defer",
+        TaskState::NeedsApproval => "approve",
+        TaskState::RolledBack => "undone",
+        TaskState::RollbackFailed => "UNDO-FAILED",
+        _ => state.as_str(),
+    }
+}
+
+fn exit_code(outcome: &RunOutcome, printer: &Printer) -> u8 {
+    match outcome.status {
+        RunStatus::Succeeded => exit::SUCCESS,
+        RunStatus::Paused => {
+            printer.hint(&format!(
+                "approve with `plangate approve {} TASK|PHASE --reason ...`, then `plangate resume {}`",
+                outcome.run, outcome.run
+            ));
+            exit::PAUSED
+        }
+        RunStatus::Interrupted => {
+            printer.hint(&format!("continue with `plangate resume {}`", outcome.run));
+            exit::INTERRUPTED
+        }
+        _ => {
+            printer.hint(&format!(
+                "see what happened with `plangate report {}`",
+                outcome.run
+            ));
+            exit::FAILED
+        }
+    }
+}
+
+pub(crate) fn run(args: &RunArgs, settings: &Settings, printer: &Printer) -> Result<u8, CliError> {
+    if args.dry_run {
+        return dry_run(&args.plan, &args.approve, args.format, None, printer);
+    }
+    let outcome = engine(settings, printer)?.run(
+        &args.plan,
+        &RunOptions {
+            approve: args.approve.clone(),
+        },
+    )?;
+    Ok(exit_code(&outcome, printer))
+}
+
+pub(crate) fn resume(
+    args: &ResumeArgs,
+    settings: &Settings,
+    printer: &Printer,
+) -> Result<u8, CliError> {
+    let outcome = engine(settings, printer)?.resume(&ResumeOptions {
+        run: args.run.clone(),
+        retry_interrupted: args.retry_interrupted,
+        accept_plan_change: args.accept_plan_change,
+    })?;
+    Ok(exit_code(&outcome, printer))
+}
+
+pub(crate) fn rollback(
+    args: &RollbackArgs,
+    settings: &Settings,
+    printer: &Printer,
+) -> Result<u8, CliError> {
+    let outcome = engine(settings, printer)?.rollback(Some(&args.run))?;
+    Ok(if outcome.status == RunStatus::RolledBack {
+        exit::SUCCESS
+    } else {
+        exit::FAILED
+    })
+}

@@ -1,0 +1,312 @@
+//! Crash safety with real processes and real signals: SIGKILL of the engine at
+//! arbitrary points, SIGINT, run locks, and timeouts that must kill whole
+//! process groups. Unix only, like the engine's process handling.
+//!
+//! Synchronisation is on files and state only: the tests wait for a file to
+//! appear or for a run's processes to be gone, never for a fixed time.
+
+use std::{
+    collections::{BTreeMap, HashMap},
+    process::{Child, Stdio},
+};
+
+use nix::{
+    sys::signal::{Signal, kill},
+    unistd::Pid,
+};
+
+use crate::common::{Workspace, alive, processes_of_run, wait_until};
+
+/// A small deterministic generator, so every run of the test kills at the
+/// same points of progress.
+struct Lcg(u64);
+
+impl Lcg {
+    fn next(&mut self, below: u64) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (self.0 >> 33) % below
+    }
+}
+
+/// 30 tasks in 3 phases with chains and fan-in; every fourth is idempotent.
+/// Each action appends its id to `runs.log` and marks `done/ID`; its verify
+/// checks the mark.
+fn crash_plan() -> (String, BTreeMap<String, Vec<String>>, Vec<String>) {
+    let mut text = String::from(
+        "version: 1\nname: crash\npolicy: {require_rollback: none, concurrency: 3, max_tasks: none, budget: none, on_failure: stop}\nphases:\n",
+    );
+    let mut needs: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut idempotent = Vec::new();
+    let mut previous_phase_last: Option<String> = None;
+    for phase in 0..3 {
+        text.push_str(&format!("  - id: p{phase}\n    tasks:\n"));
+        for i in 0..10 {
+            let id = format!("t{phase}{i}");
+            let mut list = Vec::new();
+            if i % 3 != 0 {
+                list.push(format!("t{phase}{}", i - 1));
+            }
+            if i >= 6 {
+                list.push(format!("t{phase}{}", i - 6));
+            }
+            if i == 0
+                && let Some(last) = &previous_phase_last
+            {
+                list.push(last.clone());
+            }
+            let is_idempotent = (phase * 10 + i) % 4 == 0;
+            if is_idempotent {
+                idempotent.push(id.clone());
+            }
+            text.push_str(&format!(
+                "      - id: {id}\n        risk: low\n        idempotent: {is_idempotent}\n        needs: [{}]\n        run: {{shell: [sh, -c, 'echo \"$PLANGATE_TASK_ID\" >> runs.log && mkdir -p done && touch \"done/$PLANGATE_TASK_ID\"']}}\n        verify: {{shell: [sh, -c, 'test -e \"done/$PLANGATE_TASK_ID\"']}}\n",
+                list.join(", ")
+            ));
+            needs.insert(id.clone(), list);
+        }
+        previous_phase_last = Some(format!("t{phase}9"));
+    }
+    (text, needs, idempotent)
+}
+
+fn run_id(workspace: &Workspace) -> Option<String> {
+    let finished = workspace.run(["status", "--format", "json"]);
+    (finished.code == 0).then(|| finished.json()["run"].as_str().expect("run id").to_owned())
+}
+
+fn log_lines(workspace: &Workspace) -> Vec<String> {
+    workspace
+        .read("runs.log")
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+fn spawn(workspace: &Workspace, args: &[&str]) -> Child {
+    workspace
+        .command(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("plangate starts")
+}
+
+#[test]
+fn kill_9_at_arbitrary_points_then_resume_runs_every_task_once_in_order() {
+    const KILLS: usize = 25;
+    let workspace = Workspace::new();
+    let (plan, needs, idempotent) = crash_plan();
+    workspace.write("plan.yaml", &plan);
+    let mut rng = Lcg(0x5eed);
+    let mut kills = 0;
+    let mut approvals = 0;
+    for round in 0..200 {
+        let run = run_id(&workspace);
+        let args: &[&str] = if run.is_some() {
+            &["resume"]
+        } else {
+            &["run", "plan.yaml"]
+        };
+        let mut child = spawn(&workspace, args);
+        if kills < KILLS {
+            // Kill once `extra` more actions have started (0: at once, which
+            // lands in start-up, reconciliation or the first checkpoints).
+            let target = log_lines(&workspace).len() + usize::try_from(rng.next(4)).expect("small");
+            let exited = loop {
+                if child.try_wait().expect("try_wait works").is_some() {
+                    break true;
+                }
+                if log_lines(&workspace).len() >= target {
+                    break false;
+                }
+                std::thread::yield_now();
+            };
+            if !exited {
+                kill(
+                    Pid::from_raw(i32::try_from(child.id()).expect("pid fits")),
+                    Signal::SIGKILL,
+                )
+                .expect("kill works");
+                kills += 1;
+            }
+        }
+        let status = child.wait().expect("wait works");
+        // Orphaned actions of the killed engine finish on their own; wait for them.
+        if let Some(run) = run_id(&workspace) {
+            wait_until("the run's orphaned actions to finish", || {
+                processes_of_run(&run).is_empty()
+            });
+        }
+        match status.code() {
+            None => {} // killed
+            Some(0) => break,
+            Some(3) => {
+                // Paused on tasks that were cut off before their effect happened
+                // (their verify fails) and are not idempotent: an operator checks
+                // and allows the re-run.
+                let status = workspace.status();
+                for task in status["tasks"].as_array().expect("tasks") {
+                    if task["state"] == "interrupted" {
+                        let id = task["id"].as_str().expect("id");
+                        assert!(
+                            !log_lines(&workspace).contains(&id.to_owned()),
+                            "`{id}` ran but its verify failed"
+                        );
+                        let run = status["run"].as_str().expect("run");
+                        workspace
+                            .run(["approve", run, id, "--reason", "effect absent"])
+                            .assert_code(0);
+                        approvals += 1;
+                    }
+                }
+            }
+            Some(code) => panic!("round {round}: unexpected exit code {code}"),
+        }
+        assert!(round < 199, "the run never finished");
+    }
+    assert!(kills >= KILLS / 2, "only {kills} kills landed");
+
+    let lines = log_lines(&workspace);
+    let mut count: HashMap<&str, usize> = HashMap::new();
+    for line in &lines {
+        *count.entry(line.as_str()).or_default() += 1;
+    }
+    for id in needs.keys() {
+        let times = count.get(id.as_str()).copied().unwrap_or(0);
+        if idempotent.contains(id) {
+            assert!(times >= 1, "`{id}` never ran");
+        } else {
+            assert_eq!(
+                times, 1,
+                "non-idempotent `{id}` ran {times} times (kills: {kills}, approvals: {approvals})"
+            );
+        }
+    }
+    for (task, list) in &needs {
+        let first = lines
+            .iter()
+            .position(|l| l == task)
+            .expect("every task ran");
+        for need in list {
+            let last = lines
+                .iter()
+                .rposition(|l| l == need)
+                .expect("every task ran");
+            assert!(
+                last < first,
+                "`{task}` started before its need `{need}` finished its last run"
+            );
+        }
+    }
+    let states = workspace.states();
+    assert!(states.values().all(|s| s == "succeeded"), "{states:?}");
+    let store = plangate_state::Store::open(workspace.path().join(".plangate/state.db"))
+        .expect("the state opens");
+    assert!(
+        store.integrity_check().expect("the check runs"),
+        "PRAGMA integrity_check fails"
+    );
+}
+
+/// A task that signals it started and then waits for a `release` file.
+const BLOCKING: &str = "version: 1\nname: blocking\npolicy: {require_rollback: none}\nphases:\n  - id: one\n    tasks:\n      - id: wait\n        risk: low\n        IDEMPOTENT\n        run: {shell: [sh, -c, 'touch started; while [ ! -e release ]; do sleep 0.01; done; echo ran >> out']}\n      - id: after\n        risk: low\n        needs: [wait]\n        run: {shell: [sh, -c, 'echo after >> out']}\n";
+
+#[test]
+fn sigint_stops_with_130_and_the_run_resumes() {
+    let workspace = Workspace::new();
+    workspace.write(
+        "plan.yaml",
+        &BLOCKING.replace("IDEMPOTENT", "idempotent: false"),
+    );
+    let child = workspace
+        .command(["run", "plan.yaml"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("plangate starts");
+    wait_until("the task to start", || {
+        workspace.path().join("started").exists()
+    });
+    let pid = Pid::from_raw(i32::try_from(child.id()).expect("pid fits"));
+    kill(pid, Signal::SIGINT).expect("signal sent");
+    let output = child.wait_with_output().expect("plangate exits");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("SIGINT received"), "{stderr}");
+    let run = workspace.status()["run"].as_str().expect("run").to_owned();
+    assert!(
+        processes_of_run(&run).is_empty(),
+        "the action's process group is gone"
+    );
+    assert_eq!(workspace.status()["status"], "interrupted");
+    assert_eq!(workspace.states()["wait"], "interrupted");
+
+    // Not idempotent and no verify: plangate will not guess.
+    let paused = workspace.run(["resume"]);
+    paused.assert_code(3);
+    assert_eq!(workspace.states()["wait"], "interrupted");
+
+    workspace.write("release", "");
+    workspace
+        .run(["resume", "--retry-interrupted"])
+        .assert_code(0);
+    assert_eq!(workspace.read("out"), "ran\nafter\n");
+}
+
+#[test]
+fn a_live_lock_is_refused_and_a_stale_one_taken_over() {
+    let workspace = Workspace::new();
+    workspace.write(
+        "plan.yaml",
+        &BLOCKING.replace("IDEMPOTENT", "idempotent: true"),
+    );
+    let mut first = spawn(&workspace, &["run", "plan.yaml"]);
+    wait_until("the task to start", || {
+        workspace.path().join("started").exists()
+    });
+    let run = workspace.status()["run"].as_str().expect("run").to_owned();
+
+    let refused = workspace.run(["resume", &run]);
+    refused.assert_code(2);
+    refused.assert_stderr_contains(&format!("run `{run}` is locked by process {}", first.id()));
+
+    // Kill the holder; its lock is now stale.
+    kill(
+        Pid::from_raw(i32::try_from(first.id()).expect("pid fits")),
+        Signal::SIGKILL,
+    )
+    .expect("kill works");
+    first.wait().expect("wait works");
+    workspace.write("release", "");
+    wait_until("the orphaned action to finish", || {
+        processes_of_run(&run).is_empty()
+    });
+    let resumed = workspace.run(["resume", &run]);
+    resumed.assert_code(0);
+    resumed.assert_stderr_contains("took over the lock of process");
+    assert_eq!(workspace.states()["after"], "succeeded");
+}
+
+#[test]
+fn a_timeout_kills_the_whole_process_group() {
+    let workspace = Workspace::new();
+    workspace.write(
+        "plan.yaml",
+        "version: 1\nname: slow\npolicy: {require_rollback: none}\nphases:\n  - id: one\n    tasks:\n      - id: slow\n        risk: low\n        timeout: 1s\n        run: {shell: [sh, -c, 'sleep 1000 & echo $! > grandchild.pid; wait']}\n",
+    );
+    let finished = workspace.run(["run", "plan.yaml"]);
+    finished.assert_code(1);
+    assert_eq!(workspace.states()["slow"], "timed-out");
+    let pid: i32 = workspace
+        .read("grandchild.pid")
+        .trim()
+        .parse()
+        .expect("a pid was written");
+    wait_until("the grandchild to be reaped", || !alive(pid));
+    let report = workspace.run(["report", "--format", "json"]).json();
+    let attempt = &report["phases"][0]["tasks"][0]["history"][0];
+    assert_eq!(attempt["outcome"], "timed-out");
+}

@@ -1,0 +1,384 @@
+//! `plangate run`, `resume`, `approve`, `status`, `report` and `rollback`
+//! with the shell executor: failure policies and their rollback order,
+//! approvals, changed plans, and state files that are not ours.
+
+use test_case::test_case;
+
+use crate::common::{Workspace, repo_root};
+
+/// Phase `one`: a -> b -> c; phase `two`: d (needs c), e (needs d) which
+/// fails when the file `fail-e` exists. Every action and rollback appends to
+/// `journal`, so tests can read what ran and in which order.
+fn failure_plan(on_failure: &str) -> String {
+    let task = |id: &str, needs: &str, phase_fails: bool| {
+        let run = if phase_fails {
+            format!(r"[sh, -c, 'echo run {id} >> journal; test ! -e fail-{id}']")
+        } else {
+            format!(r"[sh, -c, 'echo run {id} >> journal']")
+        };
+        format!(
+            "      - id: {id}\n        risk: low\n        needs: [{needs}]\n        run: {{shell: {run}}}\n        rollback: {{shell: [sh, -c, 'echo undo {id} >> journal']}}\n"
+        )
+    };
+    format!(
+        "version: 1\nname: failures\npolicy: {{on_failure: {on_failure}, concurrency: 1}}\nphases:\n  - id: one\n    tasks:\n{}{}{}  - id: two\n    tasks:\n{}{}{}",
+        task("a", "", false),
+        task("b", "a", false),
+        task("c", "b", false),
+        task("d", "c", false),
+        task("e", "d", true),
+        task("f", "d", false),
+    )
+}
+
+fn journal(workspace: &Workspace) -> Vec<String> {
+    workspace
+        .read("journal")
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test_case("stop", &["run a", "run b", "run c", "run d", "run e"], "failed" ; "stop leaves completed work")]
+#[test_case("rollback-task", &["run a", "run b", "run c", "run d", "run e", "undo e"], "failed" ; "rollback task undoes the failed task only")]
+#[test_case("rollback-phase", &["run a", "run b", "run c", "run d", "run e", "undo e", "undo d"], "rolled-back" ; "rollback phase undoes the phase newest first")]
+#[test_case("rollback-run", &["run a", "run b", "run c", "run d", "run e", "undo e", "undo d", "undo c", "undo b", "undo a"], "rolled-back" ; "rollback run undoes everything newest first")]
+#[test_case("continue", &["run a", "run b", "run c", "run d", "run e", "run f"], "failed" ; "continue runs the rest")]
+fn on_failure_modes(mode: &str, expected: &[&str], run_status: &str) {
+    let workspace = Workspace::new();
+    workspace.write("plan.yaml", &failure_plan(mode));
+    workspace.write("fail-e", "");
+    let finished = workspace.run(["run", "plan.yaml"]);
+    finished.assert_code(1);
+    assert_eq!(journal(&workspace), expected, "{}", finished.stderr);
+    assert_eq!(workspace.status()["status"], run_status);
+    let states = workspace.states();
+    assert_eq!(
+        states["e"],
+        if mode.starts_with("rollback") {
+            "rolled-back"
+        } else {
+            "failed"
+        }
+    );
+    if mode == "continue" {
+        assert_eq!(states["f"], "succeeded");
+    }
+    if mode == "stop" {
+        assert_eq!(
+            states["f"], "pending",
+            "a stopped run keeps the rest for a resume"
+        );
+    }
+}
+
+#[test]
+fn a_stopped_run_resumes_after_the_cause_is_fixed() {
+    let workspace = Workspace::new();
+    workspace.write("plan.yaml", &failure_plan("stop"));
+    workspace.write("fail-e", "");
+    workspace.run(["run", "plan.yaml"]).assert_code(1);
+    std::fs::remove_file(workspace.path().join("fail-e")).expect("the marker exists");
+    let finished = workspace.run(["resume"]);
+    finished.assert_code(0);
+    // Succeeded tasks never run again; e runs a second time, f for the first.
+    assert_eq!(
+        journal(&workspace),
+        [
+            "run a", "run b", "run c", "run d", "run e", "run e", "run f"
+        ]
+    );
+    let status = workspace.status();
+    let e = status["tasks"]
+        .as_array()
+        .expect("tasks")
+        .iter()
+        .find(|t| t["id"] == "e")
+        .expect("task e");
+    assert_eq!(e["attempts"], 2);
+}
+
+#[test]
+fn failing_rollback_is_recorded_and_the_rest_continue() {
+    let workspace = Workspace::new();
+    let plan = failure_plan("rollback-run")
+        .replace("echo undo b >> journal", "echo undo b >> journal; exit 4");
+    workspace.write("plan.yaml", &plan);
+    workspace.write("fail-e", "");
+    workspace.run(["run", "plan.yaml"]).assert_code(1);
+    assert_eq!(
+        journal(&workspace).last().map(String::as_str),
+        Some("undo a")
+    );
+    let states = workspace.states();
+    assert_eq!(states["b"], "rollback-failed");
+    assert_eq!(states["a"], "rolled-back");
+    assert_eq!(workspace.status()["status"], "failed");
+}
+
+#[test]
+fn rollback_command_undoes_a_finished_run_newest_first() {
+    let workspace = Workspace::new();
+    workspace.write("plan.yaml", &failure_plan("stop"));
+    workspace.run(["run", "plan.yaml"]).assert_code(0);
+    let run = workspace.status()["run"]
+        .as_str()
+        .expect("run id")
+        .to_owned();
+    let finished = workspace.run(["rollback", &run]);
+    finished.assert_code(0);
+    let undo: Vec<String> = journal(&workspace)
+        .into_iter()
+        .filter(|l| l.starts_with("undo"))
+        .collect();
+    assert_eq!(
+        undo,
+        ["undo f", "undo e", "undo d", "undo c", "undo b", "undo a"]
+    );
+    assert_eq!(workspace.status()["status"], "rolled-back");
+    workspace.run(["resume", &run]).assert_code(2);
+}
+
+#[test]
+fn quickstart_pauses_for_approval_then_resumes() {
+    let workspace = Workspace::new();
+    let examples = repo_root().join("examples");
+    std::fs::copy(
+        examples.join("quickstart.yaml"),
+        workspace.path().join("quickstart.yaml"),
+    )
+    .expect("the example exists");
+    let first = workspace.run(["run", "quickstart.yaml"]);
+    first.assert_code(3);
+    first.assert_stderr_contains("plangate approve");
+    let states = workspace.states();
+    assert_eq!(states["deploy-staging"], "succeeded");
+    assert_eq!(states["publish-site"], "needs-approval");
+    assert_eq!(states["announce"], "blocked");
+    assert_eq!(workspace.status()["status"], "paused");
+    assert!(
+        !workspace.path().join("work/quickstart/public").exists(),
+        "nothing is published before approval"
+    );
+
+    // Resuming without an approval pauses again and changes nothing.
+    workspace.run(["resume"]).assert_code(3);
+
+    let run = workspace.status()["run"]
+        .as_str()
+        .expect("run id")
+        .to_owned();
+    workspace
+        .run([
+            "approve",
+            &run[..8],
+            "publish-site",
+            "--as",
+            "alice",
+            "--reason",
+            "staging looks right",
+        ])
+        .assert_code(0);
+    workspace.run(["resume"]).assert_code(0);
+    assert!(
+        workspace
+            .path()
+            .join("work/quickstart/public/index.html")
+            .exists()
+    );
+    let states = workspace.states();
+    assert!(states.values().all(|s| s == "succeeded"), "{states:?}");
+
+    let report = workspace.run(["report", "--format", "json"]);
+    report.assert_code(0);
+    let report = report.json();
+    assert_eq!(report["summary"]["completed"], 7);
+    assert_eq!(report["approvals"][0]["approved_by"], "alice");
+    assert_eq!(report["approvals"][0]["reason"], "staging looks right");
+    let smoke = report["phases"][1]["tasks"][1].clone();
+    assert_eq!(smoke["id"], "smoke-test");
+    assert!(
+        smoke["evidence"]
+            .as_str()
+            .expect("evidence")
+            .contains("no `verify` declared")
+    );
+    let publish = report["phases"][2]["tasks"][0].clone();
+    assert!(
+        publish["evidence"]
+            .as_str()
+            .expect("evidence")
+            .starts_with("verified")
+    );
+
+    let markdown = workspace.run(["report"]);
+    markdown.assert_code(0);
+    assert!(
+        markdown
+            .stdout
+            .contains("Complete, with evidence: **7 of 7** tasks."),
+        "{}",
+        markdown.stdout
+    );
+}
+
+#[test]
+fn report_never_calls_an_unverified_task_complete() {
+    let workspace = Workspace::new();
+    workspace.write(
+        "plan.yaml",
+        "version: 1\nname: v\npolicy: {require_rollback: none, on_failure: continue}\nphases:\n  - id: one\n    tasks:\n      - {id: ok, risk: low, run: {shell: [\"true\"]}, verify: {shell: [\"true\"]}}\n      - {id: bad-verify, risk: low, retries: 1, retry_backoff: 0s, run: {shell: [\"true\"]}, verify: {shell: [\"false\"]}}\n",
+    );
+    workspace.run(["run", "plan.yaml"]).assert_code(1);
+    let report = workspace.run(["report", "--format", "json"]).json();
+    let tasks = report["phases"][0]["tasks"]
+        .as_array()
+        .expect("tasks")
+        .clone();
+    assert_eq!(tasks[0]["complete"], true);
+    assert_eq!(tasks[1]["complete"], false);
+    assert_eq!(tasks[1]["state"], "failed");
+    assert_eq!(tasks[1]["attempts"], 2, "one retry");
+    assert_eq!(report["summary"]["completed"], 1);
+    assert_eq!(report["not_done"][0]["id"], "bad-verify");
+}
+
+#[test]
+fn changed_plan_is_refused_unless_accepted() {
+    let workspace = Workspace::new();
+    workspace.write("plan.yaml", &failure_plan("stop"));
+    workspace.write("fail-e", "");
+    workspace.run(["run", "plan.yaml"]).assert_code(1);
+    workspace.write(
+        "plan.yaml",
+        &failure_plan("stop").replace("echo run f >> journal", "echo run f2 >> journal"),
+    );
+    let refused = workspace.run(["resume"]);
+    refused.assert_code(2);
+    refused.assert_stderr_contains("changed since run");
+    refused.assert_stderr_contains("changed `f`");
+    refused.assert_stderr_contains("--accept-plan-change");
+    assert_eq!(journal(&workspace).len(), 5, "nothing ran");
+    std::fs::remove_file(workspace.path().join("fail-e")).expect("the marker exists");
+    workspace
+        .run(["resume", "--accept-plan-change"])
+        .assert_code(0);
+    assert_eq!(
+        journal(&workspace).last().map(String::as_str),
+        Some("run f2")
+    );
+}
+
+#[test_case("text" ; "a text file")]
+#[test_case("foreign" ; "another application's database")]
+#[test_case("newer" ; "a newer plangate schema")]
+#[test_case("corrupt" ; "a corrupt database")]
+fn unusable_state_file_is_reported_and_left_untouched(kind: &str) {
+    let workspace = Workspace::new();
+    workspace.write("plan.yaml", &failure_plan("stop"));
+    let db = workspace.path().join("state.db");
+    match kind {
+        "text" => std::fs::write(&db, "these are my notes, not a database\n").expect("write"),
+        "foreign" => {
+            let connection = rusqlite_connection(&db);
+            connection.execute_batch("CREATE TABLE invoices (id INTEGER PRIMARY KEY, total REAL); INSERT INTO invoices VALUES (1, 9.5);").expect("sql");
+        }
+        "newer" => {
+            workspace
+                .run(["run", "plan.yaml", "--state", "state.db"])
+                .assert_code(0);
+            let connection = rusqlite_connection(&db);
+            connection
+                .execute_batch("PRAGMA user_version = 999;")
+                .expect("sql");
+        }
+        _ => {
+            workspace
+                .run(["run", "plan.yaml", "--state", "state.db"])
+                .assert_code(0);
+            let mut bytes = std::fs::read(&db).expect("the db exists");
+            let middle = bytes.len() / 2;
+            let end = middle + 2048.min(bytes.len() - middle);
+            for byte in &mut bytes[middle..end] {
+                *byte = 0xA5;
+            }
+            std::fs::write(&db, bytes).expect("write");
+        }
+    }
+    let _ = std::fs::remove_file(workspace.path().join("state.db-wal"));
+    let before = std::fs::read(&db).expect("the file exists");
+    for args in [
+        vec!["run", "plan.yaml", "--state", "state.db"],
+        vec!["status", "--state", "state.db"],
+    ] {
+        let finished = workspace.run(&args);
+        finished.assert_code(2);
+        assert!(
+            finished.stderr.starts_with("error: "),
+            "{}",
+            finished.stderr
+        );
+        assert!(
+            finished.stderr.contains("state.db"),
+            "the error names the file: {}",
+            finished.stderr
+        );
+    }
+    assert_eq!(
+        std::fs::read(&db).expect("the file exists"),
+        before,
+        "the file is unchanged"
+    );
+}
+
+fn rusqlite_connection(path: &std::path::Path) -> rusqlite::Connection {
+    rusqlite::Connection::open(path).expect("sqlite opens the file")
+}
+
+#[test]
+fn state_path_comes_from_flag_env_or_default() {
+    let workspace = Workspace::new();
+    workspace.write("plan.yaml", &failure_plan("stop"));
+    workspace.run(["run", "plan.yaml"]).assert_code(0);
+    assert!(workspace.path().join(".plangate/state.db").exists());
+    let mut command = workspace.command(["run", "plan.yaml"]);
+    let status = command
+        .env("PLANGATE_STATE", "from-env.db")
+        .output()
+        .expect("runs")
+        .status;
+    assert_eq!(status.code(), Some(0));
+    assert!(workspace.path().join("from-env.db").exists());
+    let runs = workspace.run(["runs", "--state", "from-env.db"]);
+    assert_eq!(runs.stdout.lines().count(), 1);
+}
+
+#[test]
+fn secrets_are_redacted_in_output_and_state() {
+    let workspace = Workspace::new();
+    workspace.write(
+        "plan.yaml",
+        "version: 1\nname: s\nsecrets: [DEPLOY_KEY]\npolicy: {require_rollback: none}\nphases:\n  - id: one\n    tasks:\n      - {id: leak, risk: low, run: {shell: [sh, -c, 'echo key=$DEPLOY_KEY token=$API_TOKEN']}}\n",
+    );
+    let mut command = workspace.command(["run", "plan.yaml"]);
+    let output = command
+        .env("DEPLOY_KEY", "hunter2-deploy")
+        .env("API_TOKEN", "tok-0123456789")
+        .output()
+        .expect("runs");
+    assert_eq!(output.status.code(), Some(0));
+    let report = workspace.run(["report", "--format", "json"]).stdout;
+    assert!(report.contains("[REDACTED]"), "{report}");
+    for secret in ["hunter2-deploy", "tok-0123456789"] {
+        assert!(!report.contains(secret));
+        let db = std::fs::read(workspace.path().join(".plangate/state.db")).expect("db");
+        let wal =
+            std::fs::read(workspace.path().join(".plangate/state.db-wal")).unwrap_or_default();
+        for bytes in [db, wal] {
+            assert!(
+                !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
+                "{secret} is in the state file"
+            );
+        }
+    }
+}
