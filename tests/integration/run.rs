@@ -382,3 +382,58 @@ fn secrets_are_redacted_in_output_and_state() {
         }
     }
 }
+
+#[test]
+fn a_used_up_phase_budget_defers_the_rest_and_resume_continues() {
+    let workspace = Workspace::new();
+    workspace.write(
+        "plan.yaml",
+        "version: 1\nname: budget\npolicy: {require_rollback: none, concurrency: 1}\nphases:\n  - id: one\n    budget: 10ms\n    tasks:\n      - {id: slow, risk: low, run: {shell: [sleep, '0.05']}}\n      - {id: next, risk: low, run: {shell: [sh, -c, 'echo next >> out']}}\n      - {id: last, risk: low, needs: [next], run: {shell: [sh, -c, 'echo last >> out']}}\n",
+    );
+    let finished = workspace.run(["run", "plan.yaml"]);
+    finished.assert_code(0);
+    let status = workspace.status();
+    assert_eq!(status["status"], "succeeded");
+    assert!(
+        status["reason"]
+            .as_str()
+            .expect("a reason")
+            .contains("2 tasks deferred")
+    );
+    let tasks = status["tasks"].as_array().expect("tasks").clone();
+    assert_eq!(tasks[0]["state"], "succeeded");
+    assert_eq!(tasks[1]["state"], "deferred");
+    assert!(
+        tasks[1]["reason"]
+            .as_str()
+            .expect("reason")
+            .contains("phase `one` budget 0.01s is used up")
+    );
+    assert_eq!(tasks[2]["state"], "deferred");
+    assert!(workspace.read("out").is_empty(), "no deferred task ran");
+
+    // A resumed run gets the budget again: `next` starts, then the budget
+    // (10ms) is likely used up again before `last`; either way nothing runs twice.
+    workspace.run(["resume"]).assert_code(0);
+    assert!(workspace.read("out").starts_with("next\n"));
+}
+
+#[test]
+fn max_tasks_stops_starting_tasks() {
+    let workspace = Workspace::new();
+    workspace.write(
+        "plan.yaml",
+        "version: 1\nname: cap\npolicy: {require_rollback: none, concurrency: 1, max_tasks: 2}\nphases:\n  - id: one\n    tasks:\n      - {id: a, risk: low, run: {shell: [\"true\"]}}\n      - {id: b, risk: low, run: {shell: [\"true\"]}}\n  - id: two\n    tasks:\n      - {id: c, risk: low, run: {shell: [\"true\"]}}\n      - {id: d, risk: low, run: {shell: [\"true\"]}}\n",
+    );
+    workspace.run(["run", "plan.yaml"]).assert_code(0);
+    let states = workspace.states();
+    assert_eq!(states["a"], "succeeded");
+    assert_eq!(states["b"], "succeeded");
+    assert_eq!(states["c"], "deferred");
+    assert_eq!(states["d"], "deferred");
+    let report = workspace.status();
+    assert_eq!(
+        report["tasks"][2]["reason"],
+        "`policy.max_tasks` (2) is reached"
+    );
+}

@@ -199,7 +199,18 @@ impl Dispatcher {
             }
         }
         if self.failures.is_empty() {
-            self.finish(RunStatus::Succeeded, None).await
+            let deferred = self
+                .states
+                .iter()
+                .filter(|s| **s == TaskState::Deferred)
+                .count();
+            let reason = (deferred > 0).then(|| {
+                format!(
+                    "{} deferred by a budget or `policy.max_tasks`; `plangate resume` continues them",
+                    plangate_plans::text::plural(deferred, "task", "tasks")
+                )
+            });
+            self.finish(RunStatus::Succeeded, reason).await
         } else {
             let names: Vec<String> = self
                 .failures

@@ -204,7 +204,16 @@ impl Engine {
             .tasks(&run)?
             .iter()
             .any(|t| matches!(t.state, TaskState::RolledBack | TaskState::RollbackFailed));
-        if matches!(record.status, RunStatus::Succeeded | RunStatus::RolledBack) || rolled_back {
+        let deferred = store
+            .tasks(&run)?
+            .iter()
+            .any(|t| t.state == TaskState::Deferred);
+        let finished = match record.status {
+            RunStatus::Succeeded => !deferred,
+            RunStatus::RolledBack => true,
+            _ => false,
+        };
+        if finished || rolled_back {
             return Err(RunError::NotResumable {
                 run: run.to_string(),
                 status: record.status,

@@ -146,14 +146,16 @@ impl TaskEnvironment {
         })
     }
 
-    /// Runs one action as attempt `attempt` and records its outcome.
+    /// Runs one action as an attempt and records its outcome; the flag says
+    /// whether trying again can help (an executor error such as a missing
+    /// executor or an invalid action cannot).
     async fn attempt(
         &self,
         task: &Task,
         role: AttemptRole,
         action: &Action,
         rollback: Option<(&Rollback, Option<serde_json::Value>)>,
-    ) -> Result<ActionOutcome, StoreError> {
+    ) -> Result<(ActionOutcome, bool), StoreError> {
         let command = match rollback {
             Some((Rollback::Auto, _)) => format!("auto rollback of {}", self.command(action)),
             _ => self.command(action),
@@ -181,13 +183,15 @@ impl TaskEnvironment {
                 }
             },
         };
+        let mut retryable = true;
         let outcome = outcome.unwrap_or_else(|error| {
+            retryable = error.is_retryable();
             let mut failed = ActionOutcome::new(OutcomeStatus::Failed, command.clone());
             failed.stderr_tail = self.redactor.redact(&error_chain(&error)).into_owned();
             failed
         });
         self.finish(attempt_id, attempt_result(&outcome)).await?;
-        Ok(outcome)
+        Ok((outcome, retryable))
     }
 
     /// Runs a task to a settled state: attempts of `run` (and `verify`), with
@@ -221,7 +225,9 @@ impl TaskEnvironment {
             .await?;
         let attempts = task.retries + 1;
         let mut last_failure = (TaskState::Failed, None);
+        let mut made = 0_usize;
         for try_number in 1..=attempts {
+            made += 1;
             if self.cancel.is_cancelled() {
                 return self
                     .settle(
@@ -238,7 +244,7 @@ impl TaskEnvironment {
                     task: task.id.to_string(),
                     attempt: number,
                 });
-                let outcome = self
+                let (outcome, retryable) = self
                     .attempt(task, AttemptRole::Run, &task.run, None)
                     .await?;
                 match outcome.status {
@@ -269,6 +275,9 @@ impl TaskEnvironment {
                             TaskState::Failed,
                             Some(format!("`run` failed: {}", describe(&outcome))),
                         );
+                        if !retryable {
+                            break;
+                        }
                         self.backoff(task, try_number, attempts).await;
                         continue;
                     }
@@ -277,7 +286,7 @@ impl TaskEnvironment {
             let Some(verify) = &task.verify else {
                 return self.settle(task, TaskState::Succeeded, None, started).await;
             };
-            let outcome = self
+            let (outcome, verify_retryable) = self
                 .attempt(task, AttemptRole::Verify, verify, None)
                 .await?;
             let passed = outcome.succeeded();
@@ -307,6 +316,9 @@ impl TaskEnvironment {
                         TaskState::Failed,
                         Some(format!("`verify` failed: {}", describe(&outcome))),
                     );
+                    if !verify_retryable {
+                        break;
+                    }
                     start_at = StartAt::Run;
                     self.backoff(task, try_number, attempts).await;
                 }
@@ -316,7 +328,7 @@ impl TaskEnvironment {
         let reason = reason.map(|r| {
             format!(
                 "{r} (after {})",
-                plangate_plans::text::plural(attempts as usize, "attempt", "attempts")
+                plangate_plans::text::plural(made, "attempt", "attempts")
             )
         });
         self.settle(task, state, reason, started).await
@@ -407,7 +419,7 @@ impl TaskEnvironment {
                 })
                 .await?
         };
-        let outcome = self
+        let (outcome, _) = self
             .attempt(
                 task,
                 AttemptRole::Rollback,
@@ -453,18 +465,21 @@ fn attempt_result(outcome: &ActionOutcome) -> AttemptResult {
 /// `exit code 3`, `killed by signal 9`, plus the last line of stderr.
 pub(crate) fn describe(outcome: &ActionOutcome) -> String {
     let status = match (outcome.exit_code, outcome.signal) {
-        (Some(code), _) => format!("exit code {code}"),
-        (None, Some(signal)) => format!("killed by signal {signal}"),
-        (None, None) => outcome.status.as_str().to_owned(),
+        (Some(code), _) => Some(format!("exit code {code}")),
+        (None, Some(signal)) => Some(format!("killed by signal {signal}")),
+        (None, None) => None,
     };
-    match outcome
+    let last_line = outcome
         .stderr_tail
         .lines()
         .rev()
         .find(|line| !line.trim().is_empty())
-    {
-        Some(line) => format!("{status}: {}", line.trim()),
-        None => status,
+        .map(str::trim);
+    match (status, last_line) {
+        (Some(status), Some(line)) => format!("{status}: {line}"),
+        (Some(status), None) => status,
+        (None, Some(line)) => line.to_owned(),
+        (None, None) => outcome.status.as_str().to_owned(),
     }
 }
 
