@@ -71,6 +71,9 @@ pub(crate) struct RunArgs {
     /// Dry-run report format.
     #[arg(long, value_enum, default_value_t = ReportFormat::Markdown, requires = "dry_run")]
     pub(crate) format: ReportFormat,
+    /// With `--dry-run`: ask each executor what it would change.
+    #[arg(long, requires = "dry_run")]
+    pub(crate) preview: bool,
 }
 
 #[derive(Debug, Args)]
@@ -158,6 +161,10 @@ pub(crate) struct PlanArgs {
     /// Decide as if this task or phase were approved (repeatable).
     #[arg(long = "approve", value_name = "TASK|PHASE")]
     pub(crate) approve: Vec<String>,
+    /// Ask each executor what it would change (kubectl diff, helm diff...):
+    /// reads the live systems, changes nothing.
+    #[arg(long)]
+    pub(crate) preview: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

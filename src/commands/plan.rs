@@ -1,6 +1,13 @@
 //! `plangate plan PLAN`: the dry-run impact report.
 
-use plangate_engine::report::{impact_report, render_impact_html, render_impact_markdown};
+use std::path::PathBuf;
+
+use plangate_engine::{
+    report::{
+        impact_report, impact_report_with_previews, render_impact_html, render_impact_markdown,
+    },
+    run::{Engine, EngineSettings},
+};
 use plangate_plans::{Approvals, decide, load_plan};
 
 use crate::{
@@ -17,6 +24,7 @@ pub(crate) fn plan(args: &PlanArgs, printer: &Printer) -> Result<u8, CliError> {
         &args.approve,
         args.format,
         args.output.as_deref(),
+        args.preview,
         printer,
     )
 }
@@ -27,6 +35,7 @@ pub(crate) fn dry_run(
     approve: &[String],
     format: ReportFormat,
     output: Option<&std::path::Path>,
+    preview: bool,
     printer: &Printer,
 ) -> Result<u8, CliError> {
     let plan = load_plan(plan_path)?;
@@ -35,7 +44,12 @@ pub(crate) fn dry_run(
         phases: approve.iter().cloned().collect(),
     };
     let dry_run = decide(&plan, &approvals);
-    let report = impact_report(&plan, &dry_run);
+    let report = if preview {
+        let engine = Engine::new(EngineSettings::new(PathBuf::from("unused-by-previews.db")))?;
+        impact_report_with_previews(&plan, &dry_run, &engine.previews(&plan, &dry_run))
+    } else {
+        impact_report(&plan, &dry_run)
+    };
     let text = match format {
         ReportFormat::Markdown => render_impact_markdown(&report),
         ReportFormat::Json => {

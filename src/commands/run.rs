@@ -113,7 +113,14 @@ fn exit_code(outcome: &RunOutcome, printer: &Printer) -> u8 {
 
 pub(crate) fn run(args: &RunArgs, settings: &Settings, printer: &Printer) -> Result<u8, CliError> {
     if args.dry_run {
-        return dry_run(&args.plan, &args.approve, args.format, None, printer);
+        return dry_run(
+            &args.plan,
+            &args.approve,
+            args.format,
+            None,
+            args.preview,
+            printer,
+        );
     }
     let outcome = engine(settings, printer)?.run(
         &args.plan,

@@ -173,3 +173,34 @@ fn invalid_plan_exits_2() {
         .run()
         .assert_code(2);
 }
+
+#[test]
+fn preview_asks_executors_and_changes_nothing() {
+    let workspace = crate::common::Workspace::new();
+    std::fs::copy(
+        repo_root().join("examples/quickstart.yaml"),
+        workspace.path().join("quickstart.yaml"),
+    )
+    .expect("the example exists");
+    let finished = workspace.run(["plan", "quickstart.yaml", "--preview", "--format", "json"]);
+    finished.assert_code(0);
+    let report = finished.json();
+    let render = &report["phases"][0]["tasks"][0];
+    assert_eq!(render["id"], "render-config");
+    assert!(
+        render["preview"]["summary"]
+            .as_str()
+            .expect("summary")
+            .starts_with("would run")
+    );
+    // Tasks waiting for approval are previewed too; nothing ran.
+    assert!(report["phases"][2]["tasks"][0]["preview"].is_object());
+    assert!(
+        !workspace.path().join("work").exists(),
+        "a preview executes nothing"
+    );
+    assert!(
+        !workspace.path().join(".plangate").exists(),
+        "a preview writes no state"
+    );
+}

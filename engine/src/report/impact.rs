@@ -1,12 +1,12 @@
 //! Building the impact report from a plan and its dry run.
 
-use std::time::Duration;
+use std::{collections::BTreeMap, time::Duration};
 
 use plangate_plans::{Decision, DryRun, Plan, Risk, Rollback};
 
 use super::schema::{
-    ByRisk, DecisionCounts, FORMAT_VERSION, ImpactReport, PhaseReport, PolicyReport, Summary,
-    TaskReport,
+    ByRisk, DecisionCounts, FORMAT_VERSION, ImpactReport, PhaseReport, PolicyReport, PreviewReport,
+    Summary, TaskReport,
 };
 
 /// Whole seconds of a duration (the `_s` fields).
@@ -16,6 +16,15 @@ pub fn seconds(duration: Duration) -> u64 {
 
 /// Assembles the report; the numbers all come from `dry_run`.
 pub fn impact_report(plan: &Plan, dry_run: &DryRun) -> ImpactReport {
+    impact_report_with_previews(plan, dry_run, &BTreeMap::new())
+}
+
+/// Assembles the report with executor previews, keyed by task index.
+pub fn impact_report_with_previews(
+    plan: &Plan,
+    dry_run: &DryRun,
+    previews: &BTreeMap<usize, PreviewReport>,
+) -> ImpactReport {
     let mut by_risk = ByRisk::default();
     for task in &plan.tasks {
         match task.risk {
@@ -51,7 +60,13 @@ pub fn impact_report(plan: &Plan, dry_run: &DryRun) -> ImpactReport {
                 forecast_s: seconds(forecast.forecast),
                 start_s: seconds(forecast.start),
                 approval: phase.approval,
-                tasks: ordered.map(|t| task_report(plan, dry_run, t)).collect(),
+                tasks: ordered
+                    .map(|t| {
+                        let mut report = task_report(plan, dry_run, t);
+                        report.preview = previews.get(&t).cloned();
+                        report
+                    })
+                    .collect(),
             }
         })
         .collect();
@@ -113,5 +128,6 @@ fn task_report(plan: &Plan, dry_run: &DryRun, index: usize) -> TaskReport {
             Rollback::Auto => "auto".to_owned(),
             Rollback::Action(action) => action.summary(),
         }),
+        preview: None,
     }
 }

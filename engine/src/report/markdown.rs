@@ -124,6 +124,26 @@ fn render_phase(out: &mut String, number: usize, phase: &PhaseReport) {
         render_task(out, task);
     }
     out.push('\n');
+    for task in &phase.tasks {
+        let Some(preview) = &task.preview else {
+            continue;
+        };
+        let _ = writeln!(out, "Preview of `{}`: {}\n", task.id, preview.summary);
+        if let Some(error) = &preview.error {
+            let _ = writeln!(out, "- preview unavailable: {error}\n");
+        }
+        for change in &preview.changes {
+            let _ = writeln!(out, "- {} `{}`", change.change, change.object);
+            if let Some(diff) = change.diff.as_deref().filter(|d| !d.trim().is_empty()) {
+                let _ = writeln!(
+                    out,
+                    "\n  ```diff\n  {}\n  ```",
+                    diff.trim_end().replace('\n', "\n  ")
+                );
+            }
+        }
+        out.push('\n');
+    }
 }
 
 fn render_task(out: &mut String, task: &TaskReport) {

@@ -7,7 +7,7 @@ mod run_report;
 pub mod schema;
 
 pub use html::{escape as escape_html, render_impact_html};
-pub use impact::{impact_report, seconds};
+pub use impact::{impact_report, impact_report_with_previews, seconds};
 pub use markdown::render_impact_markdown;
 pub use run_report::{
     ApprovalReport, AttemptReport, NotDone, PhaseOutcome, RunReport, RunSummary, StatusReport,

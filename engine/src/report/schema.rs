@@ -159,4 +159,62 @@ pub struct TaskReport {
     pub verify: Option<String>,
     /// `auto`, a one-line summary of the rollback action, or none.
     pub rollback: Option<String>,
+    /// What the executor says `run` would change (`plan --preview` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub preview: Option<PreviewReport>,
+}
+
+/// An executor's answer to "what would this action change?".
+#[derive(Clone, Debug, Serialize)]
+#[non_exhaustive]
+pub struct PreviewReport {
+    /// One line.
+    pub summary: String,
+    /// Why no preview could be made (tool missing, cluster unreachable...).
+    pub error: Option<String>,
+    /// Object by object.
+    pub changes: Vec<ChangeReport>,
+}
+
+/// One object of a [`PreviewReport`].
+#[derive(Clone, Debug, Serialize)]
+#[non_exhaustive]
+pub struct ChangeReport {
+    /// `kind/namespace/name`, or what the executor names.
+    pub object: String,
+    /// `create`, `update`, `delete`, `unchanged` or `unknown`.
+    pub change: String,
+    /// A unified diff, when there is one.
+    pub diff: Option<String>,
+}
+
+impl PreviewReport {
+    /// A preview that could not be made.
+    pub fn failed(error: String) -> Self {
+        Self {
+            summary: "no preview".to_owned(),
+            error: Some(error),
+            changes: Vec::new(),
+        }
+    }
+
+    /// A preview from an executor's answer.
+    pub fn new(summary: String, changes: Vec<ChangeReport>) -> Self {
+        Self {
+            summary,
+            error: None,
+            changes,
+        }
+    }
+}
+
+impl ChangeReport {
+    /// One changed object.
+    pub fn new(object: String, change: String, diff: Option<String>) -> Self {
+        Self {
+            object,
+            change,
+            diff,
+        }
+    }
 }

@@ -6,7 +6,7 @@ mod engine;
 mod errors;
 mod progress;
 mod shared_store;
-mod task;
+pub(crate) mod task;
 
 pub use engine::{
     Engine, EngineSettings, ResumeOptions, RunOptions, approve, default_approver,
