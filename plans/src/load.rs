@@ -532,13 +532,18 @@ impl Context<'_> {
         }
     }
 
-    fn vars(&mut self, root: &Mapping) -> BTreeMap<String, String> {
-        let path = Path::root().key("vars");
-        let raw: BTreeMap<String, Value> = self
-            .optional(root, &Path::root(), "vars")
+    /// A top-level mapping section (`vars`, `executors`) as name to value;
+    /// empty when absent or invalid (invalid is reported).
+    fn named_section(&mut self, root: &Mapping, key: &str) -> BTreeMap<String, Value> {
+        self.optional(root, &Path::root(), key)
             .ok()
             .flatten()
-            .unwrap_or_default();
+            .unwrap_or_default()
+    }
+
+    fn vars(&mut self, root: &Mapping) -> BTreeMap<String, String> {
+        let path = Path::root().key("vars");
+        let raw = self.named_section(root, "vars");
         let mut vars = BTreeMap::new();
         for (name, value) in raw {
             let text = match value {
@@ -565,11 +570,7 @@ impl Context<'_> {
 
     fn executors(&mut self, root: &Mapping) -> BTreeMap<String, ExecutorInstance> {
         let path = Path::root().key("executors");
-        let raw: BTreeMap<String, Value> = self
-            .optional(root, &Path::root(), "executors")
-            .ok()
-            .flatten()
-            .unwrap_or_default();
+        let raw = self.named_section(root, "executors");
         let mut executors = BTreeMap::new();
         for (name, value) in raw {
             let instance_path = path.key(&name);

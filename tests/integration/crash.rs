@@ -96,11 +96,27 @@ fn spawn(workspace: &Workspace, args: &[&str]) -> Child {
 
 #[test]
 fn kill_9_at_arbitrary_points_then_resume_runs_every_task_once_in_order() {
+    // Scenarios run until this many kills have landed: how many land in one
+    // scenario depends on how fast the machine is, the invariants never do.
     const KILLS: usize = 25;
+    let mut rng = Lcg(0x5eed);
+    let mut kills = 0;
+    for _ in 0..KILLS {
+        if kills >= KILLS {
+            break;
+        }
+        kills += kill_scenario(&mut rng, KILLS - kills);
+    }
+    assert!(kills >= KILLS, "only {kills} kills landed");
+}
+
+/// One run of the crash plan, killed up to `budget` times; returns the kills
+/// that landed. Every kill round spawns the engine, waits until a random
+/// number (0 to 3) of further actions have started, and sends SIGKILL.
+fn kill_scenario(rng: &mut Lcg, budget: usize) -> usize {
     let workspace = Workspace::new();
     let (plan, needs, idempotent) = crash_plan();
     workspace.write("plan.yaml", &plan);
-    let mut rng = Lcg(0x5eed);
     let mut kills = 0;
     let mut approvals = 0;
     for round in 0..200 {
@@ -111,9 +127,7 @@ fn kill_9_at_arbitrary_points_then_resume_runs_every_task_once_in_order() {
             &["run", "plan.yaml"]
         };
         let mut child = spawn(&workspace, args);
-        if kills < KILLS {
-            // Kill once `extra` more actions have started (0: at once, which
-            // lands in start-up, reconciliation or the first checkpoints).
+        if kills < budget {
             let target = log_lines(&workspace).len() + usize::try_from(rng.next(4)).expect("small");
             let exited = loop {
                 if child.try_wait().expect("try_wait works").is_some() {
@@ -167,7 +181,6 @@ fn kill_9_at_arbitrary_points_then_resume_runs_every_task_once_in_order() {
         }
         assert!(round < 199, "the run never finished");
     }
-    assert!(kills >= KILLS / 2, "only {kills} kills landed");
 
     let lines = log_lines(&workspace);
     let mut count: HashMap<&str, usize> = HashMap::new();
@@ -209,6 +222,7 @@ fn kill_9_at_arbitrary_points_then_resume_runs_every_task_once_in_order() {
         store.integrity_check().expect("the check runs"),
         "PRAGMA integrity_check fails"
     );
+    kills
 }
 
 /// A task that signals it started and then waits for a `release` file.

@@ -88,17 +88,7 @@ impl Dispatcher {
             .map(|budget| invocation_start + budget);
         for phase_index in 0..self.plan().phases.len() {
             let phase = self.plan().phases[phase_index].clone();
-            let open: Vec<usize> = phase
-                .tasks
-                .iter()
-                .copied()
-                .filter(|&t| {
-                    matches!(
-                        self.states[t],
-                        TaskState::Pending | TaskState::NeedsApproval
-                    )
-                })
-                .collect();
+            let open = self.in_states(&phase, &[TaskState::Pending, TaskState::NeedsApproval]);
             if open.is_empty() {
                 continue;
             }
@@ -173,17 +163,8 @@ impl Dispatcher {
                 },
                 PhaseEnd::Settled => {}
             }
-            let waiting: Vec<usize> = phase
-                .tasks
-                .iter()
-                .copied()
-                .filter(|&t| {
-                    matches!(
-                        self.states[t],
-                        TaskState::NeedsApproval | TaskState::Interrupted
-                    )
-                })
-                .collect();
+            let waiting =
+                self.in_states(&phase, &[TaskState::NeedsApproval, TaskState::Interrupted]);
             if !waiting.is_empty() {
                 let names: Vec<String> = waiting
                     .iter()
@@ -226,6 +207,16 @@ impl Dispatcher {
             )
             .await
         }
+    }
+
+    /// The tasks of `phase` whose state is one of `states`.
+    fn in_states(&self, phase: &plangate_plans::Phase, states: &[TaskState]) -> Vec<usize> {
+        phase
+            .tasks
+            .iter()
+            .copied()
+            .filter(|&t| states.contains(&self.states[t]))
+            .collect()
     }
 
     fn failure_reason(&self, task: usize, mode: &str) -> String {
