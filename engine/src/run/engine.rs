@@ -338,6 +338,9 @@ impl Engine {
         retry_interrupted: bool,
     ) -> Result<HashSet<usize>, RunError> {
         let mut verify_only = HashSet::new();
+        // Known to be partly applied: a passing verify proves less than the
+        // whole action, so these are never settled by verify alone.
+        let mut partial = HashSet::new();
         let redactor = Redactor::for_plan(plan);
         for attempt in store.open_attempts(run)? {
             let Some(index) = plan.task_index(attempt.task_id.as_str()) else {
@@ -366,7 +369,11 @@ impl Engine {
                     TaskState::Pending
                 }
                 Observation::NotApplied => TaskState::Pending,
-                Observation::Partial { .. } | Observation::Unknown => TaskState::Interrupted,
+                Observation::Partial { .. } => {
+                    partial.insert(index);
+                    TaskState::Interrupted
+                }
+                Observation::Unknown => TaskState::Interrupted,
             };
         }
         for (index, task) in plan.tasks.iter().enumerate() {
@@ -387,6 +394,7 @@ impl Engine {
                 TaskState::Pending if verify_only.contains(&index) => (TaskState::Pending, None),
                 TaskState::Interrupted
                     if task.verify.is_some()
+                        && !partial.contains(&index)
                         && self.verify_now(store, plan, task, run, &redactor)? =>
                 {
                     (TaskState::Succeeded, None)
