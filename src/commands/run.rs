@@ -91,8 +91,11 @@ fn exit_code(outcome: &RunOutcome, printer: &Printer) -> u8 {
     match outcome.status {
         RunStatus::Succeeded => exit::SUCCESS,
         RunStatus::Paused => {
+            if let Some(reason) = &outcome.reason {
+                printer.status(&format!("paused: {reason}"));
+            }
             printer.hint(&format!(
-                "approve with `plangate approve {} TASK|PHASE --reason ...`, then `plangate resume {}`",
+                "approve with `plangate approve {} TASK|PHASE --reason ...` (or resume with `--retry-interrupted` for interrupted tasks), then `plangate resume {}`",
                 outcome.run, outcome.run
             ));
             exit::PAUSED

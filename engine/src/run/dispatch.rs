@@ -9,7 +9,9 @@
 
 use std::{collections::HashSet, time::Duration};
 
-use plangate_plans::{Approvals, OnFailure, format_duration, policy::risk_decision};
+use plangate_plans::{
+    Approvals, OnFailure, format_duration, policy::risk_decision, text::and_ticked,
+};
 use plangate_state::{RunStatus, TaskState, now_millis};
 use tokio::{sync::mpsc, time::Instant};
 
@@ -19,6 +21,11 @@ use super::{
     task::{StartAt, TaskEnvironment, TaskFinished},
 };
 use crate::run::RunError;
+
+/// `waits` or `wait`.
+fn verb(count: usize) -> &'static str {
+    if count == 1 { "waits" } else { "wait" }
+}
 
 /// Where the dispatcher starts each task from.
 pub(crate) struct Dispatcher {
@@ -163,19 +170,26 @@ impl Dispatcher {
                 },
                 PhaseEnd::Settled => {}
             }
-            let waiting =
-                self.in_states(&phase, &[TaskState::NeedsApproval, TaskState::Interrupted]);
+            let approval = self.names(&self.in_states(&phase, &[TaskState::NeedsApproval]));
+            let interrupted = self.names(&self.in_states(&phase, &[TaskState::Interrupted]));
+            let mut waiting = Vec::new();
+            if !approval.is_empty() {
+                waiting.push(format!(
+                    "{} {} for an approval",
+                    and_ticked(&approval),
+                    verb(approval.len())
+                ));
+            }
+            if !interrupted.is_empty() {
+                waiting.push(format!(
+                    "{} {} for a decision after an interruption (approve, or resume with `--retry-interrupted`)",
+                    and_ticked(&interrupted),
+                    verb(interrupted.len())
+                ));
+            }
             if !waiting.is_empty() {
-                let names: Vec<String> = waiting
-                    .iter()
-                    .map(|&t| self.plan().tasks[t].id.to_string())
-                    .collect();
                 return self
-                    .pause(format!(
-                        "{} in phase `{}` wait for an approval",
-                        plangate_plans::text::and_ticked(&names),
-                        phase.id
-                    ))
+                    .pause(format!("in phase `{}`, {}", phase.id, waiting.join("; ")))
                     .await;
             }
         }
@@ -207,6 +221,13 @@ impl Dispatcher {
             )
             .await
         }
+    }
+
+    fn names(&self, tasks: &[usize]) -> Vec<String> {
+        tasks
+            .iter()
+            .map(|&t| self.plan().tasks[t].id.to_string())
+            .collect()
     }
 
     /// The tasks of `phase` whose state is one of `states`.

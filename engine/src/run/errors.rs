@@ -90,6 +90,9 @@ impl RunError {
             RunError::Lock(_) => Some(
                 "wait for that process to finish, or stop it; a lock left by a dead process on this host is taken over automatically".to_owned(),
             ),
+            RunError::OpenStore(OpenStoreError::Missing { .. }) | RunError::NoRuns { .. } => Some(
+                "start a run with `plangate run PLAN`, or point `--state` (or `$PLANGATE_STATE`) at the state file of an earlier run".to_owned(),
+            ),
             RunError::NotResumable { run, .. } => Some(format!(
                 "start a new run with `plangate run PLAN`, or see what happened with `plangate report {run}`"
             )),
