@@ -1,5 +1,7 @@
 //! plangate's executors: the [`Executor`] trait the engine drives, and its
-//! implementations, one per action kind (currently [`ShellExecutor`]).
+//! implementations, one per action kind: [`ShellExecutor`], [`KubectlExecutor`]
+//! and [`HelmExecutor`] (the `github_merge` and `git` kinds validate in plans
+//! but have no executor yet).
 //!
 //! Every process an executor starts goes through one module, which puts it
 //! in its own process group, drains its output into bounded tails, redacts
@@ -29,6 +31,9 @@ pub mod child_env;
 mod context;
 mod error;
 mod executor;
+mod helm;
+mod kube;
+mod kubectl;
 mod outcome;
 mod preview;
 mod process;
@@ -39,6 +44,8 @@ mod shell;
 pub use context::{ActionContext, CheckpointFn};
 pub use error::ExecutorError;
 pub use executor::{BoxFuture, Executor};
+pub use helm::HelmExecutor;
+pub use kubectl::KubectlExecutor;
 pub use outcome::{ActionOutcome, Observation, OutcomeStatus};
 pub use preview::{ChangeKind, Preview, PreviewChange};
 pub use redact::{MIN_SECRET_LEN, REDACTED, Redactor, RedactorBuilder};

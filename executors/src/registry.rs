@@ -4,7 +4,9 @@ use std::{collections::BTreeMap, fmt, sync::Arc};
 
 use plangate_plans::{Action, ExecutorKind};
 
-use crate::{executor::Executor, shell::ShellExecutor};
+use crate::{
+    executor::Executor, helm::HelmExecutor, kubectl::KubectlExecutor, shell::ShellExecutor,
+};
 
 /// The executors available to a run, one per kind.
 #[derive(Clone, Default)]
@@ -18,10 +20,12 @@ impl Executors {
         Self::default()
     }
 
-    /// Every built-in executor: currently shell.
+    /// Every built-in executor: shell, kubectl and helm.
     pub fn with_defaults() -> Self {
         let mut executors = Self::new();
         executors.register(Arc::new(ShellExecutor::new()));
+        executors.register(Arc::new(KubectlExecutor::new()));
+        executors.register(Arc::new(HelmExecutor::new()));
         executors
     }
 
@@ -63,8 +67,7 @@ mod tests {
             .get(ExecutorKind::Shell)
             .expect("shell is built in");
         assert_eq!(shell.kind(), ExecutorKind::Shell);
-        assert!(executors.get(ExecutorKind::Kubectl).is_none());
-        assert_eq!(format!("{executors:?}"), "{Shell}");
+        assert_eq!(format!("{executors:?}"), "{Shell, Kubectl, Helm}");
     }
 
     #[test]

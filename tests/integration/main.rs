@@ -5,11 +5,14 @@
 //! - `graph`: dot and Mermaid output;
 //! - `run`: executing plans: failure policies, rollback order, approvals,
 //!   changed plans, unusable state files, secrets;
-//! - `crash`: kill -9 at random instants, signals, locks, timeouts.
+//! - `crash`: kill -9 at random instants, signals, locks, timeouts;
+//! - `kube`: kubectl and Helm plans against the in-repo API emulator, with
+//!   the real binaries.
 
 mod common;
 mod crash;
 mod dry_run;
 mod graph;
+mod kube;
 mod run;
 mod validate;

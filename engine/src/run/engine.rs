@@ -446,21 +446,7 @@ impl Engine {
             &command,
             now_millis(),
         )?;
-        let mut context = plangate_executors::ActionContext::new(
-            run.as_str(),
-            task.id.clone(),
-            plan.base_dir.clone(),
-        )
-        .with_environment(plan.environment.clone())
-        .with_vars(plan.vars.clone())
-        .with_grace_period(self.settings.grace_period)
-        .with_redactor(Arc::new(redactor.clone()))
-        .with_timeout(task.timeout);
-        context.instance = verify
-            .instance
-            .as_ref()
-            .and_then(|name| plan.executors.get(name))
-            .cloned();
+        let context = self.context(plan, task, verify, run.as_str(), redactor);
         let outcome = self.runtime.block_on(executor.verify(verify, &context));
         let passed = outcome
             .as_ref()
@@ -497,17 +483,35 @@ impl Engine {
         let Some(executor) = self.executors.for_action(&task.run) else {
             return Observation::Unknown;
         };
-        let context = plangate_executors::ActionContext::new(
-            run.as_str(),
-            task.id.clone(),
-            plan.base_dir.clone(),
-        )
-        .with_environment(plan.environment.clone())
-        .with_vars(plan.vars.clone())
-        .with_redactor(Arc::new(redactor.clone()));
+        let context = self.context(plan, task, &task.run, run.as_str(), redactor);
         self.runtime
             .block_on(executor.observe(&task.run, evidence, &context))
             .unwrap_or(Observation::Unknown)
+    }
+
+    /// A context for one action outside a run's dispatcher (observe, verify
+    /// during reconciliation, previews), with the action's executor instance.
+    fn context(
+        &self,
+        plan: &Plan,
+        task: &plangate_plans::Task,
+        action: &plangate_plans::Action,
+        run: &str,
+        redactor: &Redactor,
+    ) -> plangate_executors::ActionContext {
+        let mut context =
+            plangate_executors::ActionContext::new(run, task.id.clone(), plan.base_dir.clone())
+                .with_environment(plan.environment.clone())
+                .with_vars(plan.vars.clone())
+                .with_redactor(Arc::new(redactor.clone()))
+                .with_grace_period(self.settings.grace_period)
+                .with_timeout(task.timeout);
+        context.instance = action
+            .instance
+            .as_ref()
+            .and_then(|name| plan.executors.get(name))
+            .cloned();
+        context
     }
 
     /// `plangate rollback RUN`: rolls back every completed task, newest first.
@@ -904,22 +908,7 @@ impl Engine {
                 );
                 continue;
             };
-            let mut context = plangate_executors::ActionContext::new(
-                "dry-run",
-                task.id.clone(),
-                plan.base_dir.clone(),
-            )
-            .with_environment(plan.environment.clone())
-            .with_vars(plan.vars.clone())
-            .with_redactor(Arc::clone(&redactor))
-            .with_grace_period(self.settings.grace_period)
-            .with_timeout(task.timeout);
-            context.instance = task
-                .run
-                .instance
-                .as_ref()
-                .and_then(|name| plan.executors.get(name))
-                .cloned();
+            let context = self.context(plan, task, &task.run, "dry-run", &redactor);
             let preview = match self.runtime.block_on(executor.preview(&task.run, &context)) {
                 Ok(preview) => PreviewReport::new(
                     preview.summary,
