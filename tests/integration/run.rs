@@ -437,3 +437,36 @@ fn max_tasks_stops_starting_tasks() {
         "`policy.max_tasks` (2) is reached"
     );
 }
+
+#[test]
+fn a_task_without_rollback_is_reported_as_left_in_place() {
+    let workspace = Workspace::new();
+    let plan = failure_plan("rollback-run").replace(
+        "        rollback: {shell: [sh, -c, 'echo undo b >> journal']}\n",
+        "",
+    );
+    workspace.write(
+        "plan.yaml",
+        &plan.replace("policy: {", "policy: {require_rollback: none, "),
+    );
+    workspace.write("fail-e", "");
+    let finished = workspace.run(["run", "plan.yaml"]);
+    finished.assert_code(1);
+    finished.assert_stderr_contains("no rollback declared; left in place");
+    assert!(!journal(&workspace).contains(&"undo b".to_owned()));
+    assert_eq!(
+        workspace.status()["status"],
+        "failed",
+        "not everything was undone"
+    );
+    let report = workspace.run(["report", "--format", "json"]).json();
+    let b = report["phases"][0]["tasks"][1].clone();
+    assert_eq!(b["id"], "b");
+    assert!(
+        b["reason"]
+            .as_str()
+            .expect("a reason")
+            .contains("left in place"),
+        "{b}"
+    );
+}

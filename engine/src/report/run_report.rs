@@ -359,6 +359,14 @@ pub fn run_report(
         decide(plan, &granted)
     });
     let tasks = store.tasks(&record.id)?;
+    // A rollback that found no rollback action leaves the task's changes in
+    // place; the journal says so, and so must the report.
+    let left_in_place: std::collections::HashSet<String> = store
+        .events(&record.id)?
+        .into_iter()
+        .filter(|event| event.kind == "rollback-skipped")
+        .filter_map(|event| event.task_id.map(|id| id.to_string()))
+        .collect();
     let mut attempts_by_task: HashMap<String, Vec<AttemptRecord>> = HashMap::new();
     for attempt in store.attempts(&record.id, None)? {
         attempts_by_task
@@ -399,7 +407,12 @@ pub fn run_report(
             name: planned.and_then(|t| t.name.clone()),
             risk: task.risk.to_string(),
             state: task.state,
-            reason: task.state_reason.clone(),
+            reason: task.state_reason.clone().or_else(|| {
+                left_in_place.contains(task.task_id.as_str()).then(|| {
+                    "a rollback was requested but the task declares none: its changes are left in place"
+                        .to_owned()
+                })
+            }),
             complete,
             evidence,
             attempts: task.attempts,
