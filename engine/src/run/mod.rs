@@ -4,7 +4,9 @@
 mod dispatch;
 mod engine;
 mod errors;
+mod preview;
 mod progress;
+mod resume;
 mod shared_store;
 pub(crate) mod task;
 
