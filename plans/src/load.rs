@@ -85,9 +85,16 @@ fn parse_inner(source: &SourceFile, base_dir: PathBuf) -> Result<Plan, Vec<Diagn
     if !tabs.is_empty() {
         return Err(tabs);
     }
-    let value: Value =
-        serde_yaml::from_str(source.text()).map_err(|e| vec![yaml_error(source, &e)])?;
-    let tree = match marked::parse(source) {
+    // The two passes are independent; on large plans running them side by
+    // side halves the parsing time.
+    let (value, marked) = std::thread::scope(|scope| {
+        let marked = scope.spawn(|| marked::parse(source));
+        let value = serde_yaml::from_str::<Value>(source.text());
+        (value, marked.join())
+    });
+    let value = value.map_err(|e| vec![yaml_error(source, &e)])?;
+    let marked = marked.unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+    let tree = match marked {
         Ok(Some(tree)) => tree,
         Ok(None) => return Err(vec![empty_file()]),
         Err(error) => {
@@ -320,7 +327,7 @@ impl Context<'_> {
 
     /// Decodes `value` (found at `path`) into `T`, recording a diagnostic on failure.
     fn decode<T: DeserializeOwned>(&mut self, value: &Value, path: &Path) -> Option<T> {
-        match serde_path_to_error::deserialize::<_, T>(value.clone()) {
+        match serde_path_to_error::deserialize::<_, T>(value) {
             Ok(decoded) => Some(decoded),
             Err(error) => {
                 let inner_path = convert_path(error.path());
@@ -887,7 +894,14 @@ impl Context<'_> {
             }
         }
         self.check_templates(path, context.vars);
-        let value = template::substitute_value(value, context.vars);
+        // Substitution copies the action; most actions have no placeholder.
+        let substituted;
+        let value = if template::has_placeholder(value) {
+            substituted = template::substitute_value(value, context.vars);
+            &substituted
+        } else {
+            value
+        };
         let Value::Mapping(map) = &value else {
             return None;
         };

@@ -197,15 +197,12 @@ pub fn parse(source: &SourceFile) -> Result<Option<Node>, MarkedParseError> {
     Ok(builder.root)
 }
 
-fn marker_position(source: &SourceFile, marker: Marker) -> (usize, usize) {
-    // yaml-rust2 counts the index in characters; convert through the text so
-    // that multi-byte characters before the marker do not shift the column.
-    let byte = source
-        .text()
-        .char_indices()
-        .nth(marker.index())
-        .map_or(source.text().len(), |(byte, _)| byte);
-    source.position_of_byte(byte)
+/// yaml-rust2 reports a 1-based line and a 0-based column counted in
+/// characters, which is what spans use (with a 1-based column). Reading them
+/// off the marker keeps the pass linear: converting the marker's character
+/// index by walking the text would make it quadratic in the file size.
+fn marker_position(_source: &SourceFile, marker: Marker) -> (usize, usize) {
+    (marker.line().max(1), marker.col() + 1)
 }
 
 enum Frame {

@@ -10,7 +10,7 @@
 
 use std::{
     cmp::Reverse,
-    collections::{BTreeSet, BinaryHeap, HashSet},
+    collections::{BinaryHeap, HashMap, HashSet},
     fmt,
     time::Duration,
 };
@@ -297,10 +297,11 @@ pub fn decide(plan: &Plan, approvals: &Approvals) -> DryRun {
                 }
             });
         }
+        let ran_set: HashSet<usize> = ran.iter().copied().collect();
         let ran_in_order: Vec<usize> = phase_order
             .iter()
             .copied()
-            .filter(|t| ran.contains(t))
+            .filter(|t| ran_set.contains(t))
             .collect();
         let forecast = PhaseForecast {
             budget: phase.budget,
@@ -436,22 +437,25 @@ fn simulate(
     admit: &mut impl FnMut(usize, Duration, Duration) -> Option<String>,
 ) -> Simulation {
     let slot_count = plan.policy.concurrency.max(1) as usize;
-    let position = |task: usize| candidates.iter().position(|&c| c == task);
-    let members: BTreeSet<usize> = candidates.iter().copied().collect();
+    let position: HashMap<usize, usize> = candidates
+        .iter()
+        .enumerate()
+        .map(|(i, &t)| (t, i))
+        .collect();
     let mut waiting: Vec<usize> = candidates
         .iter()
         .map(|&t| {
             plan.tasks[t]
                 .needs
                 .iter()
-                .filter(|n| members.contains(n))
+                .filter(|n| position.contains_key(n))
                 .count()
         })
         .collect();
     let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); candidates.len()];
     for (i, &task) in candidates.iter().enumerate() {
         for need in &plan.tasks[task].needs {
-            if let Some(p) = position(*need) {
+            if let Some(&p) = position.get(need) {
                 dependents[p].push(i);
             }
         }

@@ -43,19 +43,26 @@ impl Span {
     }
 }
 
-/// The text of a plan file and the path it was read from.
+/// The text of a plan file and the path it was read from, with an index of
+/// where each line starts so that lookups stay cheap on large plans.
 #[derive(Clone, Debug)]
 pub struct SourceFile {
     path: PathBuf,
     text: String,
+    line_starts: Vec<usize>,
 }
 
 impl SourceFile {
     /// Wraps text read from `path`.
     pub fn new(path: impl Into<PathBuf>, text: impl Into<String>) -> Self {
+        let text = text.into();
+        let line_starts = std::iter::once(0)
+            .chain(text.match_indices('\n').map(|(at, _)| at + 1))
+            .collect();
         Self {
             path: path.into(),
-            text: text.into(),
+            text,
+            line_starts,
         }
     }
 
@@ -71,10 +78,13 @@ impl SourceFile {
 
     /// The text of 1-based line `line`, without its line break.
     pub fn line(&self, line: usize) -> Option<&str> {
-        self.text
-            .split('\n')
-            .nth(line.checked_sub(1)?)
-            .map(|l| l.strip_suffix('\r').unwrap_or(l))
+        let start = *self.line_starts.get(line.checked_sub(1)?)?;
+        let end = self
+            .line_starts
+            .get(line)
+            .map_or(self.text.len(), |next| next - 1);
+        let text = &self.text[start..end];
+        Some(text.strip_suffix('\r').unwrap_or(text))
     }
 
     /// The characters a span covers on its first line.
@@ -91,11 +101,10 @@ impl SourceFile {
 
     /// Converts a byte offset into a 1-based line and character column.
     pub fn position_of_byte(&self, byte: usize) -> (usize, usize) {
-        let byte = byte.min(self.text.len());
-        let before = &self.text[..floor_char_boundary(&self.text, byte)];
-        let line = before.matches('\n').count() + 1;
-        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-        let column = before[line_start..].chars().count() + 1;
+        let byte = floor_char_boundary(&self.text, byte.min(self.text.len()));
+        let line = self.line_starts.partition_point(|&start| start <= byte);
+        let line_start = self.line_starts[line - 1];
+        let column = self.text[line_start..byte].chars().count() + 1;
         (line, column)
     }
 }

@@ -74,6 +74,17 @@ pub fn substitute(text: &str, vars: &BTreeMap<String, String>) -> String {
     out
 }
 
+/// Whether any string in a YAML value contains `{{`.
+pub fn has_placeholder(value: &Value) -> bool {
+    match value {
+        Value::String(text) => text.contains("{{"),
+        Value::Sequence(items) => items.iter().any(has_placeholder),
+        Value::Mapping(map) => map.values().any(has_placeholder),
+        Value::Tagged(tagged) => has_placeholder(&tagged.value),
+        _ => false,
+    }
+}
+
 /// Substitutes placeholders in every string of a YAML value (keys are left alone).
 pub fn substitute_value(value: &Value, vars: &BTreeMap<String, String>) -> Value {
     match value {
