@@ -259,6 +259,27 @@ pub(crate) fn processes_of_run(run: &str) -> Vec<u32> {
         .collect()
 }
 
+/// Pids of live processes whose working directory is `dir` or below it: a
+/// test's engine, its actions (which run in the plan's folder), and children
+/// caught between fork and exec (which do not show their new environment
+/// yet, so [`processes_of_run`] cannot see them).
+pub(crate) fn processes_in(dir: &Path) -> Vec<u32> {
+    let Ok(dir) = dir.canonicalize() else {
+        return Vec::new();
+    };
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(Result::ok)
+        .filter_map(|entry| entry.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read_link(format!("/proc/{pid}/cwd")).is_ok_and(|cwd| cwd.starts_with(&dir))
+                && !is_zombie(*pid)
+        })
+        .collect()
+}
+
 /// Whether a process exists.
 pub(crate) fn alive(pid: i32) -> bool {
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok()

@@ -15,7 +15,7 @@ use nix::{
     unistd::Pid,
 };
 
-use crate::common::{Workspace, alive, processes_of_run, wait_until};
+use crate::common::{Workspace, alive, processes_in, processes_of_run, wait_until};
 
 /// A small deterministic generator, so every run of the test kills at the
 /// same points of progress.
@@ -149,11 +149,9 @@ fn kill_scenario(rng: &mut Lcg, budget: usize) -> usize {
         }
         let status = child.wait().expect("wait works");
         // Orphaned actions of the killed engine finish on their own; wait for them.
-        if let Some(run) = run_id(&workspace) {
-            wait_until("the run's orphaned actions to finish", || {
-                processes_of_run(&run).is_empty()
-            });
-        }
+        wait_until("the run's orphaned actions to finish", || {
+            processes_in(workspace.path()).is_empty()
+        });
         match status.code() {
             None => {} // killed
             Some(0) => break,
