@@ -242,6 +242,14 @@ impl Plan {
         self.tasks.iter().find(|task| task.id.as_str() == id)
     }
 
+    /// The configured instance an action names with `executor: NAME`, if any.
+    pub fn instance_of(&self, action: &Action) -> Option<&ExecutorInstance> {
+        action
+            .instance
+            .as_ref()
+            .and_then(|name| self.executors.get(name))
+    }
+
     /// The index of the phase with this id.
     pub fn phase_index(&self, id: &str) -> Option<usize> {
         self.phases.iter().position(|phase| phase.id.as_str() == id)

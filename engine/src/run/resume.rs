@@ -258,11 +258,7 @@ impl Engine {
                 .with_redactor(Arc::new(redactor.clone()))
                 .with_grace_period(self.settings.grace_period)
                 .with_timeout(task.timeout);
-        context.instance = action
-            .instance
-            .as_ref()
-            .and_then(|name| plan.executors.get(name))
-            .cloned();
+        context.instance = plan.instance_of(action).cloned();
         context
     }
 }

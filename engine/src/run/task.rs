@@ -50,7 +50,9 @@ pub(crate) enum StartAt {
 }
 
 impl TaskEnvironment {
-    fn context(&self, task: &Task, attempt: u32) -> ActionContext {
+    /// The context of one attempt of `action` (the task's run, verify or
+    /// rollback action), with that action's executor instance.
+    fn context_for(&self, task: &Task, action: &Action, attempt: u32) -> ActionContext {
         let mut context = ActionContext::new(
             self.run_id.as_str(),
             task.id.clone(),
@@ -65,24 +67,7 @@ impl TaskEnvironment {
         .with_output_limit(self.output_limit)
         .with_redactor(Arc::clone(&self.redactor))
         .with_deadline(Instant::now() + task.timeout);
-        if let Some(instance) = task
-            .run
-            .instance
-            .as_ref()
-            .and_then(|name| self.plan.executors.get(name))
-        {
-            context = context.with_instance(instance.clone());
-        }
-        context
-    }
-
-    fn context_for(&self, task: &Task, action: &Action, attempt: u32) -> ActionContext {
-        let mut context = self.context(task, attempt);
-        context.instance = action
-            .instance
-            .as_ref()
-            .and_then(|name| self.plan.executors.get(name))
-            .cloned();
+        context.instance = self.plan.instance_of(action).cloned();
         context
     }
 
