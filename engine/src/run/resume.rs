@@ -121,14 +121,6 @@ impl Engine {
             };
         }
         for (index, task) in plan.tasks.iter().enumerate() {
-            // A task left `running` whose last `run` attempt was cut off (closed as
-            // interrupted by an earlier reconciliation that was itself stopped,
-            // or cancelled) is an interrupted task, not a task that never started.
-            if states[index] == TaskState::Running
-                && last_run_cut_off(store, run, task.id.as_str())?
-            {
-                states[index] = TaskState::Interrupted;
-            }
             let (next, reason) = match states[index] {
                 // A `run` that finished successfully is never run again: the
                 // stop came between its outcome and the task's completion.
@@ -276,17 +268,6 @@ fn last_run_succeeded(store: &Store, run: &RunId, task: &str) -> Result<bool, Ru
     let attempts = store.attempts(run, Some(task))?;
     let last_run = attempts.iter().rposition(|a| a.role == AttemptRole::Run);
     Ok(last_run.is_some_and(|i| attempts[i].outcome == Some(AttemptOutcome::Succeeded)))
-}
-
-fn last_run_cut_off(store: &Store, run: &RunId, task: &str) -> Result<bool, RunError> {
-    let attempts = store.attempts(run, Some(task))?;
-    let last_run = attempts.iter().rposition(|a| a.role == AttemptRole::Run);
-    Ok(last_run.is_some_and(|i| {
-        matches!(
-            attempts[i].outcome,
-            Some(AttemptOutcome::Interrupted | AttemptOutcome::Cancelled)
-        )
-    }))
 }
 
 /// `added `a`; removed `b`; changed `c``.
