@@ -16,9 +16,9 @@ use serde_json::{Value, json};
 use crate::{
     error::{StoreError, sqlite},
     ids::{AttemptId, RunId},
-    states::{AttemptOutcome, AttemptRole},
+    states::{AttemptOutcome, AttemptRole, ObservedEffect, TaskState},
     store::{EventRow, Store, id_column, insert_event, json_column, touch_run},
-    tasks::{count_run_attempt, ensure_task_changed},
+    tasks::{count_run_attempt, ensure_task_changed, set_task_state_in},
 };
 
 /// Event kind written by [`Store::begin_attempt`].
@@ -30,7 +30,7 @@ pub const ATTEMPT_FINISHED: &str = "attempt-finished";
 macro_rules! attempt_columns {
     () => {
         "id, run_id, task_id, role, number, command, started_at, finished_at, outcome, \
-         exit_code, signal, duration_ms, stdout_tail, stderr_tail, evidence"
+         exit_code, signal, duration_ms, stdout_tail, stderr_tail, evidence, observed"
     };
 }
 
@@ -61,7 +61,7 @@ pub(crate) const SELECT_ATTEMPT_FOR_UPDATE: &str =
     "SELECT run_id, task_id, role, number, finished_at, evidence FROM attempts WHERE id = ?1";
 pub(crate) const FINISH_ATTEMPT: &str = "UPDATE attempts SET finished_at = ?2, outcome = ?3, \
     exit_code = ?4, signal = ?5, duration_ms = ?6, stdout_tail = ?7, stderr_tail = ?8, \
-    evidence = ?9 WHERE id = ?1";
+    evidence = ?9, observed = ?10 WHERE id = ?1";
 
 /// How an attempt ended, for [`Store::finish_attempt`].
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -135,6 +135,23 @@ pub struct AttemptRecord {
     pub stderr_tail: Option<String>,
     /// Executor data: snapshots, revisions, ...
     pub evidence: Option<Value>,
+    /// For an attempt a crash cut off: what `observe` found of its effect
+    /// when the run was resumed.
+    pub observed: Option<ObservedEffect>,
+}
+
+/// How [`Store::settle_open_attempt`] closes an attempt a crash left open.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OpenAttemptSettlement {
+    /// The attempt's result (normally `interrupted`).
+    pub result: AttemptResult,
+    /// What `observe` found of the action's effect; `None` when nothing was
+    /// asked (verify and rollback attempts).
+    pub observed: Option<ObservedEffect>,
+    /// The task's new state, if the finding changes it.
+    pub task_state: Option<TaskState>,
+    /// The reason stored with that state.
+    pub reason: Option<String>,
 }
 
 impl AttemptRecord {
@@ -159,6 +176,20 @@ impl Store {
         command: &str,
         at: i64,
     ) -> Result<AttemptId, StoreError> {
+        self.begin_numbered_attempt(run, task, role, command, at)
+            .map(|(id, _)| id)
+    }
+
+    /// [`Store::begin_attempt`], also returning the attempt's number (1-based,
+    /// per task and role), which the same transaction computed.
+    pub fn begin_numbered_attempt(
+        &mut self,
+        run: &RunId,
+        task: &str,
+        role: AttemptRole,
+        command: &str,
+        at: i64,
+    ) -> Result<(AttemptId, u32), StoreError> {
         let operation = "record the start of an attempt";
         self.write(operation, |transaction| {
             touch_run(transaction, run, at, operation)?;
@@ -198,7 +229,7 @@ impl Store {
                 },
                 operation,
             )?;
-            Ok(id)
+            Ok((id, number))
         })
     }
 
@@ -215,53 +246,45 @@ impl Store {
     ) -> Result<(), StoreError> {
         let operation = "record the outcome of an attempt";
         self.write(operation, |transaction| {
-            let current = attempt_for_update(transaction, attempt, operation)?;
-            if current.finished {
-                return Err(StoreError::AttemptAlreadyFinished { attempt });
-            }
-            let evidence = merge_evidence(current.evidence, result.evidence);
-            transaction
-                .prepare_cached(FINISH_ATTEMPT)
-                .and_then(|mut statement| {
-                    statement.execute((
-                        attempt,
-                        result.at,
-                        result.outcome,
-                        result.exit_code,
-                        result.signal,
-                        result.duration_ms,
-                        result.stdout_tail.as_deref(),
-                        result.stderr_tail.as_deref(),
-                        evidence.as_ref().map(Value::to_string),
-                    ))
-                })
-                .map_err(sqlite(operation))?;
-            touch_run(transaction, &current.run, result.at, operation)?;
-            let message = format!(
-                "{} attempt {} of task `{}` {}",
-                current.role, current.number, current.task, result.outcome
-            );
-            let data = json!({
-                "attempt": attempt,
-                "role": current.role,
-                "number": current.number,
-                "outcome": result.outcome,
-                "exit_code": result.exit_code,
-                "signal": result.signal,
-                "duration_ms": result.duration_ms,
-            });
-            insert_event(
+            finish_attempt_in(transaction, attempt, result, None, operation).map(|_| ())
+        })
+    }
+
+    /// Closes an attempt a crash left open, on resume: records its result and
+    /// what `observe` found of its effect and, in the same transaction, the
+    /// state this puts its task in. Either both are recorded or neither, so a
+    /// crash during reconciliation never leaves a closed attempt whose
+    /// conclusion is lost.
+    ///
+    /// # Errors
+    ///
+    /// As [`Store::finish_attempt`], and [`StoreError::UnknownTask`].
+    pub fn settle_open_attempt(
+        &mut self,
+        attempt: AttemptId,
+        settlement: OpenAttemptSettlement,
+    ) -> Result<(), StoreError> {
+        let operation = "settle an attempt cut off by a crash";
+        self.write(operation, |transaction| {
+            let at = settlement.result.at;
+            let current = finish_attempt_in(
                 transaction,
-                &current.run,
-                &EventRow {
-                    at: result.at,
-                    kind: ATTEMPT_FINISHED,
-                    task_id: Some(&current.task),
-                    message: &message,
-                    data: Some(&data),
-                },
+                attempt,
+                settlement.result,
+                settlement.observed,
                 operation,
             )?;
+            if let Some(state) = settlement.task_state {
+                set_task_state_in(
+                    transaction,
+                    &current.run,
+                    &current.task,
+                    state,
+                    settlement.reason.as_deref(),
+                    at,
+                    operation,
+                )?;
+            }
             Ok(())
         })
     }
@@ -337,6 +360,77 @@ struct CurrentAttempt {
     evidence: Option<Value>,
 }
 
+/// Records an attempt's outcome (and, for an attempt settled on resume, what
+/// `observe` found) inside a transaction of the caller's, with its event.
+fn finish_attempt_in(
+    transaction: &Transaction<'_>,
+    attempt: AttemptId,
+    result: AttemptResult,
+    observed: Option<ObservedEffect>,
+    operation: &'static str,
+) -> Result<CurrentAttempt, StoreError> {
+    let mut current = attempt_for_update(transaction, attempt, operation)?;
+    if current.finished {
+        return Err(StoreError::AttemptAlreadyFinished { attempt });
+    }
+    let evidence = merge_evidence(current.evidence.take(), result.evidence);
+    transaction
+        .prepare_cached(FINISH_ATTEMPT)
+        .and_then(|mut statement| {
+            statement.execute((
+                attempt,
+                result.at,
+                result.outcome,
+                result.exit_code,
+                result.signal,
+                result.duration_ms,
+                result.stdout_tail.as_deref(),
+                result.stderr_tail.as_deref(),
+                evidence.as_ref().map(Value::to_string),
+                observed,
+            ))
+        })
+        .map_err(sqlite(operation))?;
+    touch_run(transaction, &current.run, result.at, operation)?;
+    let message = match observed {
+        None => format!(
+            "{} attempt {} of task `{}` {}",
+            current.role, current.number, current.task, result.outcome
+        ),
+        Some(observed) => format!(
+            "{} attempt {} of task `{}` {}; observed: {}",
+            current.role,
+            current.number,
+            current.task,
+            result.outcome,
+            observed.phrase()
+        ),
+    };
+    let data = json!({
+        "attempt": attempt,
+        "role": current.role,
+        "number": current.number,
+        "outcome": result.outcome,
+        "exit_code": result.exit_code,
+        "signal": result.signal,
+        "duration_ms": result.duration_ms,
+        "observed": observed,
+    });
+    insert_event(
+        transaction,
+        &current.run,
+        &EventRow {
+            at: result.at,
+            kind: ATTEMPT_FINISHED,
+            task_id: Some(&current.task),
+            message: &message,
+            data: Some(&data),
+        },
+        operation,
+    )?;
+    Ok(current)
+}
+
 /// Reads the attempt about to be updated; `UnknownAttempt` if there is none.
 fn attempt_for_update(
     transaction: &Transaction<'_>,
@@ -401,6 +495,7 @@ fn attempt_from_row(row: &Row<'_>) -> rusqlite::Result<AttemptRecord> {
         stdout_tail: row.get(12)?,
         stderr_tail: row.get(13)?,
         evidence: json_column(row, 14)?,
+        observed: row.get(15)?,
     })
 }
 
@@ -411,6 +506,48 @@ mod tests {
         TaskState,
         test_support::{self, create_run, temp_store},
     };
+
+    #[test]
+    fn settling_an_open_attempt_records_finding_and_task_state_together() {
+        let (_dir, mut store) = temp_store();
+        let run = create_run(&mut store, 1);
+        let (attempt, number) = store
+            .begin_numbered_attempt(&run, "task-0", AttemptRole::Run, "true", 10)
+            .expect("recorded");
+        assert_eq!(number, 1);
+        store
+            .set_task_state(&run, "task-0", TaskState::Running, None, 10)
+            .expect("recorded");
+        let settlement = OpenAttemptSettlement {
+            result: AttemptResult::new(AttemptOutcome::Interrupted, 20),
+            observed: Some(ObservedEffect::Partial),
+            task_state: Some(TaskState::Interrupted),
+            reason: Some("half of it".to_owned()),
+        };
+        store
+            .settle_open_attempt(attempt, settlement.clone())
+            .expect("settled");
+        let attempts = store.attempts(&run, None).expect("readable");
+        assert_eq!(attempts[0].outcome, Some(AttemptOutcome::Interrupted));
+        assert_eq!(attempts[0].observed, Some(ObservedEffect::Partial));
+        let task = store.task(&run, "task-0").expect("readable");
+        assert_eq!(task.state, TaskState::Interrupted);
+        assert_eq!(task.state_reason.as_deref(), Some("half of it"));
+
+        // Settling twice fails and changes nothing, the task state included.
+        let again = OpenAttemptSettlement {
+            task_state: Some(TaskState::Pending),
+            ..settlement
+        };
+        assert!(matches!(
+            store.settle_open_attempt(attempt, again),
+            Err(StoreError::AttemptAlreadyFinished { .. })
+        ));
+        assert_eq!(
+            store.task(&run, "task-0").expect("readable").state,
+            TaskState::Interrupted
+        );
+    }
 
     #[test]
     fn attempts_record_intent_then_outcome() {

@@ -81,7 +81,9 @@ mod tasks;
 mod test_support;
 
 pub use approvals::{APPROVAL_RECORDED, ApprovalRecord, ApprovalTarget};
-pub use attempts::{ATTEMPT_FINISHED, ATTEMPT_STARTED, AttemptRecord, AttemptResult};
+pub use attempts::{
+    ATTEMPT_FINISHED, ATTEMPT_STARTED, AttemptRecord, AttemptResult, OpenAttemptSettlement,
+};
 pub use error::StoreError;
 pub use events::{EventRecord, NewEvent};
 pub use host::{hostname, pid_is_alive};
@@ -92,6 +94,8 @@ pub use runs::{
     NewRun, NewTask, PLAN_CHANGED, PlanChange, PlanChangeSummary, RUN_STARTED, RunRecord,
 };
 pub use schema::{APPLICATION_ID, SCHEMA_VERSION};
-pub use states::{AttemptOutcome, AttemptRole, ParseStateError, RunStatus, TaskState};
+pub use states::{
+    AttemptOutcome, AttemptRole, ObservedEffect, ParseStateError, RunStatus, TaskState,
+};
 pub use store::{Store, now_millis};
 pub use tasks::{TASK_VERIFIED, TaskRecord};

@@ -627,6 +627,49 @@ mod tests {
     }
 
     #[test]
+    fn a_version_1_file_is_migrated_and_keeps_its_data() {
+        let dir = tempfile::tempdir().expect("temporary folders can be created");
+        let path = dir.path().join("state.db");
+        let connection = Connection::open(&path).expect("a database can be made");
+        connection
+            .execute_batch(MIGRATIONS[0])
+            .and_then(|()| connection.pragma_update(None, "user_version", 1))
+            .and_then(|()| connection.pragma_update(None, "application_id", APPLICATION_ID))
+            .and_then(|()| {
+                connection.execute_batch(
+                    "INSERT INTO runs (id, plan_name, plan_path, plan_hash, plan_text, \
+                     environment, status, created_at, updated_at) VALUES \
+                     ('01JAAAAAAAAAAAAAAAAAAAAAAA', 'old', '/plans/old.yaml', 'h', \
+                     'version: 1', 'dev', 'running', 1, 2); \
+                     INSERT INTO tasks (run_id, task_id, phase_id, position, risk, decision, \
+                     state) VALUES ('01JAAAAAAAAAAAAAAAAAAAAAAA', 'a', 'p', 0, 'low', 'run', \
+                     'running'); \
+                     INSERT INTO attempts (run_id, task_id, role, number, command, started_at) \
+                     VALUES ('01JAAAAAAAAAAAAAAAAAAAAAAA', 'a', 'run', 1, 'true', 3);",
+                )
+            })
+            .expect("a version 1 file can be written");
+        drop(connection);
+
+        let store = Store::open(&path).expect("a version 1 file opens");
+        assert_eq!(pragma::<u32>(&store, "user_version"), SCHEMA_VERSION);
+        let run = store
+            .latest_run()
+            .expect("readable")
+            .expect("the run is kept");
+        assert_eq!(run.plan_text, "version: 1");
+        assert_eq!(run.plan_name.as_str(), "old");
+        let open = store.open_attempts(&run.id).expect("readable");
+        assert_eq!(open.len(), 1);
+        assert_eq!(open[0].observed, None);
+        assert_eq!(
+            store.tasks(&run.id).expect("readable")[0].state,
+            crate::TaskState::Running
+        );
+        assert!(store.integrity_check().expect("the check runs"));
+    }
+
+    #[test]
     fn reopening_keeps_the_data() {
         let (dir, mut store) = temp_store();
         let run = create_run(&mut store, 3);

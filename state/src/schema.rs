@@ -114,6 +114,12 @@ CREATE TABLE locks (
     heartbeat_at INTEGER NOT NULL
 ) STRICT;
 ",
+    // Version 2: what `observe` found of an attempt a crash cut off, so that
+    // a crash during reconciliation cannot lose the finding.
+    r"
+ALTER TABLE attempts ADD COLUMN observed TEXT CHECK (observed IS NULL OR observed IN
+    ('applied', 'not-applied', 'partial', 'unknown'));
+",
 ];
 
 /// The schema version this build writes and the newest it reads.

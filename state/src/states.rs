@@ -228,6 +228,33 @@ text_enum! {
     }
 }
 
+text_enum! {
+    /// What `observe` found, on resume, of the effect of an action a crash
+    /// cut off.
+    ObservedEffect, "observed effect" {
+        /// The action had taken effect: only its verify remains.
+        Applied => "applied",
+        /// The action had not taken effect: it can run again.
+        NotApplied => "not-applied",
+        /// Part of it had taken effect.
+        Partial => "partial",
+        /// The executor cannot tell.
+        Unknown => "unknown",
+    }
+}
+
+impl ObservedEffect {
+    /// How an event message says what was observed.
+    pub(crate) fn phrase(self) -> &'static str {
+        match self {
+            ObservedEffect::Applied => "the action had taken effect",
+            ObservedEffect::NotApplied => "the action had not taken effect",
+            ObservedEffect::Partial => "the action had partly taken effect",
+            ObservedEffect::Unknown => "whether the action took effect cannot be known",
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -249,6 +276,9 @@ mod tests {
         }
         for outcome in AttemptOutcome::ALL {
             assert_eq!(outcome.as_str().parse::<AttemptOutcome>(), Ok(*outcome));
+        }
+        for observed in ObservedEffect::ALL {
+            assert_eq!(observed.as_str().parse::<ObservedEffect>(), Ok(*observed));
         }
         assert_eq!(TaskState::RollbackFailed.as_str(), "rollback-failed");
         let error = "done".parse::<TaskState>().expect_err("not a state");

@@ -129,59 +129,7 @@ impl Store {
     ) -> Result<(), StoreError> {
         let operation = "record the state of a task";
         self.write(operation, |transaction| {
-            let completed_seq = if state == TaskState::Succeeded {
-                let seq: Option<i64> = transaction
-                    .prepare_cached(NEXT_COMPLETED_SEQ)
-                    .and_then(|mut statement| {
-                        statement.query_row((run, at), |row| row.get(0)).optional()
-                    })
-                    .map_err(sqlite(operation))?;
-                Some(seq.ok_or_else(|| StoreError::UnknownRun {
-                    run: run.to_string(),
-                })?)
-            } else {
-                touch_run(transaction, run, at, operation)?;
-                None
-            };
-            let started_at = (state == TaskState::Running).then_some(at);
-            let changed = transaction
-                .prepare_cached(UPDATE_TASK_STATE)
-                .and_then(|mut statement| {
-                    statement.execute((
-                        run,
-                        task,
-                        state,
-                        reason,
-                        started_at,
-                        finished_at_effect(state),
-                        at,
-                        completed_seq,
-                    ))
-                })
-                .map_err(sqlite(operation))?;
-            ensure_task_changed(changed, run, task)?;
-            let message = match reason {
-                Some(reason) => format!("task `{task}` {}: {reason}", state.phrase()),
-                None => format!("task `{task}` {}", state.phrase()),
-            };
-            let data = json!({
-                "state": state,
-                "reason": reason,
-                "completed_seq": completed_seq,
-            });
-            insert_event(
-                transaction,
-                run,
-                &EventRow {
-                    at,
-                    kind: state.event_kind(),
-                    task_id: Some(task),
-                    message: &message,
-                    data: Some(&data),
-                },
-                operation,
-            )?;
-            Ok(())
+            set_task_state_in(transaction, run, task, state, reason, at, operation)
         })
     }
 
@@ -221,6 +169,69 @@ impl Store {
             Ok(())
         })
     }
+}
+
+/// [`Store::set_task_state`] inside a transaction of the caller's.
+pub(crate) fn set_task_state_in(
+    transaction: &Transaction<'_>,
+    run: &RunId,
+    task: &str,
+    state: TaskState,
+    reason: Option<&str>,
+    at: i64,
+    operation: &'static str,
+) -> Result<(), StoreError> {
+    let completed_seq = if state == TaskState::Succeeded {
+        let seq: Option<i64> = transaction
+            .prepare_cached(NEXT_COMPLETED_SEQ)
+            .and_then(|mut statement| statement.query_row((run, at), |row| row.get(0)).optional())
+            .map_err(sqlite(operation))?;
+        Some(seq.ok_or_else(|| StoreError::UnknownRun {
+            run: run.to_string(),
+        })?)
+    } else {
+        touch_run(transaction, run, at, operation)?;
+        None
+    };
+    let started_at = (state == TaskState::Running).then_some(at);
+    let changed = transaction
+        .prepare_cached(UPDATE_TASK_STATE)
+        .and_then(|mut statement| {
+            statement.execute((
+                run,
+                task,
+                state,
+                reason,
+                started_at,
+                finished_at_effect(state),
+                at,
+                completed_seq,
+            ))
+        })
+        .map_err(sqlite(operation))?;
+    ensure_task_changed(changed, run, task)?;
+    let message = match reason {
+        Some(reason) => format!("task `{task}` {}: {reason}", state.phrase()),
+        None => format!("task `{task}` {}", state.phrase()),
+    };
+    let data = json!({
+        "state": state,
+        "reason": reason,
+        "completed_seq": completed_seq,
+    });
+    insert_event(
+        transaction,
+        run,
+        &EventRow {
+            at,
+            kind: state.event_kind(),
+            task_id: Some(task),
+            message: &message,
+            data: Some(&data),
+        },
+        operation,
+    )?;
+    Ok(())
 }
 
 /// Turns "no row updated" into [`StoreError::UnknownTask`].

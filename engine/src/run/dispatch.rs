@@ -95,7 +95,16 @@ impl Dispatcher {
             .map(|budget| invocation_start + budget);
         for phase_index in 0..self.plan().phases.len() {
             let phase = self.plan().phases[phase_index].clone();
-            let open = self.in_states(&phase, &[TaskState::Pending, TaskState::NeedsApproval]);
+            // Interrupted tasks keep their phase open: the run pauses there
+            // until they are approved or retried, and later phases wait.
+            let open = self.in_states(
+                &phase,
+                &[
+                    TaskState::Pending,
+                    TaskState::NeedsApproval,
+                    TaskState::Interrupted,
+                ],
+            );
             if open.is_empty() {
                 continue;
             }
@@ -192,6 +201,27 @@ impl Dispatcher {
                     .pause(format!("in phase `{}`, {}", phase.id, waiting.join("; ")))
                     .await;
             }
+        }
+        let unsettled: Vec<usize> = (0..self.states.len())
+            .filter(|&t| {
+                matches!(
+                    self.states[t],
+                    TaskState::Pending
+                        | TaskState::Running
+                        | TaskState::Interrupted
+                        | TaskState::NeedsApproval
+                )
+            })
+            .collect();
+        if !unsettled.is_empty() {
+            // Never reached when the phases above are right; a run with
+            // unsettled tasks must not be called succeeded.
+            return self
+                .pause(format!(
+                    "{} not settled",
+                    and_ticked(self.names(&unsettled))
+                ))
+                .await;
         }
         if self.failures.is_empty() {
             let deferred = self

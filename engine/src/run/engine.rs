@@ -219,28 +219,27 @@ impl Engine {
                 status: record.status,
             });
         }
-        let plan = self.reload_plan(&mut store, &record, options.accept_plan_change)?;
-        let approvals = stored_approvals(&store, &run)?;
-        let tasks = store.tasks(&run)?;
-        let by_id: HashMap<String, &plangate_state::TaskRecord> =
-            tasks.iter().map(|t| (t.task_id.to_string(), t)).collect();
-        let mut states: Vec<TaskState> = plan
-            .tasks
-            .iter()
-            .map(|t| {
-                by_id
-                    .get(t.id.as_str())
-                    .map_or(TaskState::Pending, |r| r.state)
-            })
-            .collect();
-        let verify_only = self.reconcile(
-            &mut store,
-            &plan,
-            &run,
-            &mut states,
-            &approvals,
-            options.retry_interrupted,
-        )?;
+        // Everything from here changes the run: take its lock first, so that
+        // a second `resume` cannot settle the attempts of a live engine.
+        let holder = lock_holder();
+        lock_now(&mut store, &run, &holder, &self.settings.progress)?;
+        let prepared = self
+            .reload_plan(&mut store, &record, options.accept_plan_change)
+            .and_then(|plan| {
+                let (states, verify_only) =
+                    self.reconcile(&mut store, &plan, &run, options.retry_interrupted)?;
+                let approvals = stored_approvals(&store, &run)?;
+                Ok((plan, states, verify_only, approvals))
+            });
+        let (plan, states, verify_only, approvals) = match prepared {
+            Ok(prepared) => prepared,
+            Err(error) => {
+                // The lock protects nothing any more; a failure to release it
+                // only means the next process takes over a stale lock.
+                let _ = store.release_lock(&run, &holder);
+                return Err(error);
+            }
+        };
         let by_id: HashMap<String, plangate_state::TaskRecord> = store
             .tasks(&run)?
             .into_iter()
@@ -414,6 +413,26 @@ impl Engine {
         runtime.shutdown_background();
         outcome
     }
+}
+
+/// Takes the run's lock before the runtime is involved (resume reconciles
+/// under it).
+fn lock_now(
+    store: &mut Store,
+    run: &RunId,
+    holder: &LockHolder,
+    progress: &ProgressSink,
+) -> Result<(), RunError> {
+    let acquired = store.acquire_lock(run, holder, now_millis(), |record| {
+        plangate_state::pid_is_alive(record.pid)
+    })?;
+    if let LockAcquired::TookOver { previous } = acquired {
+        (progress)(&Progress::Warning(format!(
+            "took over the lock of process {} on `{}`, which is no longer running",
+            previous.pid, previous.host
+        )));
+    }
+    Ok(())
 }
 
 fn lock_holder() -> LockHolder {

@@ -1,13 +1,17 @@
 //! Resuming: reloading the plan of a run (refusing a changed one unless
 //! accepted) and reconciling what a crash or a signal left in flight.
 
-use std::{collections::HashSet, sync::Arc};
+use std::{
+    collections::{HashMap, HashSet},
+    sync::Arc,
+};
 
 use plangate_executors::{Observation, Redactor};
-use plangate_plans::{Approvals, Plan, SourceFile, decide, load_plan, parse_plan};
+use plangate_plans::{Plan, SourceFile, decide, load_plan, parse_plan};
 use plangate_state::{
-    AttemptOutcome, AttemptResult, AttemptRole, PlanChange, RunId, RunRecord, Store, TaskState,
-    now_millis,
+    ApprovalRecord, ApprovalTarget, AttemptOutcome, AttemptRecord, AttemptResult, AttemptRole,
+    ObservedEffect, OpenAttemptSettlement, PlanChange, RunId, RunRecord, Store, TaskRecord,
+    TaskState, now_millis,
 };
 
 use super::{
@@ -64,91 +68,123 @@ impl Engine {
         Ok(plan)
     }
 
-    /// Settles what a crash or signal left open. For an action that was
-    /// running, the executor's `observe` decides: applied (only `verify`
-    /// remains), not applied (run again), or unknown. When it is unknown and
-    /// the task declares a `verify`, the verify runs now: if it passes, the
-    /// task's effect is there and it is settled as succeeded without running
-    /// it again. Otherwise only idempotent tasks (or `--retry-interrupted`, or
-    /// an approval of the task) run again; the rest stay `interrupted`.
-    /// Returns the tasks whose `run` took effect, so only their `verify` remains.
+    /// Settles what a crash or signal left open, in two steps that are each
+    /// safe to cut off (a crash during reconciliation leaves a state the next
+    /// reconciliation reads the same way):
+    ///
+    /// 1. Every attempt still open is closed as `interrupted`. For a `run`
+    ///    attempt the executor's `observe` says whether the action had taken
+    ///    effect; the finding is stored with the attempt, together with the
+    ///    task's new state, in one transaction.
+    /// 2. Every task that is not settled is decided from its attempts: a
+    ///    `run` known to have taken effect (it succeeded, or `observe` found
+    ///    it applied) and not followed by a failed verify leaves only the
+    ///    `verify`; a `run` that ended, did not take effect or never started
+    ///    runs again; a `run` whose effect is unknown is checked with the
+    ///    task's `verify` if it has one (passing settles the task as
+    ///    succeeded), and otherwise runs again only if the task is idempotent,
+    ///    `--retry-interrupted` is given, or the task was approved after that
+    ///    attempt started; else the task stays `interrupted`. A partly applied
+    ///    `run` is never settled by `verify` alone.
+    ///
+    /// Returns every task's state and the tasks whose `verify` alone remains.
     pub(super) fn reconcile(
         &self,
         store: &mut Store,
         plan: &Plan,
         run: &RunId,
-        states: &mut [TaskState],
-        approvals: &Approvals,
         retry_interrupted: bool,
-    ) -> Result<HashSet<usize>, RunError> {
-        let mut verify_only = HashSet::new();
-        // Known to be partly applied: a passing verify proves less than the
-        // whole action, so these are never settled by verify alone.
-        let mut partial = HashSet::new();
+    ) -> Result<(Vec<TaskState>, HashSet<usize>), RunError> {
         let redactor = Redactor::for_plan(plan);
         for attempt in store.open_attempts(run)? {
-            let Some(index) = plan.task_index(attempt.task_id.as_str()) else {
+            let task = plan
+                .task_index(attempt.task_id.as_str())
+                .map(|i| &plan.tasks[i]);
+            let settlement = match (attempt.role, task) {
+                (AttemptRole::Run, Some(task)) => {
+                    let observation =
+                        self.observe(plan, task, run, attempt.evidence.as_ref(), &redactor);
+                    settle_run(&observation)
+                }
+                _ => OpenAttemptSettlement {
+                    result: interrupted(
+                        "the process driving this attempt stopped before it finished".to_owned(),
+                    ),
+                    observed: None,
+                    task_state: None,
+                    reason: None,
+                },
+            };
+            store.settle_open_attempt(attempt.id, settlement)?;
+        }
+
+        let records: HashMap<String, TaskRecord> = store
+            .tasks(run)?
+            .into_iter()
+            .map(|t| (t.task_id.to_string(), t))
+            .collect();
+        let mut attempts: HashMap<String, Vec<AttemptRecord>> = HashMap::new();
+        for attempt in store.attempts(run, None)? {
+            attempts
+                .entry(attempt.task_id.to_string())
+                .or_default()
+                .push(attempt);
+        }
+        let approvals = store.approvals(run)?;
+        let mut states = Vec::with_capacity(plan.tasks.len());
+        let mut verify_only = HashSet::new();
+        for (index, task) in plan.tasks.iter().enumerate() {
+            let Some(record) = records.get(task.id.as_str()) else {
+                states.push(TaskState::Pending);
                 continue;
             };
-            let task = &plan.tasks[index];
-            let observation = match attempt.role {
-                AttemptRole::Run => {
-                    self.observe(plan, task, run, attempt.evidence.as_ref(), &redactor)
-                }
-                AttemptRole::Verify => Observation::Applied,
-                AttemptRole::Rollback => Observation::Unknown,
-            };
-            let mut result = AttemptResult::new(AttemptOutcome::Interrupted, now_millis());
-            result.stderr_tail = Some(format!(
-                "the process driving this attempt stopped; on resume, observe found that {}",
-                describe_observation(&observation)
-            ));
-            store.finish_attempt(attempt.id, result)?;
-            if attempt.role == AttemptRole::Rollback {
+            if !matches!(
+                record.state,
+                TaskState::Pending
+                    | TaskState::Running
+                    | TaskState::Failed
+                    | TaskState::TimedOut
+                    | TaskState::Deferred
+                    | TaskState::Blocked
+                    | TaskState::Interrupted
+            ) {
+                states.push(record.state);
                 continue;
             }
-            states[index] = match observation {
-                Observation::Applied => {
-                    verify_only.insert(index);
-                    TaskState::Pending
-                }
-                Observation::NotApplied => TaskState::Pending,
-                Observation::Partial { .. } => {
-                    partial.insert(index);
-                    TaskState::Interrupted
-                }
-                Observation::Unknown => TaskState::Interrupted,
+            let history = attempts
+                .get(task.id.as_str())
+                .map_or(&[][..], Vec::as_slice);
+            let effect = last_run_effect(history);
+            let permitted = || {
+                task.idempotent
+                    || retry_interrupted
+                    || approved_since(&approvals, task.id.as_str(), effect.started_at)
             };
-        }
-        for (index, task) in plan.tasks.iter().enumerate() {
-            let (next, reason) = match states[index] {
-                // A `run` that finished successfully is never run again: the
-                // stop came between its outcome and the task's completion.
-                TaskState::Running | TaskState::Interrupted
-                    if last_run_succeeded(store, run, task.id.as_str())? =>
-                {
+            let (next, reason) = match effect.kind {
+                EffectKind::Applied => {
                     verify_only.insert(index);
                     (TaskState::Pending, None)
                 }
-                TaskState::Running
-                | TaskState::Failed
-                | TaskState::TimedOut
-                | TaskState::Deferred
-                | TaskState::Blocked => (TaskState::Pending, None),
-                TaskState::Pending if verify_only.contains(&index) => (TaskState::Pending, None),
-                TaskState::Interrupted
+                EffectKind::Ended | EffectKind::NotApplied | EffectKind::NotRun => {
+                    (TaskState::Pending, None)
+                }
+                EffectKind::Unknown
                     if task.verify.is_some()
-                        && !partial.contains(&index)
                         && self.verify_now(store, plan, task, run, &redactor)? =>
                 {
                     (TaskState::Succeeded, None)
                 }
-                TaskState::Interrupted
-                    if task.idempotent || retry_interrupted || approvals.task(task.id.as_str()) =>
-                {
+                EffectKind::Partial | EffectKind::Unknown if permitted() => {
                     (TaskState::Pending, None)
                 }
-                TaskState::Interrupted => (
+                EffectKind::Partial => (
+                    TaskState::Interrupted,
+                    Some(
+                        "its action had partly taken effect when the run stopped; it is not idempotent: resume with `--retry-interrupted`, or approve the task, to run it again"
+                            .to_owned(),
+                    ),
+                ),
+                EffectKind::Unknown => (
                     TaskState::Interrupted,
                     Some(format!(
                         "was running when the run stopped and whether it took effect cannot be known{}; it is not idempotent: resume with `--retry-interrupted`, or approve the task, to run it again",
@@ -159,12 +195,21 @@ impl Engine {
                         }
                     )),
                 ),
-                _ => continue,
             };
-            states[index] = next;
-            store.set_task_state(run, task.id.as_str(), next, reason.as_deref(), now_millis())?;
+            if next != record.state
+                || (next == TaskState::Interrupted && reason != record.state_reason)
+            {
+                store.set_task_state(
+                    run,
+                    task.id.as_str(),
+                    next,
+                    reason.as_deref(),
+                    now_millis(),
+                )?;
+            }
+            states.push(next);
         }
-        Ok(verify_only)
+        Ok((states, verify_only))
     }
 
     /// Runs a task's `verify` during reconciliation, recording it as an attempt.
@@ -255,19 +300,122 @@ impl Engine {
     }
 }
 
-fn describe_observation(observation: &Observation) -> String {
-    match observation {
-        Observation::Applied => "its action had taken effect".to_owned(),
-        Observation::NotApplied => "its action had not taken effect".to_owned(),
-        Observation::Partial { detail } => format!("its action had partly taken effect ({detail})"),
-        Observation::Unknown => "whether its action took effect cannot be known".to_owned(),
+/// How an open `run` attempt is closed on resume, given what `observe` found.
+fn settle_run(observation: &Observation) -> OpenAttemptSettlement {
+    let (observed, task_state, reason, found) = match observation {
+        Observation::Applied => (
+            ObservedEffect::Applied,
+            TaskState::Pending,
+            Some("its `run` had taken effect when the run stopped; its verify remains".to_owned()),
+            "its action had taken effect".to_owned(),
+        ),
+        Observation::NotApplied => (
+            ObservedEffect::NotApplied,
+            TaskState::Pending,
+            None,
+            "its action had not taken effect".to_owned(),
+        ),
+        Observation::Partial { detail } => (
+            ObservedEffect::Partial,
+            TaskState::Interrupted,
+            Some(format!(
+                "its action had partly taken effect when the run stopped ({detail})"
+            )),
+            format!("its action had partly taken effect ({detail})"),
+        ),
+        Observation::Unknown => (
+            ObservedEffect::Unknown,
+            TaskState::Interrupted,
+            Some("was running when the run stopped".to_owned()),
+            "whether its action took effect cannot be known".to_owned(),
+        ),
+    };
+    OpenAttemptSettlement {
+        result: interrupted(format!(
+            "the process driving this attempt stopped; on resume, observe found that {found}"
+        )),
+        observed: Some(observed),
+        task_state: Some(task_state),
+        reason,
     }
 }
 
-fn last_run_succeeded(store: &Store, run: &RunId, task: &str) -> Result<bool, RunError> {
-    let attempts = store.attempts(run, Some(task))?;
-    let last_run = attempts.iter().rposition(|a| a.role == AttemptRole::Run);
-    Ok(last_run.is_some_and(|i| attempts[i].outcome == Some(AttemptOutcome::Succeeded)))
+fn interrupted(note: String) -> AttemptResult {
+    let mut result = AttemptResult::new(AttemptOutcome::Interrupted, now_millis());
+    result.stderr_tail = Some(note);
+    result
+}
+
+/// What a task's attempts say of the effect of its last `run`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum EffectKind {
+    /// No `run` attempt yet.
+    NotRun,
+    /// It succeeded, or was found applied, and no verify failed since.
+    Applied,
+    /// It ended (failed, timed out, or succeeded and then failed its verify).
+    Ended,
+    /// It was cut off, and found not applied.
+    NotApplied,
+    /// It was cut off, and found partly applied.
+    Partial,
+    /// It was cut off, and whether it took effect is unknown.
+    Unknown,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct RunEffect {
+    kind: EffectKind,
+    /// When the last `run` attempt started.
+    started_at: i64,
+}
+
+/// Reads a task's attempts (in the order they started) for the effect of its
+/// last `run`.
+fn last_run_effect(attempts: &[AttemptRecord]) -> RunEffect {
+    let Some(last) = attempts.iter().rposition(|a| a.role == AttemptRole::Run) else {
+        return RunEffect {
+            kind: EffectKind::NotRun,
+            started_at: i64::MIN,
+        };
+    };
+    let run = &attempts[last];
+    let verify_failed = attempts[last + 1..].iter().any(|a| {
+        a.role == AttemptRole::Verify
+            && matches!(
+                a.outcome,
+                Some(AttemptOutcome::Failed | AttemptOutcome::TimedOut)
+            )
+    });
+    let applied = if verify_failed {
+        EffectKind::Ended
+    } else {
+        EffectKind::Applied
+    };
+    let kind = match run.outcome {
+        Some(AttemptOutcome::Succeeded) => applied,
+        Some(AttemptOutcome::Failed | AttemptOutcome::TimedOut) => EffectKind::Ended,
+        Some(AttemptOutcome::Interrupted | AttemptOutcome::Cancelled) | None => {
+            match run.observed {
+                Some(ObservedEffect::Applied) => applied,
+                Some(ObservedEffect::NotApplied) => EffectKind::NotApplied,
+                Some(ObservedEffect::Partial) => EffectKind::Partial,
+                Some(ObservedEffect::Unknown) | None => EffectKind::Unknown,
+            }
+        }
+    };
+    RunEffect {
+        kind,
+        started_at: run.started_at,
+    }
+}
+
+/// Whether the task was approved at or after `since`: an approval given
+/// before an action was cut off does not allow running it again.
+fn approved_since(approvals: &[ApprovalRecord], task: &str, since: i64) -> bool {
+    approvals.iter().any(|approval| {
+        matches!(&approval.target, ApprovalTarget::Task(id) if id == task) && approval.at >= since
+    })
 }
 
 /// `added `a`; removed `b`; changed `c``.

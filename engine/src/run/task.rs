@@ -100,13 +100,7 @@ impl TaskEnvironment {
         let task = task.to_owned();
         self.store
             .call(move |store| {
-                let id = store.begin_attempt(&run, &task, role, &command, now_millis())?;
-                let number = store
-                    .attempts(&run, Some(&task))?
-                    .iter()
-                    .find(|attempt| attempt.id == id)
-                    .map_or(1, |attempt| attempt.number);
-                Ok((id, number))
+                store.begin_numbered_attempt(&run, &task, role, &command, now_millis())
             })
             .await
     }
