@@ -192,44 +192,7 @@ impl Store {
     ) -> Result<(AttemptId, u32), StoreError> {
         let operation = "record the start of an attempt";
         self.write(operation, |transaction| {
-            touch_run(transaction, run, at, operation)?;
-            let known = if role == AttemptRole::Run {
-                count_run_attempt(transaction, run, task)
-            } else {
-                task_exists(transaction, run, task)
-            }
-            .map_err(sqlite(operation))?;
-            ensure_task_changed(known, run, task)?;
-            let number: u32 = transaction
-                .prepare_cached(NEXT_ATTEMPT_NUMBER)
-                .and_then(|mut statement| statement.query_row((run, task, role), |row| row.get(0)))
-                .map_err(sqlite(operation))?;
-            let id: AttemptId = transaction
-                .prepare_cached(INSERT_ATTEMPT)
-                .and_then(|mut statement| {
-                    statement.query_row((run, task, role, number, command, at), |row| row.get(0))
-                })
-                .map_err(sqlite(operation))?;
-            let message = format!("{role} attempt {number} of task `{task}` started: {command}");
-            let data = json!({
-                "attempt": id,
-                "role": role,
-                "number": number,
-                "command": command,
-            });
-            insert_event(
-                transaction,
-                run,
-                &EventRow {
-                    at,
-                    kind: ATTEMPT_STARTED,
-                    task_id: Some(task),
-                    message: &message,
-                    data: Some(&data),
-                },
-                operation,
-            )?;
-            Ok((id, number))
+            begin_attempt_in(transaction, run, task, role, command, at, operation)
         })
     }
 
@@ -351,7 +314,7 @@ impl Store {
 }
 
 /// What the writes need to know about an existing attempt.
-struct CurrentAttempt {
+pub(crate) struct CurrentAttempt {
     run: RunId,
     task: String,
     role: AttemptRole,
@@ -360,9 +323,59 @@ struct CurrentAttempt {
     evidence: Option<Value>,
 }
 
+/// [`Store::begin_numbered_attempt`] inside a transaction of the caller's.
+pub(crate) fn begin_attempt_in(
+    transaction: &Transaction<'_>,
+    run: &RunId,
+    task: &str,
+    role: AttemptRole,
+    command: &str,
+    at: i64,
+    operation: &'static str,
+) -> Result<(AttemptId, u32), StoreError> {
+    touch_run(transaction, run, at, operation)?;
+    let known = if role == AttemptRole::Run {
+        count_run_attempt(transaction, run, task)
+    } else {
+        task_exists(transaction, run, task)
+    }
+    .map_err(sqlite(operation))?;
+    ensure_task_changed(known, run, task)?;
+    let number: u32 = transaction
+        .prepare_cached(NEXT_ATTEMPT_NUMBER)
+        .and_then(|mut statement| statement.query_row((run, task, role), |row| row.get(0)))
+        .map_err(sqlite(operation))?;
+    let id: AttemptId = transaction
+        .prepare_cached(INSERT_ATTEMPT)
+        .and_then(|mut statement| {
+            statement.query_row((run, task, role, number, command, at), |row| row.get(0))
+        })
+        .map_err(sqlite(operation))?;
+    let message = format!("{role} attempt {number} of task `{task}` started: {command}");
+    let data = json!({
+        "attempt": id,
+        "role": role,
+        "number": number,
+        "command": command,
+    });
+    insert_event(
+        transaction,
+        run,
+        &EventRow {
+            at,
+            kind: ATTEMPT_STARTED,
+            task_id: Some(task),
+            message: &message,
+            data: Some(&data),
+        },
+        operation,
+    )?;
+    Ok((id, number))
+}
+
 /// Records an attempt's outcome (and, for an attempt settled on resume, what
 /// `observe` found) inside a transaction of the caller's, with its event.
-fn finish_attempt_in(
+pub(crate) fn finish_attempt_in(
     transaction: &Transaction<'_>,
     attempt: AttemptId,
     result: AttemptResult,

@@ -49,9 +49,10 @@
 //!
 //! | table | key | columns |
 //! | --- | --- | --- |
-//! | `runs` | `id` (26-char [`RunId`]) | `plan_name`, `plan_path`, `plan_hash` (SHA-256 hex), `plan_text` (the whole plan file), `environment`, `status` ([`RunStatus`]), `created_at`, `updated_at` (latest write about the run), `finished_at` (terminal statuses only), `exit_reason`, `completed_count` (counter behind `tasks.completed_seq`) |
+//! | `runs` | `id` (26-char [`RunId`]) | `plan_name`, `plan_path`, `plan_hash` (SHA-256 hex), `environment`, `status` ([`RunStatus`]), `created_at`, `updated_at` (latest write about the run), `finished_at` (terminal statuses only), `exit_reason`, `completed_count` (counter behind `tasks.completed_seq`) |
+//! | `run_plans` | `run_id` | `plan_text`: the whole plan file (its own table so that the many writes to `runs` never rewrite it) |
 //! | `tasks` | (`run_id`, `task_id`) | `phase_id`, `position` (run order), `risk`, `decision` and `reason` (from the dry run), `state` ([`TaskState`]), `state_reason`, `attempts` (started `run` actions), `started_at`, `finished_at`, `verified` (0/1, null until a verify result), `completed_seq` (1, 2, ... in completion order: rollback goes in reverse) |
-//! | `attempts` | `id` ([`AttemptId`]) | `run_id`, `task_id`, `role` ([`AttemptRole`]), `number` (1-based per task and role), `command` (redacted display text), `started_at`, `finished_at` and `outcome` ([`AttemptOutcome`]; both null while in flight: the intent row), `exit_code`, `signal`, `duration_ms`, `stdout_tail`, `stderr_tail`, `evidence` (JSON) |
+//! | `attempts` | `id` ([`AttemptId`]) | `run_id`, `task_id`, `role` ([`AttemptRole`]), `number` (1-based per task and role), `command` (redacted display text), `started_at`, `finished_at` and `outcome` ([`AttemptOutcome`]; both null while in flight: the intent row), `exit_code`, `signal`, `duration_ms`, `stdout_tail`, `stderr_tail`, `evidence` (JSON), `observed` (what `observe` found on resume of an attempt a crash cut off: [`ObservedEffect`]) |
 //! | `events` | `seq` (autoincrement) | `run_id`, `at`, `kind`, `task_id`, `message`, `data` (JSON); append-only |
 //! | `approvals` | `id` | `run_id`, `target_kind` (`task` or `phase`), `target_id`, `approved_by`, `reason`, `at` |
 //! | `locks` | `run_id` | `pid`, `host`, `acquired_at`, `heartbeat_at` |
@@ -65,6 +66,7 @@
 
 mod approvals;
 mod attempts;
+mod batch;
 mod error;
 mod events;
 mod host;
@@ -84,6 +86,7 @@ pub use approvals::{APPROVAL_RECORDED, ApprovalRecord, ApprovalTarget};
 pub use attempts::{
     ATTEMPT_FINISHED, ATTEMPT_STARTED, AttemptRecord, AttemptResult, OpenAttemptSettlement,
 };
+pub use batch::Batch;
 pub use error::StoreError;
 pub use events::{EventRecord, NewEvent};
 pub use host::{hostname, pid_is_alive};

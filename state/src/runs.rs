@@ -26,9 +26,10 @@ pub const PLAN_CHANGED: &str = "plan-changed";
 /// How many candidates [`StoreError::AmbiguousRun`] lists.
 const MAX_CANDIDATES: usize = 10;
 
-/// The columns [`run_from_row`] reads, in order.
-const RUN_COLUMNS: &str = "id, plan_name, plan_path, plan_hash, plan_text, environment, status, \
-                           created_at, updated_at, finished_at, exit_reason";
+/// Selects the columns [`run_from_row`] reads, in order.
+const SELECT_RUN: &str = "SELECT runs.id, plan_name, plan_path, plan_hash, run_plans.plan_text, \
+                           environment, status, created_at, updated_at, finished_at, exit_reason \
+                           FROM runs JOIN run_plans ON run_plans.run_id = runs.id";
 
 pub(crate) const RESOLVE_RUN: &str =
     "SELECT id FROM runs WHERE id >= ?1 AND id < ?2 ORDER BY id LIMIT ?3";
@@ -148,9 +149,9 @@ impl Store {
         self.write(operation, |transaction| {
             transaction
                 .prepare_cached(
-                    "INSERT INTO runs (id, plan_name, plan_path, plan_hash, plan_text, \
+                    "INSERT INTO runs (id, plan_name, plan_path, plan_hash, \
                      environment, status, created_at, updated_at) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)",
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
                 )
                 .and_then(|mut statement| {
                     statement.execute((
@@ -158,12 +159,15 @@ impl Store {
                         plan_name.as_str(),
                         plan_path,
                         &plan_hash,
-                        &plan_text,
                         &environment,
                         RunStatus::Running,
                         at,
                     ))
                 })
+                .map_err(sqlite(operation))?;
+            transaction
+                .prepare_cached("INSERT INTO run_plans (run_id, plan_text) VALUES (?1, ?2)")
+                .and_then(|mut statement| statement.execute((&id, &plan_text)))
                 .map_err(sqlite(operation))?;
             let mut insert = transaction
                 .prepare_cached(INSERT_TASK)
@@ -202,7 +206,7 @@ impl Store {
     pub fn run(&self, run: &RunId) -> Result<RunRecord, StoreError> {
         let operation = "read a run";
         self.connection
-            .prepare_cached(&format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = ?1"))
+            .prepare_cached(&format!("{SELECT_RUN} WHERE runs.id = ?1"))
             .and_then(|mut statement| statement.query_row([run], run_from_row).optional())
             .map_err(sqlite(operation))?
             .ok_or_else(|| StoreError::UnknownRun {
@@ -214,7 +218,7 @@ impl Store {
     pub fn latest_run(&self) -> Result<Option<RunRecord>, StoreError> {
         self.connection
             .prepare_cached(&format!(
-                "SELECT {RUN_COLUMNS} FROM runs ORDER BY created_at DESC, rowid DESC LIMIT 1"
+                "{SELECT_RUN} ORDER BY created_at DESC, runs.rowid DESC LIMIT 1"
             ))
             .and_then(|mut statement| statement.query_row([], run_from_row).optional())
             .map_err(sqlite("read the latest run"))
@@ -224,7 +228,7 @@ impl Store {
     pub fn runs(&self) -> Result<Vec<RunRecord>, StoreError> {
         self.connection
             .prepare_cached(&format!(
-                "SELECT {RUN_COLUMNS} FROM runs ORDER BY created_at DESC, rowid DESC"
+                "{SELECT_RUN} ORDER BY created_at DESC, runs.rowid DESC"
             ))
             .and_then(|mut statement| statement.query_map([], run_from_row)?.collect())
             .map_err(sqlite("list runs"))
@@ -352,12 +356,14 @@ impl Store {
                 })?;
             transaction
                 .prepare_cached(
-                    "UPDATE runs SET plan_path = ?2, plan_hash = ?3, plan_text = ?4, \
-                     updated_at = max(updated_at, ?5) WHERE id = ?1",
+                    "UPDATE runs SET plan_path = ?2, plan_hash = ?3, \
+                     updated_at = max(updated_at, ?4) WHERE id = ?1",
                 )
-                .and_then(|mut statement| {
-                    statement.execute((run, plan_path, &plan_hash, &plan_text, at))
-                })
+                .and_then(|mut statement| statement.execute((run, plan_path, &plan_hash, at)))
+                .map_err(sqlite(operation))?;
+            transaction
+                .prepare_cached("UPDATE run_plans SET plan_text = ?2 WHERE run_id = ?1")
+                .and_then(|mut statement| statement.execute((run, &plan_text)))
                 .map_err(sqlite(operation))?;
             let existing = task_ids(transaction, run).map_err(sqlite(operation))?;
             let mut summary = PlanChangeSummary::default();
@@ -423,7 +429,7 @@ impl Store {
     }
 }
 
-/// Decodes a row selected with [`RUN_COLUMNS`].
+/// Decodes a row selected with [`SELECT_RUN`].
 fn run_from_row(row: &Row<'_>) -> rusqlite::Result<RunRecord> {
     Ok(RunRecord {
         id: row.get(0)?,

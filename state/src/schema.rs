@@ -120,6 +120,18 @@ CREATE TABLE locks (
 ALTER TABLE attempts ADD COLUMN observed TEXT CHECK (observed IS NULL OR observed IN
     ('applied', 'not-applied', 'partial', 'unknown'));
 ",
+    // Version 3: the plan text moves out of the `runs` row. Every write
+    // touches that row (`updated_at`), and SQLite rewrites a row whole,
+    // overflow pages included: with a large plan each transaction re-read
+    // and re-wrote the whole plan.
+    r"
+CREATE TABLE run_plans (
+    run_id TEXT NOT NULL PRIMARY KEY REFERENCES runs (id),
+    plan_text TEXT NOT NULL
+) STRICT;
+INSERT INTO run_plans (run_id, plan_text) SELECT id, plan_text FROM runs;
+ALTER TABLE runs DROP COLUMN plan_text;
+",
 ];
 
 /// The schema version this build writes and the newest it reads.

@@ -143,32 +143,44 @@ impl Store {
     ) -> Result<(), StoreError> {
         let operation = "record the verification of a task";
         self.write(operation, |transaction| {
-            touch_run(transaction, run, at, operation)?;
-            let changed = transaction
-                .prepare_cached("UPDATE tasks SET verified = ?3 WHERE run_id = ?1 AND task_id = ?2")
-                .and_then(|mut statement| statement.execute((run, task, verified)))
-                .map_err(sqlite(operation))?;
-            ensure_task_changed(changed, run, task)?;
-            let message = if verified {
-                format!("task `{task}` passed its verify")
-            } else {
-                format!("task `{task}` failed its verify")
-            };
-            insert_event(
-                transaction,
-                run,
-                &EventRow {
-                    at,
-                    kind: TASK_VERIFIED,
-                    task_id: Some(task),
-                    message: &message,
-                    data: Some(&json!({ "verified": verified })),
-                },
-                operation,
-            )?;
-            Ok(())
+            set_task_verified_in(transaction, run, task, verified, at, operation)
         })
     }
+}
+
+/// [`Store::set_task_verified`] inside a transaction of the caller's.
+pub(crate) fn set_task_verified_in(
+    transaction: &Transaction<'_>,
+    run: &RunId,
+    task: &str,
+    verified: bool,
+    at: i64,
+    operation: &'static str,
+) -> Result<(), StoreError> {
+    touch_run(transaction, run, at, operation)?;
+    let changed = transaction
+        .prepare_cached("UPDATE tasks SET verified = ?3 WHERE run_id = ?1 AND task_id = ?2")
+        .and_then(|mut statement| statement.execute((run, task, verified)))
+        .map_err(sqlite(operation))?;
+    ensure_task_changed(changed, run, task)?;
+    let message = if verified {
+        format!("task `{task}` passed its verify")
+    } else {
+        format!("task `{task}` failed its verify")
+    };
+    insert_event(
+        transaction,
+        run,
+        &EventRow {
+            at,
+            kind: TASK_VERIFIED,
+            task_id: Some(task),
+            message: &message,
+            data: Some(&json!({ "verified": verified })),
+        },
+        operation,
+    )?;
+    Ok(())
 }
 
 /// [`Store::set_task_state`] inside a transaction of the caller's.
