@@ -41,6 +41,13 @@ pub(crate) struct TaskFinished {
     pub(crate) state: TaskState,
 }
 
+/// An action that ran as an attempt whose outcome is not recorded yet.
+struct Attempted {
+    id: AttemptId,
+    outcome: ActionOutcome,
+    retryable: bool,
+}
+
 /// Where a task starts: from scratch, or (after a crash) with its `run`
 /// already known to have taken effect, so only `verify` remains.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -90,24 +97,56 @@ impl TaskEnvironment {
             .await
     }
 
+    /// Announces an attempt (and, for a task's first attempt, its `running`
+    /// state) in one transaction; returns its id and number.
     async fn begin(
         &self,
         task: &str,
         role: AttemptRole,
         command: String,
+        enter_running: bool,
     ) -> Result<(AttemptId, u32), StoreError> {
         let run = self.run_id.clone();
         let task = task.to_owned();
         self.store
             .call(move |store| {
-                store.begin_numbered_attempt(&run, &task, role, &command, now_millis())
+                store.batch("record the start of an attempt", |batch| {
+                    let at = now_millis();
+                    if enter_running {
+                        batch.set_task_state(&run, &task, TaskState::Running, None, at)?;
+                    }
+                    batch.begin_attempt(&run, &task, role, &command, at)
+                })
             })
             .await
     }
 
-    async fn finish(&self, attempt: AttemptId, result: AttemptResult) -> Result<(), StoreError> {
+    /// Records an attempt's outcome and, in the same transaction, what it
+    /// settles: the task's verification and its new state.
+    async fn finish(
+        &self,
+        task: &str,
+        attempt: AttemptId,
+        result: AttemptResult,
+        verified: Option<bool>,
+        settled: Option<(TaskState, Option<String>)>,
+    ) -> Result<(), StoreError> {
+        let run = self.run_id.clone();
+        let task = task.to_owned();
         self.store
-            .call(move |store| store.finish_attempt(attempt, result))
+            .call(move |store| {
+                store.batch("record the outcome of an attempt", |batch| {
+                    let at = result.at;
+                    batch.finish_attempt(attempt, result)?;
+                    if let Some(verified) = verified {
+                        batch.set_task_verified(&run, &task, verified, at)?;
+                    }
+                    if let Some((state, reason)) = settled {
+                        batch.set_task_state(&run, &task, state, reason.as_deref(), at)?;
+                    }
+                    Ok(())
+                })
+            })
             .await
     }
 
@@ -125,26 +164,36 @@ impl TaskEnvironment {
         })
     }
 
-    /// Runs one action as an attempt and records its outcome; the flag says
-    /// whether trying again can help (an executor error such as a missing
-    /// executor or an invalid action cannot).
+    /// Announces and runs one action as an attempt, without recording its
+    /// outcome (the caller does, with what it settles). The flag says whether
+    /// trying again can help (an executor error such as a missing executor or
+    /// an invalid action cannot).
     async fn attempt(
         &self,
         task: &Task,
         role: AttemptRole,
         action: &Action,
         rollback: Option<(&Rollback, Option<serde_json::Value>)>,
-    ) -> Result<(ActionOutcome, bool), StoreError> {
+        enter_running: bool,
+    ) -> Result<Attempted, StoreError> {
         let command = match rollback {
             Some((Rollback::Auto, _)) => format!("auto rollback of {}", self.command(action)),
             _ => self.command(action),
         };
-        let (attempt_id, number) = self.begin(task.id.as_str(), role, command.clone()).await?;
+        let (id, number) = self
+            .begin(task.id.as_str(), role, command.clone(), enter_running)
+            .await?;
+        if role == AttemptRole::Run {
+            (self.progress)(&Progress::TaskStarted {
+                task: task.id.to_string(),
+                attempt: number,
+            });
+        }
         let acting = match rollback {
             Some((Rollback::Action(explicit), _)) => explicit.as_ref(),
             _ => action,
         };
-        let context = self.checkpointed(self.context_for(task, acting, number), attempt_id);
+        let context = self.checkpointed(self.context_for(task, acting, number), id);
         let outcome = match self.executors.for_action(acting) {
             None => Err(ExecutorError::InvalidAction {
                 kind: acting.kind(),
@@ -169,8 +218,11 @@ impl TaskEnvironment {
             failed.stderr_tail = self.redactor.redact(&error_chain(&error)).into_owned();
             failed
         });
-        self.finish(attempt_id, attempt_result(&outcome)).await?;
-        Ok((outcome, retryable))
+        Ok(Attempted {
+            id,
+            outcome,
+            retryable,
+        })
     }
 
     /// Runs a task to a settled state: attempts of `run` (and `verify`), with
@@ -200,11 +252,11 @@ impl TaskEnvironment {
         mut start_at: StartAt,
     ) -> Result<(TaskState, Option<String>), StoreError> {
         let started = Instant::now();
-        self.set_state(task.id.as_str(), TaskState::Running, None)
-            .await?;
         let attempts = task.retries + 1;
         let mut last_failure = (TaskState::Failed, None);
         let mut made = 0_usize;
+        // The task enters `running` with its first attempt, in one transaction.
+        let mut first = true;
         for try_number in 1..=attempts {
             made += 1;
             if self.cancel.is_cancelled() {
@@ -218,26 +270,33 @@ impl TaskEnvironment {
                     .await;
             }
             if start_at == StartAt::Run {
-                let number = self.next_run_number(task).await?;
-                (self.progress)(&Progress::TaskStarted {
-                    task: task.id.to_string(),
-                    attempt: number,
-                });
-                let (outcome, retryable) = self
-                    .attempt(task, AttemptRole::Run, &task.run, None)
+                let run = self
+                    .attempt(task, AttemptRole::Run, &task.run, None, first)
                     .await?;
-                match outcome.status {
-                    OutcomeStatus::Succeeded => {}
-                    OutcomeStatus::Cancelled => {
-                        return self
-                            .settle(
-                                task,
-                                TaskState::Interrupted,
-                                Some("interrupted while running".to_owned()),
-                                started,
-                            )
-                            .await;
+                first = false;
+                let settled = match run.outcome.status {
+                    OutcomeStatus::Succeeded if task.verify.is_none() => {
+                        Some((TaskState::Succeeded, None))
                     }
+                    OutcomeStatus::Cancelled => Some((
+                        TaskState::Interrupted,
+                        Some("interrupted while running".to_owned()),
+                    )),
+                    _ => None,
+                };
+                self.finish(
+                    task.id.as_str(),
+                    run.id,
+                    attempt_result(&run.outcome),
+                    None,
+                    settled.clone(),
+                )
+                .await?;
+                if let Some((state, reason)) = settled {
+                    return Ok(self.announce(task, state, reason, started));
+                }
+                match run.outcome.status {
+                    OutcomeStatus::Succeeded | OutcomeStatus::Cancelled => {}
                     OutcomeStatus::TimedOut => {
                         last_failure = (
                             TaskState::TimedOut,
@@ -252,9 +311,9 @@ impl TaskEnvironment {
                     OutcomeStatus::Failed => {
                         last_failure = (
                             TaskState::Failed,
-                            Some(format!("`run` failed: {}", describe(&outcome))),
+                            Some(format!("`run` failed: {}", describe(&run.outcome))),
                         );
-                        if !retryable {
+                        if !run.retryable {
                             break;
                         }
                         self.backoff(task, try_number, attempts).await;
@@ -265,43 +324,38 @@ impl TaskEnvironment {
             let Some(verify) = &task.verify else {
                 return self.settle(task, TaskState::Succeeded, None, started).await;
             };
-            let (outcome, verify_retryable) = self
-                .attempt(task, AttemptRole::Verify, verify, None)
+            let check = self
+                .attempt(task, AttemptRole::Verify, verify, None, first)
                 .await?;
-            let passed = outcome.succeeded();
-            {
-                let run = self.run_id.clone();
-                let id = task.id.to_string();
-                self.store
-                    .call(move |store| store.set_task_verified(&run, &id, passed, now_millis()))
-                    .await?;
+            first = false;
+            let settled = match check.outcome.status {
+                OutcomeStatus::Succeeded => Some((TaskState::Succeeded, None)),
+                OutcomeStatus::Cancelled => Some((
+                    TaskState::Interrupted,
+                    Some("interrupted while verifying".to_owned()),
+                )),
+                OutcomeStatus::TimedOut | OutcomeStatus::Failed => None,
+            };
+            self.finish(
+                task.id.as_str(),
+                check.id,
+                attempt_result(&check.outcome),
+                Some(check.outcome.succeeded()),
+                settled.clone(),
+            )
+            .await?;
+            if let Some((state, reason)) = settled {
+                return Ok(self.announce(task, state, reason, started));
             }
-            match outcome.status {
-                OutcomeStatus::Succeeded => {
-                    return self.settle(task, TaskState::Succeeded, None, started).await;
-                }
-                OutcomeStatus::Cancelled => {
-                    return self
-                        .settle(
-                            task,
-                            TaskState::Interrupted,
-                            Some("interrupted while verifying".to_owned()),
-                            started,
-                        )
-                        .await;
-                }
-                OutcomeStatus::TimedOut | OutcomeStatus::Failed => {
-                    last_failure = (
-                        TaskState::Failed,
-                        Some(format!("`verify` failed: {}", describe(&outcome))),
-                    );
-                    if !verify_retryable {
-                        break;
-                    }
-                    start_at = StartAt::Run;
-                    self.backoff(task, try_number, attempts).await;
-                }
+            last_failure = (
+                TaskState::Failed,
+                Some(format!("`verify` failed: {}", describe(&check.outcome))),
+            );
+            if !check.retryable {
+                break;
             }
+            start_at = StartAt::Run;
+            self.backoff(task, try_number, attempts).await;
         }
         let (state, reason) = last_failure;
         let reason = reason.map(|r| {
@@ -311,14 +365,6 @@ impl TaskEnvironment {
             )
         });
         self.settle(task, state, reason, started).await
-    }
-
-    async fn next_run_number(&self, task: &Task) -> Result<u32, StoreError> {
-        let run = self.run_id.clone();
-        let id = task.id.to_string();
-        self.store
-            .call(move |store| Ok(store.task(&run, &id)?.attempts + 1))
-            .await
     }
 
     async fn backoff(&self, task: &Task, try_number: u32, attempts: u32) {
@@ -339,13 +385,24 @@ impl TaskEnvironment {
     ) -> Result<(TaskState, Option<String>), StoreError> {
         self.set_state(task.id.as_str(), state, reason.clone())
             .await?;
+        Ok(self.announce(task, state, reason, started))
+    }
+
+    /// Reports a task's end (already recorded).
+    fn announce(
+        &self,
+        task: &Task,
+        state: TaskState,
+        reason: Option<String>,
+        started: Instant,
+    ) -> (TaskState, Option<String>) {
         (self.progress)(&Progress::TaskFinished {
             task: task.id.to_string(),
             state,
             reason: reason.clone(),
             duration: started.elapsed(),
         });
-        Ok((state, reason))
+        (state, reason)
     }
 
     /// Rolls back one task; returns its new state. A task without a rollback
@@ -398,23 +455,31 @@ impl TaskEnvironment {
                 })
                 .await?
         };
-        let (outcome, _) = self
+        let undo = self
             .attempt(
                 task,
                 AttemptRole::Rollback,
                 &task.run,
                 Some((rollback, evidence)),
+                false,
             )
             .await?;
-        let (state, reason) = if outcome.succeeded() {
+        let (state, reason) = if undo.outcome.succeeded() {
             (TaskState::RolledBack, None)
         } else {
             (
                 TaskState::RollbackFailed,
-                Some(format!("rollback failed: {}", describe(&outcome))),
+                Some(format!("rollback failed: {}", describe(&undo.outcome))),
             )
         };
-        self.set_state(&id, state, reason.clone()).await?;
+        self.finish(
+            &id,
+            undo.id,
+            attempt_result(&undo.outcome),
+            None,
+            Some((state, reason.clone())),
+        )
+        .await?;
         (self.progress)(&Progress::RollbackFinished {
             task: id,
             state,
