@@ -438,6 +438,60 @@ fn max_tasks_stops_starting_tasks() {
     );
 }
 
+/// `count` independent tasks under `policy`, each logging `+` when its
+/// action starts and `-` when it ends, with a verify.
+fn parallel_plan(policy: &str, count: usize) -> String {
+    let mut plan = format!(
+        "version: 1\nname: parallel\npolicy: {{{policy}}}\nphases:\n  - id: one\n    tasks:\n"
+    );
+    for i in 0..count {
+        plan.push_str(&format!(
+            "      - id: t{i}\n        risk: low\n        run: {{shell: [sh, -c, 'echo + >> log; sleep 0.01; echo - >> log']}}\n        verify: {{shell: [\"true\"]}}\n"
+        ));
+    }
+    plan
+}
+
+#[test]
+fn actions_never_exceed_the_concurrency() {
+    let workspace = Workspace::new();
+    workspace.write(
+        "plan.yaml",
+        &parallel_plan(
+            "require_rollback: none, concurrency: 3, max_tasks: none",
+            24,
+        ),
+    );
+    workspace.run(["run", "plan.yaml"]).assert_code(0);
+    let mut now = 0_i32;
+    let mut most = 0;
+    for line in workspace.read("log").lines() {
+        now += if line == "+" { 1 } else { -1 };
+        most = most.max(now);
+    }
+    assert_eq!(now, 0);
+    assert!(most <= 3, "{most} actions ran at once");
+    assert!(workspace.states().values().all(|s| s == "succeeded"));
+}
+
+#[test]
+fn max_tasks_holds_with_several_tasks_at_once() {
+    let workspace = Workspace::new();
+    workspace.write(
+        "plan.yaml",
+        &parallel_plan("require_rollback: none, concurrency: 3, max_tasks: 5", 12),
+    );
+    workspace.run(["run", "plan.yaml"]).assert_code(0);
+    let states = workspace.states();
+    let count = |state: &str| states.values().filter(|s| *s == state).count();
+    assert_eq!(
+        (count("succeeded"), count("deferred")),
+        (5, 7),
+        "{states:?}"
+    );
+    assert_eq!(workspace.read("log").lines().count(), 10);
+}
+
 #[test]
 fn a_task_without_rollback_is_reported_as_left_in_place() {
     let workspace = Workspace::new();

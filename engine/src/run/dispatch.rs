@@ -18,7 +18,7 @@ use tokio::{sync::mpsc, time::Instant};
 use super::{
     RunOutcome,
     progress::Progress,
-    task::{StartAt, TaskEnvironment, TaskFinished},
+    task::{Slot, StartAt, TaskEnvironment, TaskEvent},
 };
 use crate::run::RunError;
 
@@ -350,8 +350,14 @@ impl Dispatcher {
             plangate_plans::dag::phase_order(self.plan(), &self.plan().phases[phase_index].tasks);
         let concurrency = self.plan().policy.concurrency.max(1) as usize;
         let max_tasks = self.plan().policy.max_tasks.map(|m| m as usize);
-        let (sender, mut receiver) = mpsc::channel::<TaskFinished>(members.len().max(1));
+        let (sender, mut receiver) = mpsc::unbounded_channel::<TaskEvent>();
+        // Tasks holding a concurrency slot (their actions may be running),
+        // and tasks not settled yet (a task whose last action ended frees its
+        // slot before its outcome is recorded, so the next task can start
+        // meanwhile; its dependents wait until it is settled).
         let mut running = 0_usize;
+        let mut in_flight = 0_usize;
+        let mut holds_slot = vec![false; self.states.len()];
         let mut stop_starting: Option<String> = None;
         let mut failed = None;
         let mut interrupted = false;
@@ -420,9 +426,9 @@ impl Dispatcher {
                         continue;
                     }
                     if let Some(max) = max_tasks
-                        && self.succeeded() + running >= max
+                        && self.succeeded() + in_flight >= max
                     {
-                        if running == 0 {
+                        if in_flight == 0 {
                             self.set(
                                 task,
                                 TaskState::Deferred,
@@ -434,6 +440,8 @@ impl Dispatcher {
                     }
                     self.states[task] = TaskState::Running;
                     running += 1;
+                    in_flight += 1;
+                    holds_slot[task] = true;
                     let env = self.env.clone();
                     let start_at = if self.verify_only.remove(&task) {
                         StartAt::Verify
@@ -442,12 +450,13 @@ impl Dispatcher {
                     };
                     let sender = sender.clone();
                     tokio::spawn(async move {
-                        let finished = env.execute(task, start_at).await;
-                        let _ = sender.send(finished).await;
+                        let mut slot = Slot::new(task, sender.clone());
+                        let finished = env.execute(task, start_at, &mut slot).await;
+                        let _ = sender.send(TaskEvent::Finished(finished));
                     });
                 }
             }
-            if running == 0 {
+            if in_flight == 0 {
                 let pending = members
                     .iter()
                     .any(|&t| self.states[t] == TaskState::Pending);
@@ -468,22 +477,32 @@ impl Dispatcher {
                 .filter(|_| stop_starting.is_none())
                 .unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
             tokio::select! {
-                Some(finished) = receiver.recv() => {
-                    running -= 1;
-                    self.states[finished.index] = finished.state;
-                    match finished.state {
-                        TaskState::Succeeded => self.completed.push(finished.index),
-                        TaskState::Interrupted => interrupted = true,
-                        TaskState::Failed | TaskState::TimedOut => {
-                            if self.plan().policy.on_failure == OnFailure::Continue {
-                                self.failures.push(finished.index);
-                            } else if failed.is_none() {
-                                failed = Some(finished.index);
-                            }
+                Some(event) = receiver.recv() => match event {
+                    TaskEvent::SlotFreed(task) => {
+                        if std::mem::take(&mut holds_slot[task]) {
+                            running -= 1;
                         }
-                        _ => {}
                     }
-                }
+                    TaskEvent::Finished(finished) => {
+                        if std::mem::take(&mut holds_slot[finished.index]) {
+                            running -= 1;
+                        }
+                        in_flight -= 1;
+                        self.states[finished.index] = finished.state;
+                        match finished.state {
+                            TaskState::Succeeded => self.completed.push(finished.index),
+                            TaskState::Interrupted => interrupted = true,
+                            TaskState::Failed | TaskState::TimedOut => {
+                                if self.plan().policy.on_failure == OnFailure::Continue {
+                                    self.failures.push(finished.index);
+                                } else if failed.is_none() {
+                                    failed = Some(finished.index);
+                                }
+                            }
+                            _ => {}
+                        }
+                    }
+                },
                 () = self.env.cancel.cancelled(), if !interrupted => {
                     interrupted = true;
                 }

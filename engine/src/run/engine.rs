@@ -89,8 +89,7 @@ pub struct Engine {
 impl Engine {
     /// Builds the runtime; registers the built-in executors.
     pub fn new(settings: EngineSettings) -> Result<Self, RunError> {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
+        let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .map_err(RunError::Runtime)?;

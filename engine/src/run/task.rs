@@ -41,6 +41,38 @@ pub(crate) struct TaskFinished {
     pub(crate) state: TaskState,
 }
 
+/// What a task tells the dispatcher.
+#[derive(Debug)]
+pub(crate) enum TaskEvent {
+    /// Its last action ended; what remains is recording the outcome, so
+    /// its concurrency slot is free. Dependents still wait for `Finished`.
+    SlotFreed(usize),
+    /// It settled, and the state file says so.
+    Finished(TaskFinished),
+}
+
+/// A task's concurrency slot, released when its last action has ended.
+pub(crate) struct Slot {
+    index: usize,
+    events: Option<tokio::sync::mpsc::UnboundedSender<TaskEvent>>,
+}
+
+impl Slot {
+    pub(crate) fn new(index: usize, events: tokio::sync::mpsc::UnboundedSender<TaskEvent>) -> Self {
+        Self {
+            index,
+            events: Some(events),
+        }
+    }
+
+    /// Frees the slot (once).
+    fn release(&mut self) {
+        if let Some(events) = self.events.take() {
+            let _ = events.send(TaskEvent::SlotFreed(self.index));
+        }
+    }
+}
+
 /// An action that ran as an attempt whose outcome is not recorded yet.
 struct Attempted {
     id: AttemptId,
@@ -228,9 +260,14 @@ impl TaskEnvironment {
     /// Runs a task to a settled state: attempts of `run` (and `verify`), with
     /// retries. Store errors end the task as failed: without a record, the
     /// engine must not claim anything.
-    pub(crate) async fn execute(&self, index: usize, start_at: StartAt) -> TaskFinished {
+    pub(crate) async fn execute(
+        &self,
+        index: usize,
+        start_at: StartAt,
+        slot: &mut Slot,
+    ) -> TaskFinished {
         let task = &self.plan.tasks[index];
-        match self.execute_inner(task, start_at).await {
+        match self.execute_inner(task, start_at, slot).await {
             Ok((state, _)) => TaskFinished { index, state },
             Err(error) => {
                 (self.progress)(&Progress::Warning(format!(
@@ -250,6 +287,7 @@ impl TaskEnvironment {
         &self,
         task: &Task,
         mut start_at: StartAt,
+        slot: &mut Slot,
     ) -> Result<(TaskState, Option<String>), StoreError> {
         let started = Instant::now();
         let attempts = task.retries + 1;
@@ -284,6 +322,9 @@ impl TaskEnvironment {
                     )),
                     _ => None,
                 };
+                if settled.is_some() {
+                    slot.release();
+                }
                 self.finish(
                     task.id.as_str(),
                     run.id,
@@ -336,6 +377,9 @@ impl TaskEnvironment {
                 )),
                 OutcomeStatus::TimedOut | OutcomeStatus::Failed => None,
             };
+            if settled.is_some() {
+                slot.release();
+            }
             self.finish(
                 task.id.as_str(),
                 check.id,
