@@ -7,7 +7,11 @@
 //! budget deadline. Task futures never touch the dispatcher's state; they only
 //! write their own rows to the state file.
 
-use std::{collections::HashSet, time::Duration};
+use std::{
+    cmp::Reverse,
+    collections::{BinaryHeap, HashSet},
+    time::Duration,
+};
 
 use plangate_plans::{
     Approvals, OnFailure, format_duration, policy::risk_decision, text::and_ticked,
@@ -325,14 +329,6 @@ impl Dispatcher {
         })
     }
 
-    fn ready(&self, task: usize) -> bool {
-        self.states[task] == TaskState::Pending
-            && self.plan().tasks[task]
-                .needs
-                .iter()
-                .all(|&need| self.states[need] == TaskState::Succeeded)
-    }
-
     fn succeeded(&self) -> usize {
         self.states
             .iter()
@@ -340,6 +336,11 @@ impl Dispatcher {
             .count()
     }
 
+    /// Runs the tasks of one phase. Work per event is proportional to the
+    /// tasks it concerns, not to the phase: a count of unmet needs per task
+    /// and a queue of ready tasks in phase order replace rescans of the
+    /// phase, and a task that will not succeed has its waiting dependents
+    /// settled through a worklist.
     async fn run_phase(
         &mut self,
         phase_index: usize,
@@ -361,6 +362,7 @@ impl Dispatcher {
         let mut stop_starting: Option<String> = None;
         let mut failed = None;
         let mut interrupted = false;
+        let mut succeeded = self.succeeded();
 
         // Re-check risk for tasks still waiting on an approval that may now exist.
         for &task in &members {
@@ -371,16 +373,44 @@ impl Dispatcher {
             }
         }
 
-        loop {
-            // Settle what cannot run: blocked by a need, or past a limit.
-            for &task in &members {
-                if self.states[task] != TaskState::Pending {
-                    continue;
-                }
-                if let Some((state, reason)) = self.blocker(task) {
-                    self.set(task, state, reason).await?;
+        // Phase order positions, dependents inside the phase, unmet needs.
+        let mut position = vec![usize::MAX; self.states.len()];
+        for (at, &task) in members.iter().enumerate() {
+            position[task] = at;
+        }
+        let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); self.states.len()];
+        for &task in &members {
+            for &need in &self.plan().tasks[task].needs {
+                if position[need] != usize::MAX {
+                    dependents[need].push(task);
                 }
             }
+        }
+        // Settle what cannot run (in phase order, so a blocked task blocks
+        // its dependents in the same pass), then queue what is ready.
+        for &task in &members {
+            if self.states[task] == TaskState::Pending
+                && let Some((state, reason)) = self.blocker(task)
+            {
+                self.set(task, state, reason).await?;
+            }
+        }
+        let mut unmet = vec![0_usize; self.states.len()];
+        let mut ready: BinaryHeap<Reverse<usize>> = BinaryHeap::new();
+        for &task in &members {
+            if self.states[task] == TaskState::Pending {
+                unmet[task] = self.plan().tasks[task]
+                    .needs
+                    .iter()
+                    .filter(|&&need| self.states[need] != TaskState::Succeeded)
+                    .count();
+                if unmet[task] == 0 {
+                    ready.push(Reverse(position[task]));
+                }
+            }
+        }
+
+        loop {
             if stop_starting.is_none()
                 && let Some(deadline) = deadline
                 && Instant::now() >= deadline
@@ -405,39 +435,45 @@ impl Dispatcher {
                     )
                 };
                 stop_starting = Some(format!("{which} is used up"));
-            }
-            if let Some(reason) = stop_starting
-                .clone()
-                .filter(|_| failed.is_none() && !interrupted)
-            {
-                for &task in &members {
-                    if self.states[task] == TaskState::Pending {
-                        self.set(task, TaskState::Deferred, reason.clone()).await?;
+                if failed.is_none() && !interrupted {
+                    let reason = stop_starting.clone().unwrap_or_default();
+                    for &task in &members {
+                        if self.states[task] == TaskState::Pending {
+                            self.set(task, TaskState::Deferred, reason.clone()).await?;
+                        }
                     }
+                    ready.clear();
                 }
             }
             // Start what is ready.
             if stop_starting.is_none() && failed.is_none() && !interrupted {
-                for &task in &members {
-                    if running >= concurrency {
+                while running < concurrency {
+                    let Some(&Reverse(at)) = ready.peek() else {
                         break;
-                    }
-                    if !self.ready(task) {
+                    };
+                    let task = members[at];
+                    if self.states[task] != TaskState::Pending {
+                        ready.pop();
                         continue;
                     }
                     if let Some(max) = max_tasks
-                        && self.succeeded() + in_flight >= max
+                        && succeeded + in_flight >= max
                     {
-                        if in_flight == 0 {
-                            self.set(
-                                task,
-                                TaskState::Deferred,
-                                format!("`policy.max_tasks` ({max}) is reached"),
-                            )
-                            .await?;
+                        if in_flight > 0 {
+                            // Wait: a task in flight may still fail.
+                            break;
                         }
+                        ready.pop();
+                        self.set(
+                            task,
+                            TaskState::Deferred,
+                            format!("`policy.max_tasks` ({max}) is reached"),
+                        )
+                        .await?;
+                        self.settle_dependents(task, &dependents).await?;
                         continue;
                     }
+                    ready.pop();
                     self.states[task] = TaskState::Running;
                     running += 1;
                     in_flight += 1;
@@ -457,21 +493,10 @@ impl Dispatcher {
                 }
             }
             if in_flight == 0 {
-                let pending = members
-                    .iter()
-                    .any(|&t| self.states[t] == TaskState::Pending);
-                if !pending || failed.is_some() || interrupted || stop_starting.is_some() {
-                    break;
-                }
-                // Pending tasks remain but none is ready and none runs: only
-                // possible if max_tasks deferred the last candidates above.
-                if members
-                    .iter()
-                    .all(|&t| self.states[t] != TaskState::Pending || !self.ready(t))
-                {
-                    break;
-                }
-                continue;
+                // Nothing runs and nothing more can start: tasks still pending
+                // wait on a stop (failure, signal, budget) or on needs that
+                // will not succeed, which `settle_dependents` settled.
+                break;
             }
             let sleep_until = deadline
                 .filter(|_| stop_starting.is_none())
@@ -484,22 +509,37 @@ impl Dispatcher {
                         }
                     }
                     TaskEvent::Finished(finished) => {
-                        if std::mem::take(&mut holds_slot[finished.index]) {
+                        let task = finished.index;
+                        if std::mem::take(&mut holds_slot[task]) {
                             running -= 1;
                         }
                         in_flight -= 1;
-                        self.states[finished.index] = finished.state;
+                        self.states[task] = finished.state;
                         match finished.state {
-                            TaskState::Succeeded => self.completed.push(finished.index),
+                            TaskState::Succeeded => {
+                                self.completed.push(task);
+                                succeeded += 1;
+                                for &dependent in &dependents[task] {
+                                    if self.states[dependent] == TaskState::Pending {
+                                        unmet[dependent] -= 1;
+                                        if unmet[dependent] == 0 {
+                                            ready.push(Reverse(position[dependent]));
+                                        }
+                                    }
+                                }
+                            }
                             TaskState::Interrupted => interrupted = true,
                             TaskState::Failed | TaskState::TimedOut => {
                                 if self.plan().policy.on_failure == OnFailure::Continue {
-                                    self.failures.push(finished.index);
+                                    self.failures.push(task);
                                 } else if failed.is_none() {
-                                    failed = Some(finished.index);
+                                    failed = Some(task);
                                 }
                             }
                             _ => {}
+                        }
+                        if finished.state != TaskState::Succeeded {
+                            self.settle_dependents(task, &dependents).await?;
                         }
                     }
                 },
@@ -517,6 +557,27 @@ impl Dispatcher {
             return Ok(PhaseEnd::Failed(task));
         }
         Ok(PhaseEnd::Settled)
+    }
+
+    /// `task` will not succeed: settles its pending dependents in the phase
+    /// (blocked or deferred, as `blocker` says), and theirs, transitively.
+    async fn settle_dependents(
+        &mut self,
+        task: usize,
+        dependents: &[Vec<usize>],
+    ) -> Result<(), RunError> {
+        let mut work = vec![task];
+        while let Some(settled) = work.pop() {
+            for &dependent in &dependents[settled] {
+                if self.states[dependent] == TaskState::Pending
+                    && let Some((state, reason)) = self.blocker(dependent)
+                {
+                    self.set(dependent, state, reason).await?;
+                    work.push(dependent);
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Rolls back succeeded tasks in reverse completion order (only those of
