@@ -5,13 +5,16 @@
 //!
 //! 1. text checks that YAML parsers report badly (tabs in indentation, empty file);
 //! 2. serde_yaml parses the document into a `Value` (syntax errors, with positions);
-//! 3. [`crate::marked`] parses it again, keeping the span of every key and value;
+//! 3. [`crate::marked`] parses it again, keeping the span of every key and
+//!    value, but only when a position is needed (a diagnostic, or a field
+//!    check the typed pass cannot make): a valid plan is usually parsed once;
 //! 4. each section, phase, task and action is decoded on its own, so one bad
 //!    task does not hide the errors of the next; unknown keys are all reported;
 //! 5. semantic checks (ids, `needs`, cycles, rollbacks, templates) run on the
 //!    decoded pieces and look their spans up in the marked tree.
 
 use std::{
+    cell::OnceCell,
     collections::{BTreeMap, HashMap, HashSet},
     path::{Path as FsPath, PathBuf},
     time::Duration,
@@ -85,41 +88,31 @@ fn parse_inner(source: &SourceFile, base_dir: PathBuf) -> Result<Plan, Vec<Diagn
     if !tabs.is_empty() {
         return Err(tabs);
     }
-    // The two passes are independent; on large plans running them side by
-    // side halves the parsing time.
-    let (value, marked) = std::thread::scope(|scope| {
-        let marked = scope.spawn(|| marked::parse(source));
-        let value = serde_yaml::from_str::<Value>(source.text());
-        (value, marked.join())
-    });
-    let value = value.map_err(|e| vec![yaml_error(source, &e)])?;
-    let marked = marked.unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-    let tree = match marked {
-        Ok(Some(tree)) => tree,
-        Ok(None) => return Err(vec![empty_file()]),
-        Err(error) => {
-            return Err(vec![Diagnostic::new(
-                Some(error.span),
-                format!("invalid YAML: {}", error.message),
-            )]);
-        }
-    };
+    // The marked pass (positions) runs only when a position is needed: for
+    // a diagnostic, or to check fields the typed pass cannot see. A valid
+    // plan is usually parsed once, which halves the time and the memory of
+    // loading a large plan.
+    let value =
+        serde_yaml::from_str::<Value>(source.text()).map_err(|e| vec![yaml_error(source, &e)])?;
     if value.is_null() {
         return Err(vec![empty_file()]);
     }
-    let Value::Mapping(root) = &value else {
-        return Err(vec![
-            Diagnostic::new(
-                Some(tree.span),
-                format!("a plan must be a mapping, found {}", tree.describe()),
-            )
-            .with_help("a plan is a mapping with `version: 1`, `name:` and `phases:`"),
-        ]);
-    };
-    let mut context = Context {
-        tree: &tree,
+    let context = Context {
+        source,
+        tree: OnceCell::new(),
         diagnostics: Vec::new(),
     };
+    let Value::Mapping(root) = &value else {
+        let (span, found) = context.tree().map_or_else(
+            || (None, "a scalar or a sequence".to_owned()),
+            |tree| (Some(tree.span), tree.describe().to_owned()),
+        );
+        return Err(vec![
+            Diagnostic::new(span, format!("a plan must be a mapping, found {found}"))
+                .with_help("a plan is a mapping with `version: 1`, `name:` and `phases:`"),
+        ]);
+    };
+    let mut context = context;
     let plan = context.plan(root, source, base_dir);
     match plan {
         Some(plan) if context.diagnostics.is_empty() => Ok(plan),
@@ -273,16 +266,26 @@ struct DraftTask {
 }
 
 struct Context<'a> {
-    tree: &'a Node,
+    source: &'a SourceFile,
+    /// The marked tree, parsed on first use; `None` if yaml-rust2 cannot
+    /// parse what serde_yaml could (then diagnostics have no position).
+    tree: OnceCell<Option<Node>>,
     diagnostics: Vec<Diagnostic>,
 }
 
 impl Context<'_> {
+    fn tree(&self) -> Option<&Node> {
+        self.tree
+            .get_or_init(|| marked::parse(self.source).ok().flatten())
+            .as_ref()
+    }
+
     /// The span of the node at `path`, or of its nearest ancestor that exists.
     fn span(&self, path: &Path) -> Option<Span> {
+        let tree = self.tree()?;
         let mut path = path.clone();
         loop {
-            if let Some(node) = self.tree.lookup(&path) {
+            if let Some(node) = tree.lookup(&path) {
                 return Some(node.span);
             }
             path.0.pop()?;
@@ -291,7 +294,9 @@ impl Context<'_> {
 
     /// The span of the key `key` of the mapping at `path`, else of the mapping.
     fn key_span(&self, path: &Path, key: &str) -> Option<Span> {
-        self.tree.key_span(path, key).or_else(|| self.span(path))
+        self.tree()
+            .and_then(|tree| tree.key_span(path, key))
+            .or_else(|| self.span(path))
     }
 
     fn error(&mut self, span: Option<Span>, message: impl Into<String>) -> &mut Diagnostic {
@@ -651,8 +656,8 @@ impl Context<'_> {
         }
         let mut phases = Vec::new();
         let mut drafts = Vec::new();
-        let mut seen_phases: HashMap<String, Span> = HashMap::new();
-        let mut seen_tasks: HashMap<String, Span> = HashMap::new();
+        let mut seen_phases: HashMap<String, Path> = HashMap::new();
+        let mut seen_tasks: HashMap<String, Path> = HashMap::new();
         for (phase_index, raw) in raw_phases.iter().enumerate() {
             let path = root_path.key("phases").index(phase_index);
             let Value::Mapping(map) = raw else {
@@ -674,20 +679,20 @@ impl Context<'_> {
             let raw_tasks: Vec<Value> = self
                 .required(map, &path, "tasks", "a phase")
                 .unwrap_or_default();
-            let id_span = self.span(&path.key("id")).unwrap_or_default();
             let phase_id = id.and_then(|id| {
                 if !self.id_text(&id, &path.key("id"), "phase id") {
                     return None;
                 }
                 if let Some(first) = seen_phases.get(&id) {
-                    let first_line = first.line;
-                    self.error(Some(id_span), format!("duplicate phase id `{id}`"))
+                    let first_line = self.span(first).unwrap_or_default().line;
+                    let id_span = self.span(&path.key("id"));
+                    self.error(id_span, format!("duplicate phase id `{id}`"))
                         .help = Some(format!(
                         "phase `{id}` is first defined on line {first_line}; phase ids are unique"
                     ));
                     return None;
                 }
-                seen_phases.insert(id.clone(), id_span);
+                seen_phases.insert(id.clone(), path.key("id"));
                 PhaseId::new(id).ok()
             });
             let mut phase_tasks = Vec::new();
@@ -711,7 +716,6 @@ impl Context<'_> {
                     budget: budget.map(PlanDuration::get),
                     approval: approval.unwrap_or(false),
                     tasks: phase_tasks,
-                    span: id_span,
                 });
             }
         }
@@ -723,7 +727,7 @@ impl Context<'_> {
         raw: &Value,
         path: &Path,
         context: &TaskContext<'_>,
-        seen: &mut HashMap<String, Span>,
+        seen: &mut HashMap<String, Path>,
     ) -> Option<DraftTask> {
         let Value::Mapping(map) = raw else {
             let span = self.span(path);
@@ -771,18 +775,18 @@ impl Context<'_> {
                 .ok_or(()),
         };
 
-        let id_span = self.span(&path.key("id")).unwrap_or_default();
         let id = id.and_then(|id| {
             if !self.id_text(&id, &path.key("id"), "task id") {
                 return None;
             }
             if let Some(first) = seen.get(&id) {
-                let first_line = first.line;
-                self.error(Some(id_span), format!("duplicate task id `{id}`"))
+                let first_line = self.span(first).unwrap_or_default().line;
+                let id_span = self.span(&path.key("id"));
+                self.error(id_span, format!("duplicate task id `{id}`"))
                     .help = Some(format!("task `{id}` is first defined on line {first_line}; task ids are unique in the whole plan"));
                 return None;
             }
-            seen.insert(id.clone(), id_span);
+            seen.insert(id.clone(), path.key("id"));
             TaskId::new(id).ok()
         })?;
 
@@ -826,7 +830,6 @@ impl Context<'_> {
                 run: run?,
                 verify: verify.ok()?,
                 rollback: rollback.ok()?,
-                span: id_span,
             })
         })();
         Some(DraftTask {
@@ -893,10 +896,10 @@ impl Context<'_> {
                 return None;
             }
         }
-        self.check_templates(path, context.vars);
         // Substitution copies the action; most actions have no placeholder.
         let substituted;
         let value = if template::has_placeholder(value) {
+            self.check_templates(path, context.vars);
             substituted = template::substitute_value(value, context.vars);
             &substituted
         } else {
@@ -1194,9 +1197,10 @@ impl Context<'_> {
     }
 
     fn op_fields(&mut self, kind: &str, op: &str, path: &Path, required: &[&str], unused: &[&str]) {
-        let Some(node) = self.tree.lookup(path) else {
+        let Some(node) = self.tree().and_then(|tree| tree.lookup(path)) else {
             return;
         };
+        let node_span = node.span;
         let keys: Vec<(String, Span)> = node
             .entries()
             .iter()
@@ -1204,7 +1208,7 @@ impl Context<'_> {
             .collect();
         for field in required {
             if !keys.iter().any(|(k, _)| k == field) {
-                self.error(Some(node.span), format!("`{kind}` `{op}` needs `{field}`"));
+                self.error(Some(node_span), format!("`{kind}` `{op}` needs `{field}`"));
             }
         }
         for (key, span) in &keys {
@@ -1219,11 +1223,10 @@ impl Context<'_> {
     }
 
     fn check_templates(&mut self, path: &Path, vars: &BTreeMap<String, String>) {
-        let Some(node) = self.tree.lookup(path) else {
-            return;
-        };
         let mut problems = Vec::new();
-        template::check_node(node, vars, &mut problems);
+        if let Some(node) = self.tree().and_then(|tree| tree.lookup(path)) {
+            template::check_node(node, vars, &mut problems);
+        }
         self.diagnostics.extend(problems);
     }
 
@@ -1240,7 +1243,6 @@ impl Context<'_> {
             .map(|(i, draft)| (draft.id.as_str(), i))
             .collect();
         let mut needs: Vec<Vec<usize>> = vec![Vec::new(); drafts.len()];
-        let mut need_spans: HashMap<(usize, usize), Span> = HashMap::new();
         let phase_name = |i: usize| {
             phases
                 .get(i)
@@ -1250,8 +1252,10 @@ impl Context<'_> {
             let id = &draft.id;
             let mut listed = HashSet::new();
             for (need, need_path) in &draft.needs {
-                let span = self.span(need_path);
+                // Spans are looked up only for diagnostics: the marked pass
+                // runs only when one is needed.
                 if !listed.insert(need.as_str()) {
+                    let span = self.span(need_path);
                     self.error(span, format!("task `{id}` needs `{need}` twice"))
                         .help = Some("list each task once in `needs`".to_owned());
                     continue;
@@ -1263,12 +1267,14 @@ impl Context<'_> {
                         ),
                         None => "`needs` lists task ids of this phase or an earlier one".to_owned(),
                     };
+                    let span = self.span(need_path);
                     self.error(span, format!("task `{id}` needs unknown task `{need}`"))
                         .help = Some(help);
                     continue;
                 };
                 let target_phase = drafts[target].phase;
                 if target_phase > draft.phase {
+                    let span = self.span(need_path);
                     self.error(
                         span,
                         format!(
@@ -1279,9 +1285,6 @@ impl Context<'_> {
                     )
                     .help = Some("phases run in order: move the needed task to this phase or an earlier one".to_owned());
                     continue;
-                }
-                if let Some(span) = span {
-                    need_spans.insert((index, target), span);
                 }
                 needs[index].push(target);
             }
@@ -1306,7 +1309,11 @@ impl Context<'_> {
                 .collect();
             let first = cycle[0];
             let next = cycle.get(1).copied().unwrap_or(first);
-            let span = need_spans.get(&(first, next)).copied();
+            let span = drafts[first]
+                .needs
+                .iter()
+                .find(|(need, _)| need.as_str() == drafts[next].id.as_str())
+                .and_then(|(_, path)| self.span(path));
             self.error(
                 span,
                 format!(

@@ -12,7 +12,6 @@ use serde::{Deserialize, Serialize};
 use crate::{
     action::{Action, ExecutorInstance, Rollback},
     ids::{PhaseId, PlanName, TaskId},
-    source::Span,
 };
 
 /// The plan format version this build reads.
@@ -147,9 +146,6 @@ pub struct Phase {
     pub approval: bool,
     /// Indexes into [`Plan::tasks`], in declaration order.
     pub tasks: Vec<usize>,
-    /// Where the phase's `id` is written.
-    #[serde(skip)]
-    pub span: Span,
 }
 
 impl Phase {
@@ -190,9 +186,6 @@ pub struct Task {
     pub verify: Option<Action>,
     /// How to undo `run`.
     pub rollback: Option<Rollback>,
-    /// Where the task's `id` is written.
-    #[serde(skip)]
-    pub span: Span,
 }
 
 impl Task {
