@@ -25,6 +25,24 @@ pub(crate) struct GlobalArgs {
     /// The state file (default: `$PLANGATE_STATE`, else `.plangate/state.db`).
     #[arg(long, global = true, value_name = "DB")]
     pub(crate) state: Option<PathBuf>,
+    /// How state commits reach the disk: `normal` survives the plangate
+    /// process being killed at any instant; `full` also survives the machine
+    /// losing power (one fsync per commit).
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        value_name = "MODE",
+        env = "PLANGATE_STATE_SYNC",
+        default_value_t = StateSync::Normal
+    )]
+    pub(crate) state_sync: StateSync,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum StateSync {
+    Normal,
+    Full,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

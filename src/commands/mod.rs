@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use crate::{
     CliError,
-    args::{Cli, Command},
+    args::{Cli, Command, StateSync},
     env,
     printer::Printer,
 };
@@ -19,6 +19,8 @@ use crate::{
 /// read either directly.
 pub(crate) struct Settings {
     pub(crate) state_path: PathBuf,
+    /// `PRAGMA synchronous=FULL` for the state file (`--state-sync full`).
+    pub(crate) synchronous_full: bool,
 }
 
 impl Settings {
@@ -33,7 +35,10 @@ impl Settings {
                     .map(PathBuf::from)
             })
             .unwrap_or_else(|| PathBuf::from(".plangate/state.db"));
-        Self { state_path }
+        Self {
+            state_path,
+            synchronous_full: cli.global.state_sync == StateSync::Full,
+        }
     }
 }
 

@@ -17,6 +17,7 @@ use crate::{
 
 fn engine(settings: &Settings, printer: &Printer) -> Result<Engine, CliError> {
     let mut engine_settings = EngineSettings::new(settings.state_path.clone());
+    engine_settings.synchronous_full = settings.synchronous_full;
     let progress = printer.progress_sink();
     engine_settings.progress = Arc::new(move |event: &Progress| progress(&describe(event)));
     Ok(Engine::new(engine_settings)?)

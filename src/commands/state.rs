@@ -40,6 +40,7 @@ pub(crate) fn approve(
     let by = args.approved_by.clone().unwrap_or_else(default_approver);
     let (run, target) = record_approval(
         &settings.state_path,
+        settings.synchronous_full,
         Some(&args.run),
         &args.target,
         &by,

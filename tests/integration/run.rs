@@ -453,6 +453,34 @@ fn parallel_plan(policy: &str, count: usize) -> String {
 }
 
 #[test]
+fn state_sync_full_runs_and_a_bad_mode_is_refused() {
+    let workspace = Workspace::new();
+    workspace.write(
+        "plan.yaml",
+        &parallel_plan("require_rollback: none, concurrency: 2", 3),
+    );
+    workspace
+        .run(["--state-sync", "full", "run", "plan.yaml"])
+        .assert_code(0);
+    assert!(workspace.states().values().all(|s| s == "succeeded"));
+
+    let refused = workspace.run(["--state-sync", "sometimes", "status"]);
+    refused.assert_code(2);
+    refused.assert_stderr_contains("invalid value 'sometimes' for '--state-sync <MODE>'");
+    let from_env = workspace
+        .command(["status"])
+        .env("PLANGATE_STATE_SYNC", "often")
+        .output()
+        .expect("plangate runs");
+    assert_eq!(from_env.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&from_env.stderr).contains("invalid value 'often'"),
+        "{}",
+        String::from_utf8_lossy(&from_env.stderr)
+    );
+}
+
+#[test]
 fn actions_never_exceed_the_concurrency() {
     let workspace = Workspace::new();
     workspace.write(

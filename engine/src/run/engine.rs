@@ -38,6 +38,10 @@ pub struct EngineSettings {
     pub approver: String,
     /// Where progress goes.
     pub progress: ProgressSink,
+    /// `PRAGMA synchronous=FULL`: every commit is fsynced, so the state also
+    /// survives power loss; `NORMAL` (the default) survives the process being
+    /// killed at any instant.
+    pub synchronous_full: bool,
 }
 
 impl EngineSettings {
@@ -49,6 +53,7 @@ impl EngineSettings {
             output_limit: 64 * 1024,
             approver: default_approver(),
             progress: Arc::new(|_| {}),
+            synchronous_full: false,
         }
     }
 }
@@ -112,7 +117,7 @@ impl Engine {
             &self.settings.state_path,
             OpenOptions {
                 create,
-                ..OpenOptions::default()
+                synchronous_full: self.settings.synchronous_full,
             },
         )?)
     }
@@ -562,6 +567,7 @@ pub(super) fn initial_tasks(plan: &Plan, dry_run: &plangate_plans::DryRun) -> Ve
 /// `plangate approve RUN TARGET`: records an approval of a task or phase.
 pub fn approve(
     state_path: &Path,
+    synchronous_full: bool,
     run: Option<&str>,
     target: &str,
     by: &str,
@@ -571,7 +577,7 @@ pub fn approve(
         state_path,
         OpenOptions {
             create: false,
-            ..OpenOptions::default()
+            synchronous_full,
         },
     )?;
     let record = find_run(&store, run, state_path)?;
