@@ -574,6 +574,8 @@ struct RunWorkload {
     tasks: u32,
     phases: u32,
     shape: Shape,
+    /// Run with `--state-sync full` (an fsync per commit).
+    sync_full: bool,
 }
 
 impl RunWorkload {
@@ -582,11 +584,16 @@ impl RunWorkload {
             Shape::Independent => "independent",
             Shape::Chain => "chain",
         };
+        let sync = if self.sync_full {
+            ", `--state-sync full`"
+        } else {
+            ""
+        };
         if self.phases == 1 {
-            format!("{shape}, 1 phase")
+            format!("{shape}, 1 phase{sync}")
         } else {
             format!(
-                "{shape}, {} phases × {}",
+                "{shape}, {} phases × {}{sync}",
                 self.phases,
                 thousands(self.tasks / self.phases)
             )
@@ -598,7 +605,12 @@ impl RunWorkload {
             Shape::Independent => "independent",
             Shape::Chain => "chain",
         };
-        format!("run-{shape}-{}x{}", self.phases, self.tasks / self.phases)
+        let sync = if self.sync_full { "-full" } else { "" };
+        format!(
+            "run-{shape}-{}x{}{sync}",
+            self.phases,
+            self.tasks / self.phases
+        )
     }
 
     /// The plan: `phases` phases of `tasks / phases` tasks, each `run: true`.
@@ -848,11 +860,19 @@ impl Bench<'_> {
                 tasks: 1_000,
                 phases: 1,
                 shape: Shape::Independent,
+                sync_full: false,
             },
             RunWorkload {
                 tasks: 1_000,
                 phases: 1,
                 shape: Shape::Chain,
+                sync_full: false,
+            },
+            RunWorkload {
+                tasks: 1_000,
+                phases: 1,
+                shape: Shape::Independent,
+                sync_full: true,
             },
         ];
         if !self.options.quick {
@@ -861,16 +881,19 @@ impl Bench<'_> {
                     tasks: 10_000,
                     phases: 1,
                     shape: Shape::Independent,
+                    sync_full: false,
                 },
                 RunWorkload {
                     tasks: 10_000,
                     phases: 1,
                     shape: Shape::Chain,
+                    sync_full: false,
                 },
                 RunWorkload {
                     tasks: 10_000,
                     phases: 10,
                     shape: Shape::Independent,
+                    sync_full: false,
                 },
             ]);
         }
@@ -895,12 +918,16 @@ impl Bench<'_> {
             let run_job = Job {
                 label: &run_label,
                 program: self.plangate(),
-                args: vec![
-                    "run".to_owned(),
-                    "plan.yaml".to_owned(),
-                    "--state".to_owned(),
-                    "state.db".to_owned(),
-                ],
+                args: [
+                    "run",
+                    "plan.yaml",
+                    "--state",
+                    "state.db",
+                    "--state-sync",
+                    if workload.sync_full { "full" } else { "normal" },
+                ]
+                .map(str::to_owned)
+                .to_vec(),
                 cwd: &folder,
                 expected_exit: 0,
             };
