@@ -42,6 +42,7 @@ impl CliError {
                 | RunError::PlanChanged { .. }
                 | RunError::PlanMissing { .. }
                 | RunError::NotResumable { .. }
+                | RunError::RollingBack { .. }
                 | RunError::NoRuns { .. }
                 | RunError::UnknownApprovalTarget { .. }
                 | RunError::UnknownPlanTarget { .. }

@@ -404,6 +404,47 @@ fn a_reconciliation_cut_off_after_closing_an_attempt_does_not_lose_what_it_found
     assert_eq!(workspace.read("out"), "ran\n");
 }
 
+/// A chain `a` -> `b` -> `c` -> `d` where `d` fails; `on_failure:
+/// rollback-run`. `b`'s rollback signals that it started, then waits for
+/// `release`.
+const ROLLING: &str = "version: 1\nname: rolling\npolicy: {on_failure: rollback-run, concurrency: 1}\nphases:\n  - id: one\n    tasks:\n      - {id: a, risk: low, run: {shell: [sh, -c, 'echo run a >> journal']}, rollback: {shell: [sh, -c, 'echo undo a >> journal']}}\n      - {id: b, risk: low, needs: [a], run: {shell: [sh, -c, 'echo run b >> journal']}, rollback: {shell: [sh, -c, 'touch rolling; while [ ! -e release ]; do sleep 0.01; done; echo undo b >> journal']}}\n      - {id: c, risk: low, needs: [b], run: {shell: [sh, -c, 'echo run c >> journal']}, rollback: {shell: [sh, -c, 'echo undo c >> journal']}}\n      - {id: d, risk: low, needs: [c], run: {shell: [sh, -c, 'echo run d >> journal; exit 1']}, rollback: {shell: [sh, -c, 'echo undo d >> journal']}}\n";
+
+#[test]
+fn a_run_killed_while_rolling_back_is_finished_by_rollback_not_resumed() {
+    let workspace = Workspace::new();
+    workspace.write("plan.yaml", ROLLING);
+    let child = spawn(&workspace, &["run", "plan.yaml"]);
+    wait_until("`b`'s rollback to start", || {
+        workspace.path().join("rolling").exists()
+    });
+    let run = kill_engine_and_actions(&workspace, child);
+    assert_eq!(
+        workspace.read("journal"),
+        "run a\nrun b\nrun c\nrun d\nundo d\nundo c\n"
+    );
+
+    // Going forward would run `d` again over a half-undone run.
+    let refused = workspace.run(["resume"]);
+    refused.assert_code(2);
+    refused.assert_stderr_contains(&format!(
+        "run `{run}` was rolling back when it stopped and cannot be resumed"
+    ));
+    refused.assert_stderr_contains(&format!("plangate rollback {run}"));
+
+    // `rollback` finishes it: the cut-off rollback first, then the rest.
+    workspace.write("release", "");
+    workspace.run(["rollback", &run]).assert_code(0);
+    assert_eq!(
+        workspace.read("journal"),
+        "run a\nrun b\nrun c\nrun d\nundo d\nundo c\nundo b\nundo a\n"
+    );
+    let states = workspace.states();
+    for task in ["a", "b", "c"] {
+        assert_eq!(states[task], "rolled-back", "{states:?}");
+    }
+    assert_eq!(workspace.status()["status"], "rolled-back");
+}
+
 #[test]
 fn a_resume_refused_by_a_live_lock_changes_nothing() {
     let workspace = Workspace::new();

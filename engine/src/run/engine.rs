@@ -11,8 +11,9 @@ use std::{
 use plangate_executors::{Executors, Redactor};
 use plangate_plans::{Approvals, Decision, Plan, SourceFile, decide, load_plan, parse_plan};
 use plangate_state::{
-    ApprovalTarget, LockAcquired, LockHolder, NewRun, NewTask, OpenOptions, RunId, RunRecord,
-    RunStatus, Store, TaskState, now_millis,
+    ApprovalTarget, AttemptOutcome, AttemptResult, AttemptRole, LockAcquired, LockHolder, NewRun,
+    NewTask, OpenAttemptSettlement, OpenOptions, RunId, RunRecord, RunStatus, Store, TaskState,
+    now_millis,
 };
 use tokio::signal::unix::{SignalKind, signal};
 use tokio_util::sync::CancellationToken;
@@ -217,6 +218,21 @@ impl Engine {
             RunStatus::RolledBack => true,
             _ => false,
         };
+        // A rollback that started (by the failure policy) and did not end
+        // must be finished, not undone by going forward.
+        let stopped_mid_way = matches!(record.status, RunStatus::Running | RunStatus::Interrupted);
+        if !finished
+            && stopped_mid_way
+            && (rolled_back
+                || store
+                    .attempts(&run, None)?
+                    .iter()
+                    .any(|a| a.role == AttemptRole::Rollback))
+        {
+            return Err(RunError::RollingBack {
+                run: run.to_string(),
+            });
+        }
         if finished || rolled_back {
             return Err(RunError::NotResumable {
                 run: run.to_string(),
@@ -277,9 +293,28 @@ impl Engine {
     }
 
     /// `plangate rollback RUN`: rolls back every completed task, newest first.
+    /// A rollback a crash cut off (by the failure policy or an earlier
+    /// `plangate rollback`) is run again first.
     pub fn rollback(self, run: Option<&str>) -> Result<RunOutcome, RunError> {
-        let store = self.open_store(false)?;
+        let mut store = self.open_store(false)?;
         let record = find_run(&store, run, &self.settings.state_path)?;
+        let holder = lock_holder();
+        lock_now(&mut store, &record.id, &holder, &self.settings.progress)?;
+        match Self::prepare_rollback(&mut store, &record) {
+            Ok((plan, order)) => self.roll_back_in_order(store, &plan, &record.id, order),
+            Err(error) => {
+                let _ = store.release_lock(&record.id, &holder);
+                Err(error)
+            }
+        }
+    }
+
+    /// The plan as it was run, and the tasks to undo in order: any whose
+    /// rollback was cut off, then the completed ones, newest first.
+    fn prepare_rollback(
+        store: &mut Store,
+        record: &RunRecord,
+    ) -> Result<(Plan, Vec<usize>), RunError> {
         let base_dir = record
             .plan_path
             .parent()
@@ -290,6 +325,27 @@ impl Engine {
             base_dir,
         )
         .map_err(|d| RunError::LoadPlan(plangate_plans::LoadPlanError::Invalid(d)))?;
+        let mut order = Vec::new();
+        for attempt in store.open_attempts(&record.id)? {
+            let mut result = AttemptResult::new(AttemptOutcome::Interrupted, now_millis());
+            result.stderr_tail =
+                Some("the process driving this attempt stopped before it finished".to_owned());
+            store.settle_open_attempt(
+                attempt.id,
+                OpenAttemptSettlement {
+                    result,
+                    observed: None,
+                    task_state: None,
+                    reason: None,
+                },
+            )?;
+            if attempt.role == AttemptRole::Rollback
+                && let Some(index) = plan.task_index(attempt.task_id.as_str())
+                && !order.contains(&index)
+            {
+                order.push(index);
+            }
+        }
         let tasks = store.tasks(&record.id)?;
         let mut completed: Vec<(i64, usize)> = tasks
             .iter()
@@ -297,9 +353,24 @@ impl Engine {
             .filter_map(|t| Some((t.completed_seq?, plan.task_index(t.task_id.as_str())?)))
             .collect();
         completed.sort_unstable();
-        let run_id = record.id.clone();
+        for &(_, index) in completed.iter().rev() {
+            if !order.contains(&index) {
+                order.push(index);
+            }
+        }
+        Ok((plan, order))
+    }
+
+    fn roll_back_in_order(
+        self,
+        store: Store,
+        plan: &Plan,
+        run_id: &RunId,
+        order: Vec<usize>,
+    ) -> Result<RunOutcome, RunError> {
+        let run_id = run_id.clone();
         let shared = SharedStore::new(store);
-        let env = self.environment(&plan, &run_id, &shared);
+        let env = self.environment(plan, &run_id, &shared);
         let progress = Arc::clone(&self.settings.progress);
         self.runtime.block_on(async move {
             let holder = lock_holder();
@@ -309,7 +380,7 @@ impl Engine {
                 resumed: true,
             });
             let mut all_ok = true;
-            for &(_, index) in completed.iter().rev() {
+            for index in order {
                 all_ok &= env.roll_back(index).await? == TaskState::RolledBack;
             }
             let status = if all_ok {

@@ -56,6 +56,13 @@ pub enum RunError {
         /// Its status.
         status: RunStatus,
     },
+    /// The run stopped while it was rolling back: going forward again would
+    /// re-run what the rollback had started to undo.
+    #[error("run `{run}` was rolling back when it stopped and cannot be resumed")]
+    RollingBack {
+        /// The run.
+        run: String,
+    },
     /// No run exists yet in the state file.
     #[error("no runs in `{}`", path.display())]
     NoRuns {
@@ -93,6 +100,9 @@ impl RunError {
             RunError::OpenStore(OpenStoreError::Missing { .. }) | RunError::NoRuns { .. } => Some(
                 "start a run with `plangate run PLAN`, or point `--state` (or `$PLANGATE_STATE`) at the state file of an earlier run".to_owned(),
             ),
+            RunError::RollingBack { run } => Some(format!(
+                "finish the rollback with `plangate rollback {run}`, or see what happened with `plangate report {run}`"
+            )),
             RunError::NotResumable { run, .. } => Some(format!(
                 "start a new run with `plangate run PLAN`, or see what happened with `plangate report {run}`"
             )),
