@@ -11,9 +11,8 @@ use std::{
 use plangate_executors::{Executors, Redactor};
 use plangate_plans::{Approvals, Decision, Plan, SourceFile, decide, load_plan, parse_plan};
 use plangate_state::{
-    ApprovalTarget, AttemptOutcome, AttemptResult, AttemptRole, LockAcquired, LockHolder, NewRun,
-    NewTask, OpenAttemptSettlement, OpenOptions, RunId, RunRecord, RunStatus, Store, TaskState,
-    now_millis,
+    ApprovalTarget, AttemptRole, LockAcquired, LockHolder, NewRun, NewTask, OpenOptions, RunId,
+    RunRecord, RunStatus, Store, TaskState, now_millis,
 };
 use tokio::signal::unix::{SignalKind, signal};
 use tokio_util::sync::CancellationToken;
@@ -22,6 +21,7 @@ use super::{
     RunError, RunOutcome,
     dispatch::Dispatcher,
     progress::{Progress, ProgressSink},
+    resume::cut_off,
     shared_store::SharedStore,
     task::TaskEnvironment,
 };
@@ -327,18 +327,7 @@ impl Engine {
         .map_err(|d| RunError::LoadPlan(plangate_plans::LoadPlanError::Invalid(d)))?;
         let mut order = Vec::new();
         for attempt in store.open_attempts(&record.id)? {
-            let mut result = AttemptResult::new(AttemptOutcome::Interrupted, now_millis());
-            result.stderr_tail =
-                Some("the process driving this attempt stopped before it finished".to_owned());
-            store.settle_open_attempt(
-                attempt.id,
-                OpenAttemptSettlement {
-                    result,
-                    observed: None,
-                    task_state: None,
-                    reason: None,
-                },
-            )?;
+            store.settle_open_attempt(attempt.id, cut_off())?;
             if attempt.role == AttemptRole::Rollback
                 && let Some(index) = plan.task_index(attempt.task_id.as_str())
                 && !order.contains(&index)

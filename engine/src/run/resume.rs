@@ -106,14 +106,7 @@ impl Engine {
                         self.observe(plan, task, run, attempt.evidence.as_ref(), &redactor);
                     settle_run(&observation)
                 }
-                _ => OpenAttemptSettlement {
-                    result: interrupted(
-                        "the process driving this attempt stopped before it finished".to_owned(),
-                    ),
-                    observed: None,
-                    task_state: None,
-                    reason: None,
-                },
+                _ => cut_off(),
             };
             store.settle_open_attempt(attempt.id, settlement)?;
         }
@@ -337,6 +330,19 @@ fn settle_run(observation: &Observation) -> OpenAttemptSettlement {
         observed: Some(observed),
         task_state: Some(task_state),
         reason,
+    }
+}
+
+/// How an attempt a crash cut off is closed when nothing is observed of it
+/// (a verify or a rollback): `interrupted`, the task's state unchanged.
+pub(super) fn cut_off() -> OpenAttemptSettlement {
+    OpenAttemptSettlement {
+        result: interrupted(
+            "the process driving this attempt stopped before it finished".to_owned(),
+        ),
+        observed: None,
+        task_state: None,
+        reason: None,
     }
 }
 
