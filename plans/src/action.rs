@@ -104,14 +104,16 @@ impl Action {
 pub enum ActionSpec {
     /// `shell:` an argv, spawned directly.
     Shell(ShellAction),
-    /// `kubectl:` one kubectl operation.
-    Kubectl(KubectlAction),
+    /// `kubectl:` one kubectl operation. (The larger kinds are boxed so that
+    /// an action, and a task holding three, stays small: a plan of 100,000
+    /// shell tasks is mostly tasks.)
+    Kubectl(Box<KubectlAction>),
     /// `helm:` one helm operation.
-    Helm(HelmAction),
+    Helm(Box<HelmAction>),
     /// `github_merge:` merge one pull request.
-    GithubMerge(GithubMergeAction),
+    GithubMerge(Box<GithubMergeAction>),
     /// `git:` one operation on a local repository.
-    Git(GitAction),
+    Git(Box<GitAction>),
 }
 
 impl ActionSpec {

@@ -974,13 +974,15 @@ impl Context<'_> {
         let spec = match kind {
             ExecutorKind::Shell => ActionSpec::Shell(self.decode::<ShellAction>(value, path)?),
             ExecutorKind::Kubectl => {
-                ActionSpec::Kubectl(self.decode::<KubectlAction>(value, path)?)
+                ActionSpec::Kubectl(Box::new(self.decode::<KubectlAction>(value, path)?))
             }
-            ExecutorKind::Helm => ActionSpec::Helm(self.decode::<HelmAction>(value, path)?),
+            ExecutorKind::Helm => {
+                ActionSpec::Helm(Box::new(self.decode::<HelmAction>(value, path)?))
+            }
             ExecutorKind::GithubMerge => {
-                ActionSpec::GithubMerge(self.decode::<GithubMergeAction>(value, path)?)
+                ActionSpec::GithubMerge(Box::new(self.decode::<GithubMergeAction>(value, path)?))
             }
-            ExecutorKind::Git => ActionSpec::Git(self.decode::<GitAction>(value, path)?),
+            ExecutorKind::Git => ActionSpec::Git(Box::new(self.decode::<GitAction>(value, path)?)),
         };
         self.check_spec(&spec, path).then_some(spec)
     }

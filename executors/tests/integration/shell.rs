@@ -261,7 +261,7 @@ async fn actions_of_other_kinds_are_refused() {
     let dir = tempfile::tempdir().expect("tempdir");
     let git = Action {
         instance: None,
-        spec: ActionSpec::Git(GitAction {
+        spec: ActionSpec::Git(Box::new(GitAction {
             op: GitOp::Commit,
             repo: ".".to_owned(),
             message: Some("m".to_owned()),
@@ -271,7 +271,7 @@ async fn actions_of_other_kinds_are_refused() {
             from: None,
             remote: None,
             refspec: None,
-        }),
+        })),
     };
     let error = ShellExecutor::new()
         .apply(&git, &ctx(dir.path()))
