@@ -14,6 +14,7 @@
 //!    decoded pieces and look their spans up in the marked tree.
 
 use std::{
+    borrow::Cow,
     cell::OnceCell,
     collections::{BTreeMap, HashMap, HashSet},
     path::{Path as FsPath, PathBuf},
@@ -415,6 +416,23 @@ impl Context<'_> {
         self.optional(map, path, key).ok().flatten()
     }
 
+    /// The sequence under `key`, borrowed from the document when it is a
+    /// plain sequence (the phases and tasks of a large plan are not copied),
+    /// else decoded as [`Context::required`] does, with its diagnostics.
+    fn sequence<'v>(
+        &mut self,
+        map: &'v Mapping,
+        path: &Path,
+        key: &str,
+        what: &str,
+    ) -> Option<Cow<'v, [Value]>> {
+        if let Some(Value::Sequence(items)) = map.get(key) {
+            return Some(Cow::Borrowed(items.as_slice()));
+        }
+        self.required::<Vec<Value>>(map, path, key, what)
+            .map(Cow::Owned)
+    }
+
     fn id_text(&mut self, text: &str, path: &Path, what: &str) -> bool {
         if is_valid_id(text) {
             return true;
@@ -645,8 +663,7 @@ impl Context<'_> {
         executors: &BTreeMap<String, ExecutorInstance>,
     ) -> (Vec<Phase>, Vec<DraftTask>) {
         let root_path = Path::root();
-        let Some(raw_phases) = self.required::<Vec<Value>>(root, &root_path, "phases", "the plan")
-        else {
+        let Some(raw_phases) = self.sequence(root, &root_path, "phases", "the plan") else {
             return (Vec::new(), Vec::new());
         };
         if raw_phases.is_empty() {
@@ -676,8 +693,8 @@ impl Context<'_> {
                 .ok()
                 .flatten();
             let approval = self.optional::<bool>(map, &path, "approval").ok().flatten();
-            let raw_tasks: Vec<Value> = self
-                .required(map, &path, "tasks", "a phase")
+            let raw_tasks = self
+                .sequence(map, &path, "tasks", "a phase")
                 .unwrap_or_default();
             let phase_id = id.and_then(|id| {
                 if !self.id_text(&id, &path.key("id"), "phase id") {
