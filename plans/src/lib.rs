@@ -26,6 +26,7 @@ pub mod policy;
 pub mod source;
 pub mod template;
 pub mod text;
+mod yaml_value;
 
 pub use action::{Action, ActionSpec, ExecutorInstance, ExecutorKind, Rollback};
 pub use diagnostic::{Diagnostic, Diagnostics};

@@ -14,7 +14,6 @@
 //!    decoded pieces and look their spans up in the marked tree.
 
 use std::{
-    borrow::Cow,
     cell::OnceCell,
     collections::{BTreeMap, HashMap, HashSet},
     path::{Path as FsPath, PathBuf},
@@ -39,6 +38,7 @@ use crate::{
     source::{SourceFile, Span},
     template,
     text::{and_ticked, did_you_mean},
+    yaml_value,
 };
 
 /// The error of [`load_plan`].
@@ -93,8 +93,11 @@ fn parse_inner(source: &SourceFile, base_dir: PathBuf) -> Result<Plan, Vec<Diagn
     // a diagnostic, or to check fields the typed pass cannot see. A valid
     // plan is usually parsed once, which halves the time and the memory of
     // loading a large plan.
-    let value =
-        serde_yaml::from_str::<Value>(source.text()).map_err(|e| vec![yaml_error(source, &e)])?;
+    let value = match yaml_value::parse(source.text()) {
+        Some(value) => value,
+        None => serde_yaml::from_str::<Value>(source.text())
+            .map_err(|e| vec![yaml_error(source, &e)])?,
+    };
     if value.is_null() {
         return Err(vec![empty_file()]);
     }
@@ -103,7 +106,7 @@ fn parse_inner(source: &SourceFile, base_dir: PathBuf) -> Result<Plan, Vec<Diagn
         tree: OnceCell::new(),
         diagnostics: Vec::new(),
     };
-    let Value::Mapping(root) = &value else {
+    let Value::Mapping(mut root) = value else {
         let (span, found) = context.tree().map_or_else(
             || (None, "a scalar or a sequence".to_owned()),
             |tree| (Some(tree.span), tree.describe().to_owned()),
@@ -114,7 +117,7 @@ fn parse_inner(source: &SourceFile, base_dir: PathBuf) -> Result<Plan, Vec<Diagn
         ]);
     };
     let mut context = context;
-    let plan = context.plan(root, source, base_dir);
+    let plan = context.plan(&mut root, source, base_dir);
     match plan {
         Some(plan) if context.diagnostics.is_empty() => Ok(plan),
         _ => Err(context.diagnostics),
@@ -416,21 +419,23 @@ impl Context<'_> {
         self.optional(map, path, key).ok().flatten()
     }
 
-    /// The sequence under `key`, borrowed from the document when it is a
-    /// plain sequence (the phases and tasks of a large plan are not copied),
-    /// else decoded as [`Context::required`] does, with its diagnostics.
-    fn sequence<'v>(
+    /// The sequence under `key`, moved out of the document when it is a
+    /// plain sequence (so the phases and tasks of a large plan are neither
+    /// copied nor kept once decoded), else decoded as [`Context::required`]
+    /// does, with its diagnostics.
+    fn take_sequence(
         &mut self,
-        map: &'v Mapping,
+        map: &mut Mapping,
         path: &Path,
         key: &str,
         what: &str,
-    ) -> Option<Cow<'v, [Value]>> {
-        if let Some(Value::Sequence(items)) = map.get(key) {
-            return Some(Cow::Borrowed(items.as_slice()));
+    ) -> Option<Vec<Value>> {
+        if let Some(Value::Sequence(_)) = map.get(key)
+            && let Some(Value::Sequence(items)) = map.shift_remove(key)
+        {
+            return Some(items);
         }
         self.required::<Vec<Value>>(map, path, key, what)
-            .map(Cow::Owned)
     }
 
     fn id_text(&mut self, text: &str, path: &Path, what: &str) -> bool {
@@ -447,7 +452,7 @@ impl Context<'_> {
         false
     }
 
-    fn plan(&mut self, root: &Mapping, source: &SourceFile, base_dir: PathBuf) -> Option<Plan> {
+    fn plan(&mut self, root: &mut Mapping, source: &SourceFile, base_dir: PathBuf) -> Option<Plan> {
         let path = Path::root();
         self.unknown_keys(root, &path, ROOT_KEYS, "the plan");
 
@@ -657,13 +662,13 @@ impl Context<'_> {
 
     fn phases(
         &mut self,
-        root: &Mapping,
+        root: &mut Mapping,
         defaults: &Defaults,
         vars: &BTreeMap<String, String>,
         executors: &BTreeMap<String, ExecutorInstance>,
     ) -> (Vec<Phase>, Vec<DraftTask>) {
         let root_path = Path::root();
-        let Some(raw_phases) = self.sequence(root, &root_path, "phases", "the plan") else {
+        let Some(raw_phases) = self.take_sequence(root, &root_path, "phases", "the plan") else {
             return (Vec::new(), Vec::new());
         };
         if raw_phases.is_empty() {
@@ -675,9 +680,9 @@ impl Context<'_> {
         let mut drafts = Vec::new();
         let mut seen_phases: HashMap<String, Path> = HashMap::new();
         let mut seen_tasks: HashMap<String, Path> = HashMap::new();
-        for (phase_index, raw) in raw_phases.iter().enumerate() {
+        for (phase_index, raw) in raw_phases.into_iter().enumerate() {
             let path = root_path.key("phases").index(phase_index);
-            let Value::Mapping(map) = raw else {
+            let Value::Mapping(mut map) = raw else {
                 let span = self.span(&path);
                 self.error(span, "a phase must be a mapping").help = Some(
                     "a phase has `id:`, optional `name:`, `budget:`, `approval:`, and `tasks:`"
@@ -685,16 +690,19 @@ impl Context<'_> {
                 );
                 continue;
             };
-            self.unknown_keys(map, &path, PHASE_KEYS, "a phase");
-            let id: Option<String> = self.required(map, &path, "id", "a phase");
-            let name = self.optional::<String>(map, &path, "name").ok().flatten();
+            self.unknown_keys(&map, &path, PHASE_KEYS, "a phase");
+            let id: Option<String> = self.required(&map, &path, "id", "a phase");
+            let name = self.optional::<String>(&map, &path, "name").ok().flatten();
             let budget = self
-                .optional::<PlanDuration>(map, &path, "budget")
+                .optional::<PlanDuration>(&map, &path, "budget")
                 .ok()
                 .flatten();
-            let approval = self.optional::<bool>(map, &path, "approval").ok().flatten();
+            let approval = self
+                .optional::<bool>(&map, &path, "approval")
+                .ok()
+                .flatten();
             let raw_tasks = self
-                .sequence(map, &path, "tasks", "a phase")
+                .take_sequence(&mut map, &path, "tasks", "a phase")
                 .unwrap_or_default();
             let phase_id = id.and_then(|id| {
                 if !self.id_text(&id, &path.key("id"), "phase id") {
@@ -713,7 +721,7 @@ impl Context<'_> {
                 PhaseId::new(id).ok()
             });
             let mut phase_tasks = Vec::new();
-            for (task_index, raw_task) in raw_tasks.iter().enumerate() {
+            for (task_index, raw_task) in raw_tasks.into_iter().enumerate() {
                 let task_path = path.key("tasks").index(task_index);
                 let context = TaskContext {
                     phase: phases.len(),
@@ -721,7 +729,7 @@ impl Context<'_> {
                     vars,
                     executors,
                 };
-                if let Some(draft) = self.task(raw_task, &task_path, &context, &mut seen_tasks) {
+                if let Some(draft) = self.task(&raw_task, &task_path, &context, &mut seen_tasks) {
                     phase_tasks.push(drafts.len());
                     drafts.push(draft);
                 }
