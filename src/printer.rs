@@ -27,13 +27,21 @@ impl Printer {
     }
 
     /// Writes data to stdout.
+    pub(crate) fn data(&self, text: &str) -> io::Result<()> {
+        self.data_with(|out| out.write_all(text.as_bytes()))
+    }
+
+    /// Data on stdout, written by `write`.
     #[expect(
         clippy::unused_self,
         reason = "every output goes through the printer, even where it needs no state yet"
     )]
-    pub(crate) fn data(&self, text: &str) -> io::Result<()> {
+    pub(crate) fn data_with(
+        &self,
+        write: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+    ) -> io::Result<()> {
         let mut out = io::stdout().lock();
-        out.write_all(text.as_bytes())?;
+        write(&mut out)?;
         out.flush()
     }
 

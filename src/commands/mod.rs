@@ -6,7 +6,10 @@ mod run;
 mod state;
 mod validate;
 
-use std::path::{Path, PathBuf};
+use std::{
+    io::Write,
+    path::{Path, PathBuf},
+};
 
 use crate::{
     CliError,
@@ -55,6 +58,30 @@ pub(crate) fn dispatch(cli: Cli, printer: &Printer) -> Result<u8, CliError> {
         Command::Status(args) => state::status(&args, &settings, printer),
         Command::Runs => state::runs(&settings, printer),
         Command::Report(args) => state::report(&args, &settings, printer),
+    }
+}
+
+/// Writes `value` as pretty JSON (and a final newline) to `output`, or to
+/// stdout when there is none, without building the whole text first.
+pub(crate) fn emit_json<T: serde::Serialize>(
+    value: &T,
+    output: Option<&Path>,
+    printer: &Printer,
+) -> Result<(), CliError> {
+    let write = |out: &mut dyn Write| -> std::io::Result<()> {
+        let mut out = std::io::BufWriter::new(out);
+        serde_json::to_writer_pretty(&mut out, value).map_err(std::io::Error::from)?;
+        out.write_all(b"\n")?;
+        out.flush()
+    };
+    match output {
+        Some(path) => std::fs::File::create(path)
+            .and_then(|mut file| write(&mut file))
+            .map_err(|source| CliError::WriteOutput {
+                path: path.to_owned(),
+                source,
+            }),
+        None => printer.data_with(write).map_err(CliError::Stdout),
     }
 }
 

@@ -13,7 +13,7 @@ use plangate_plans::{Approvals, decide, load_plan};
 use crate::{
     CliError,
     args::{PlanArgs, ReportFormat},
-    commands::emit,
+    commands::{emit, emit_json},
     exit,
     printer::Printer,
 };
@@ -50,17 +50,14 @@ pub(crate) fn dry_run(
     } else {
         impact_report(&plan, &dry_run)
     };
-    let text = match format {
-        ReportFormat::Markdown => render_impact_markdown(&report),
-        ReportFormat::Json => {
-            let mut json = serde_json::to_string_pretty(&report)
-                .expect("the report holds only strings, numbers and lists, which always serialise");
-            json.push('\n');
-            json
-        }
-        ReportFormat::Html => render_impact_html(&report),
-    };
-    emit(&text, output, printer)?;
+    // A large plan's report is large: free what it was made from first.
+    drop(dry_run);
+    drop(plan);
+    match format {
+        ReportFormat::Markdown => emit(&render_impact_markdown(&report), output, printer)?,
+        ReportFormat::Json => emit_json(&report, output, printer)?,
+        ReportFormat::Html => emit(&render_impact_html(&report), output, printer)?,
+    }
     if let Some(path) = output {
         printer.status(&format!("wrote the impact report to `{}`", path.display()));
     }
