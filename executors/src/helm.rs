@@ -44,7 +44,7 @@
 //! current manifest. Secret values are masked in diffs.
 
 use plangate_plans::{
-    Action, ActionSpec, ExecutorKind, Rollback,
+    Action, ActionSpec, ExecutorKind,
     action::{HelmAction, HelmOp},
 };
 use serde::{Deserialize, Serialize};
@@ -54,9 +54,8 @@ use tokio::time::Instant;
 use crate::{
     context::ActionContext,
     error::ExecutorError,
-    executor::{BoxFuture, Executor},
     kube::{
-        ChangeCounts, Halt, Invocation, ObjectRef, Steps, Target, TargetFields, Tool,
+        ChangeCounts, Halt, Invocation, KubeTool, ObjectRef, Steps, Target, TargetFields, Tool,
         check_context, configured, format_go_duration, kubeconfig_current_context, no_context,
         object_diff, tool_error,
     },
@@ -178,6 +177,16 @@ impl HelmExecutor {
             version,
         })
     }
+}
+
+impl KubeTool for HelmExecutor {
+    type Spec = HelmAction;
+
+    const KIND: ExecutorKind = ExecutorKind::Helm;
+
+    fn spec(action: &Action) -> Result<&HelmAction, ExecutorError> {
+        helm_action(action)
+    }
 
     async fn apply_action(
         &self,
@@ -220,7 +229,6 @@ impl HelmExecutor {
         outcome.duration = started.elapsed();
         Ok(outcome)
     }
-
     async fn run_plain(
         &self,
         action: &HelmAction,
@@ -233,7 +241,6 @@ impl HelmExecutor {
         outcome.duration = started.elapsed();
         Ok(outcome)
     }
-
     async fn auto_rollback(
         &self,
         run: &HelmAction,
@@ -289,7 +296,6 @@ impl HelmExecutor {
         outcome.evidence = Some(serde_json::json!({ "tool_version": request.version }));
         Ok(outcome)
     }
-
     async fn preview_action(
         &self,
         action: &HelmAction,
@@ -372,7 +378,6 @@ impl HelmExecutor {
             }),
         }
     }
-
     async fn observe_action(
         &self,
         action: &HelmAction,
@@ -414,82 +419,6 @@ impl HelmExecutor {
                     latest.revision, latest.status
                 ),
             },
-        })
-    }
-}
-
-impl Executor for HelmExecutor {
-    fn kind(&self) -> ExecutorKind {
-        ExecutorKind::Helm
-    }
-
-    fn preview<'a>(
-        &'a self,
-        action: &'a Action,
-        ctx: &'a ActionContext,
-    ) -> BoxFuture<'a, Result<Preview, ExecutorError>> {
-        Box::pin(async move {
-            self.preview_action(helm_action(action)?, ctx)
-                .await
-                .map_err(Halt::into_error)
-        })
-    }
-
-    fn apply<'a>(
-        &'a self,
-        action: &'a Action,
-        ctx: &'a ActionContext,
-    ) -> BoxFuture<'a, Result<ActionOutcome, ExecutorError>> {
-        Box::pin(async move {
-            self.apply_action(helm_action(action)?, ctx)
-                .await
-                .or_else(Halt::into_outcome)
-        })
-    }
-
-    fn verify<'a>(
-        &'a self,
-        action: &'a Action,
-        ctx: &'a ActionContext,
-    ) -> BoxFuture<'a, Result<ActionOutcome, ExecutorError>> {
-        Box::pin(async move {
-            self.run_plain(helm_action(action)?, ctx)
-                .await
-                .or_else(Halt::into_outcome)
-        })
-    }
-
-    fn rollback<'a>(
-        &'a self,
-        rollback: &'a Rollback,
-        run: &'a Action,
-        evidence: Option<&'a Value>,
-        ctx: &'a ActionContext,
-    ) -> BoxFuture<'a, Result<ActionOutcome, ExecutorError>> {
-        Box::pin(async move {
-            match rollback {
-                Rollback::Auto => self
-                    .auto_rollback(helm_action(run)?, evidence, ctx)
-                    .await
-                    .or_else(Halt::into_outcome),
-                Rollback::Action(explicit) => self
-                    .run_plain(helm_action(explicit)?, ctx)
-                    .await
-                    .or_else(Halt::into_outcome),
-            }
-        })
-    }
-
-    fn observe<'a>(
-        &'a self,
-        action: &'a Action,
-        evidence: Option<&'a Value>,
-        ctx: &'a ActionContext,
-    ) -> BoxFuture<'a, Result<Observation, ExecutorError>> {
-        Box::pin(async move {
-            self.observe_action(helm_action(action)?, evidence, ctx)
-                .await
-                .map_err(Halt::into_error)
         })
     }
 }

@@ -75,7 +75,7 @@
 use std::collections::BTreeMap;
 
 use plangate_plans::{
-    Action, ActionSpec, ExecutorKind, Rollback,
+    Action, ActionSpec, ExecutorKind,
     action::{KubectlAction, KubectlOp, PatchType},
     duration::PlanDuration,
 };
@@ -86,9 +86,8 @@ use tokio::time::Instant;
 use crate::{
     context::ActionContext,
     error::ExecutorError,
-    executor::{BoxFuture, Executor},
     kube::{
-        ChangeCounts, Halt, Invocation, ObjectRef, ScratchDir, Snapshot, Steps, Target,
+        ChangeCounts, Halt, Invocation, KubeTool, ObjectRef, ScratchDir, Snapshot, Steps, Target,
         TargetFields, Tool, check_context, configured, format_go_duration, holds_redacted,
         is_folder, last_line, no_context, object_diff, parse_items, parse_kubectl_diff, restorable,
         same_content, tool_error,
@@ -230,6 +229,16 @@ impl KubectlExecutor {
             version,
         })
     }
+}
+
+impl KubeTool for KubectlExecutor {
+    type Spec = KubectlAction;
+
+    const KIND: ExecutorKind = ExecutorKind::Kubectl;
+
+    fn spec(action: &Action) -> Result<&KubectlAction, ExecutorError> {
+        kubectl_action(action)
+    }
 
     /// `apply`: snapshot, checkpoint, change, and the new versions.
     async fn apply_action(
@@ -261,7 +270,6 @@ impl KubectlExecutor {
         outcome.duration = started.elapsed();
         Ok(outcome)
     }
-
     /// `verify`, and explicit rollback actions: the command alone.
     async fn run_plain(
         &self,
@@ -275,7 +283,6 @@ impl KubectlExecutor {
         outcome.duration = started.elapsed();
         Ok(outcome)
     }
-
     /// `rollback: auto`.
     async fn auto_rollback(
         &self,
@@ -304,7 +311,6 @@ impl KubectlExecutor {
         order.extend(&evidence.prune_candidates);
         request.restore(&order).await
     }
-
     async fn preview_action(
         &self,
         action: &KubectlAction,
@@ -359,7 +365,6 @@ impl KubectlExecutor {
         };
         Ok(preview)
     }
-
     async fn observe_action(
         &self,
         action: &KubectlAction,
@@ -376,82 +381,6 @@ impl KubectlExecutor {
             KubectlOp::Apply => request.observe_apply(&evidence).await,
             _ => request.observe_objects(&evidence.objects).await,
         }
-    }
-}
-
-impl Executor for KubectlExecutor {
-    fn kind(&self) -> ExecutorKind {
-        ExecutorKind::Kubectl
-    }
-
-    fn preview<'a>(
-        &'a self,
-        action: &'a Action,
-        ctx: &'a ActionContext,
-    ) -> BoxFuture<'a, Result<Preview, ExecutorError>> {
-        Box::pin(async move {
-            self.preview_action(kubectl_action(action)?, ctx)
-                .await
-                .map_err(Halt::into_error)
-        })
-    }
-
-    fn apply<'a>(
-        &'a self,
-        action: &'a Action,
-        ctx: &'a ActionContext,
-    ) -> BoxFuture<'a, Result<ActionOutcome, ExecutorError>> {
-        Box::pin(async move {
-            self.apply_action(kubectl_action(action)?, ctx)
-                .await
-                .or_else(Halt::into_outcome)
-        })
-    }
-
-    fn verify<'a>(
-        &'a self,
-        action: &'a Action,
-        ctx: &'a ActionContext,
-    ) -> BoxFuture<'a, Result<ActionOutcome, ExecutorError>> {
-        Box::pin(async move {
-            self.run_plain(kubectl_action(action)?, ctx)
-                .await
-                .or_else(Halt::into_outcome)
-        })
-    }
-
-    fn rollback<'a>(
-        &'a self,
-        rollback: &'a Rollback,
-        run: &'a Action,
-        evidence: Option<&'a Value>,
-        ctx: &'a ActionContext,
-    ) -> BoxFuture<'a, Result<ActionOutcome, ExecutorError>> {
-        Box::pin(async move {
-            match rollback {
-                Rollback::Auto => self
-                    .auto_rollback(kubectl_action(run)?, evidence, ctx)
-                    .await
-                    .or_else(Halt::into_outcome),
-                Rollback::Action(explicit) => self
-                    .run_plain(kubectl_action(explicit)?, ctx)
-                    .await
-                    .or_else(Halt::into_outcome),
-            }
-        })
-    }
-
-    fn observe<'a>(
-        &'a self,
-        action: &'a Action,
-        evidence: Option<&'a Value>,
-        ctx: &'a ActionContext,
-    ) -> BoxFuture<'a, Result<Observation, ExecutorError>> {
-        Box::pin(async move {
-            self.observe_action(kubectl_action(action)?, evidence, ctx)
-                .await
-                .map_err(Halt::into_error)
-        })
     }
 }
 

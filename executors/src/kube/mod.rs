@@ -3,6 +3,7 @@
 //! process module, Kubernetes object identities and snapshots, unified
 //! diffs, and scratch files handed to the tools.
 
+mod adapter;
 mod diff;
 mod object;
 mod scratch;
@@ -10,6 +11,7 @@ mod summary;
 mod target;
 mod tool;
 
+pub(crate) use adapter::KubeTool;
 pub(crate) use diff::{object_diff, parse_kubectl_diff};
 pub(crate) use object::{
     ObjectRef, Snapshot, holds_redacted, parse_items, restorable, same_content,
