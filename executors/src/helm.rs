@@ -91,12 +91,8 @@ impl HelmExecutor {
     /// The executor, running [`BINARY_ENV`](Self::BINARY_ENV) if set, else
     /// `helm` on `PATH` (an executor instance's `binary` wins over both).
     pub fn new() -> Self {
-        let binary = std::env::var(Self::BINARY_ENV)
-            .ok()
-            .filter(|binary| !binary.is_empty())
-            .unwrap_or_else(|| "helm".to_owned());
         Self {
-            tool: Tool::new(ExecutorKind::Helm, binary),
+            tool: Tool::from_env(ExecutorKind::Helm, Self::BINARY_ENV, "helm"),
         }
     }
 

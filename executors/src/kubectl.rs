@@ -149,12 +149,8 @@ impl KubectlExecutor {
     /// The executor, running [`BINARY_ENV`](Self::BINARY_ENV) if set, else
     /// `kubectl` on `PATH` (an executor instance's `binary` wins over both).
     pub fn new() -> Self {
-        let binary = std::env::var(Self::BINARY_ENV)
-            .ok()
-            .filter(|binary| !binary.is_empty())
-            .unwrap_or_else(|| "kubectl".to_owned());
         Self {
-            tool: Tool::new(ExecutorKind::Kubectl, binary),
+            tool: Tool::from_env(ExecutorKind::Kubectl, Self::BINARY_ENV, "kubectl"),
         }
     }
 

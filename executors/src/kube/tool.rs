@@ -94,6 +94,16 @@ impl Tool {
         }
     }
 
+    /// A tool whose default binary is named by the environment variable
+    /// `variable` when it is set and not empty, else `fallback` (on `PATH`).
+    pub(crate) fn from_env(kind: ExecutorKind, variable: &str, fallback: &str) -> Self {
+        let binary = std::env::var(variable)
+            .ok()
+            .filter(|binary| !binary.is_empty())
+            .unwrap_or_else(|| fallback.to_owned());
+        Self::new(kind, binary)
+    }
+
     /// Replaces the default binary.
     pub(crate) fn set_default_binary(&mut self, binary: String) {
         self.default_binary = binary;
