@@ -3,13 +3,13 @@
 mod html;
 mod impact;
 mod markdown;
-mod run_report;
+mod run;
 pub mod schema;
 
 pub use html::{escape as escape_html, render_impact_html};
 pub use impact::{impact_report, impact_report_with_previews, seconds};
 pub use markdown::render_impact_markdown;
-pub use run_report::{
+pub use run::{
     ApprovalReport, AttemptReport, NotDone, PhaseOutcome, RunReport, RunSummary, StatusReport,
     TaskOutcome, TaskStatus, render_run_html, render_run_markdown, render_status_text, run_report,
     status_report,

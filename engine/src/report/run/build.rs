@@ -1,0 +1,286 @@
+//! Reading the status and the report of a run from the state file.
+
+use std::{collections::HashMap, path::PathBuf};
+
+use plangate_plans::{Approvals, Plan, SourceFile, decide, parse_plan};
+use plangate_state::{
+    ApprovalTarget, AttemptOutcome, AttemptRecord, AttemptRole, Store, TaskState,
+};
+
+use super::schema::{
+    ApprovalReport, AttemptReport, NotDone, PhaseOutcome, RunReport, RunSummary, StatusReport,
+    TaskOutcome, TaskStatus,
+};
+use crate::{report::schema::FORMAT_VERSION, run::RunError};
+
+/// Reads the status of a run (the latest when `run` is `None`).
+pub fn status_report(
+    store: &Store,
+    run: Option<&str>,
+    path: &std::path::Path,
+) -> Result<StatusReport, RunError> {
+    let record = crate::run::find_run_record(store, run, path)?;
+    let tasks = store
+        .tasks(&record.id)?
+        .into_iter()
+        .map(|t| TaskStatus {
+            id: t.task_id.to_string(),
+            phase: t.phase_id.to_string(),
+            state: t.state,
+            attempts: t.attempts,
+            reason: t.state_reason.or(match t.state {
+                TaskState::Excluded
+                | TaskState::Blocked
+                | TaskState::Deferred
+                | TaskState::NeedsApproval => t.reason,
+                _ => None,
+            }),
+            verified: t.verified,
+        })
+        .collect();
+    Ok(StatusReport {
+        format_version: FORMAT_VERSION,
+        run: record.id.to_string(),
+        plan: record.plan_name.to_string(),
+        status: record.status,
+        reason: record.exit_reason,
+        created_at: record.created_at,
+        finished_at: record.finished_at,
+        tasks,
+    })
+}
+
+const TAIL_LINES: usize = 10;
+
+fn tail(text: Option<String>) -> Option<String> {
+    let text = text?;
+    let lines: Vec<&str> = text.lines().collect();
+    let start = lines.len().saturating_sub(TAIL_LINES);
+    let out = lines[start..].join("\n");
+    (!out.is_empty()).then_some(out)
+}
+
+/// Whether the attempts prove the task complete, and how.
+fn evidence(attempts: &[AttemptRecord], has_verify: bool) -> (bool, String) {
+    let last_run = attempts.iter().rposition(|a| a.role == AttemptRole::Run);
+    let Some(run_at) = last_run else {
+        return (false, "no `run` attempt recorded".to_owned());
+    };
+    let run = &attempts[run_at];
+    let verify = attempts[run_at..]
+        .iter()
+        .rev()
+        .find(|a| a.role == AttemptRole::Verify);
+    let run_ok = run.outcome == Some(AttemptOutcome::Succeeded);
+    match (has_verify, verify) {
+        (true, Some(v)) if v.outcome == Some(AttemptOutcome::Succeeded) => {
+            (true, format!("verified: `{}` exited 0", v.command))
+        }
+        (true, Some(v)) => (
+            false,
+            format!("verify `{}` did not pass ({})", v.command, outcome_text(v)),
+        ),
+        (true, None) if run_ok => (
+            false,
+            "`run` succeeded but `verify` was not recorded".to_owned(),
+        ),
+        (false, _) if run_ok => (
+            true,
+            format!("`run` exited 0 (no `verify` declared): `{}`", run.command),
+        ),
+        (true | false, _) => (
+            false,
+            format!("`run` did not succeed ({})", outcome_text(run)),
+        ),
+    }
+}
+
+fn outcome_text(attempt: &AttemptRecord) -> String {
+    let outcome = attempt.outcome.map_or("in flight", AttemptOutcome::as_str);
+    match (attempt.exit_code, attempt.signal) {
+        (Some(code), _) => format!("{outcome}, exit code {code}"),
+        (None, Some(signal)) => format!("{outcome}, signal {signal}"),
+        _ => outcome.to_owned(),
+    }
+}
+
+/// Builds the report of a run from the state file.
+pub fn run_report(
+    store: &Store,
+    run: Option<&str>,
+    path: &std::path::Path,
+) -> Result<RunReport, RunError> {
+    let record = crate::run::find_run_record(store, run, path)?;
+    let base_dir = record
+        .plan_path
+        .parent()
+        .map_or_else(|| PathBuf::from("."), std::path::Path::to_path_buf);
+    let plan: Option<Plan> = parse_plan(
+        SourceFile::new(&record.plan_path, record.plan_text.clone()),
+        base_dir,
+    )
+    .ok();
+    let approvals = store.approvals(&record.id)?;
+    let forecast = plan.as_ref().map(|plan| {
+        let mut granted = Approvals::default();
+        for approval in &approvals {
+            match &approval.target {
+                ApprovalTarget::Task(id) => granted.tasks.insert(id.clone()),
+                ApprovalTarget::Phase(id) => granted.phases.insert(id.clone()),
+            };
+        }
+        decide(plan, &granted)
+    });
+    let tasks = store.tasks(&record.id)?;
+    // A rollback that found no rollback action leaves the task's changes in
+    // place; the journal says so, and so must the report.
+    let left_in_place: std::collections::HashSet<String> = store
+        .events(&record.id)?
+        .into_iter()
+        .filter(|event| event.kind == "rollback-skipped")
+        .filter_map(|event| event.task_id.map(|id| id.to_string()))
+        .collect();
+    let mut attempts_by_task: HashMap<String, Vec<AttemptRecord>> = HashMap::new();
+    for attempt in store.attempts(&record.id, None)? {
+        attempts_by_task
+            .entry(attempt.task_id.to_string())
+            .or_default()
+            .push(attempt);
+    }
+    let mut phases: Vec<PhaseOutcome> = Vec::new();
+    let mut by_state = std::collections::BTreeMap::new();
+    let mut completed = 0;
+    let mut not_done = Vec::new();
+    for task in &tasks {
+        let planned = plan.as_ref().and_then(|p| p.task(task.task_id.as_str()));
+        let attempts = attempts_by_task
+            .remove(task.task_id.as_str())
+            .unwrap_or_default();
+        let (complete, evidence) = if task.state == TaskState::Succeeded {
+            evidence(&attempts, planned.is_none_or(|t| t.verify.is_some()))
+        } else {
+            (false, format!("not complete: {}", task.state))
+        };
+        *by_state.entry(task.state.as_str().to_owned()).or_insert(0) += 1;
+        if complete {
+            completed += 1;
+        } else {
+            not_done.push(NotDone {
+                id: task.task_id.to_string(),
+                state: task.state,
+                reason: task
+                    .state_reason
+                    .clone()
+                    .or_else(|| task.reason.clone())
+                    .or_else(|| (task.state == TaskState::Succeeded).then(|| evidence.clone())),
+            });
+        }
+        let outcome = TaskOutcome {
+            id: task.task_id.to_string(),
+            name: planned.and_then(|t| t.name.clone()),
+            risk: task.risk.to_string(),
+            state: task.state,
+            reason: task.state_reason.clone().or_else(|| {
+                left_in_place.contains(task.task_id.as_str()).then(|| {
+                    "a rollback was requested but the task declares none: its changes are left in place"
+                        .to_owned()
+                })
+            }),
+            complete,
+            evidence,
+            attempts: task.attempts,
+            history: attempts
+                .iter()
+                .map(|a| AttemptReport {
+                    role: a.role,
+                    number: a.number,
+                    command: a.command.clone(),
+                    outcome: a.outcome,
+                    exit_code: a.exit_code,
+                    signal: a.signal,
+                    duration_ms: a.duration_ms,
+                    started_at: a.started_at,
+                    stdout_tail: tail(a.stdout_tail.clone()),
+                    stderr_tail: tail(a.stderr_tail.clone()),
+                })
+                .collect(),
+        };
+        let span = attempts
+            .iter()
+            .map(|a| (a.started_at, a.finished_at.unwrap_or(a.started_at)))
+            .fold(None, |acc: Option<(i64, i64)>, (s, e)| {
+                Some(acc.map_or((s, e), |(a, b)| (a.min(s), b.max(e))))
+            });
+        match phases.last_mut() {
+            Some(phase) if phase.id == task.phase_id.as_str() => {
+                phase.tasks.push(outcome);
+                extend_used(phase, span);
+            }
+            _ => {
+                let phase_plan = plan
+                    .as_ref()
+                    .and_then(|p| p.phase_index(task.phase_id.as_str()).map(|i| (p, i)));
+                let mut phase = PhaseOutcome {
+                    id: task.phase_id.to_string(),
+                    name: phase_plan.and_then(|(p, i)| p.phases[i].name.clone()),
+                    budget_s: phase_plan
+                        .and_then(|(p, i)| p.phases[i].budget)
+                        .map(|b| b.as_secs()),
+                    forecast_s: phase_plan
+                        .and_then(|(_, i)| {
+                            forecast.as_ref().map(|f| f.phases[i].forecast.as_secs())
+                        })
+                        .unwrap_or(0),
+                    used_s: 0,
+                    tasks: vec![outcome],
+                };
+                extend_used(&mut phase, span);
+                phases.push(phase);
+            }
+        }
+    }
+    let _ = &mut phases;
+    Ok(RunReport {
+        format_version: FORMAT_VERSION,
+        run: record.id.to_string(),
+        plan: record.plan_name.to_string(),
+        plan_path: record.plan_path.clone(),
+        environment: record.environment.clone(),
+        status: record.status,
+        reason: record.exit_reason.clone(),
+        created_at: record.created_at,
+        finished_at: record.finished_at,
+        summary: RunSummary {
+            tasks: tasks.len(),
+            completed,
+            by_state,
+        },
+        phases,
+        approvals: approvals
+            .into_iter()
+            .map(|a| {
+                let (kind, target) = match a.target {
+                    ApprovalTarget::Task(id) => ("task", id),
+                    ApprovalTarget::Phase(id) => ("phase", id),
+                };
+                ApprovalReport {
+                    kind: kind.to_owned(),
+                    target,
+                    approved_by: a.approved_by,
+                    reason: a.reason,
+                    at: a.at,
+                }
+            })
+            .collect(),
+        not_done,
+    })
+}
+
+/// Phase wall time is tracked as the span of its attempts; the span is kept
+/// in `used_s` as seconds, widened task by task.
+fn extend_used(phase: &mut PhaseOutcome, span: Option<(i64, i64)>) {
+    if let Some((start, end)) = span {
+        let seconds = u64::try_from((end - start).max(0) / 1000).unwrap_or(0);
+        phase.used_s = phase.used_s.max(seconds);
+    }
+}

@@ -1,0 +1,136 @@
+//! The run report as Markdown: the default of `plangate report`.
+
+use std::fmt::Write as _;
+
+use plangate_plans::format_duration;
+use plangate_state::AttemptOutcome;
+
+use super::schema::{AttemptReport, RunReport};
+
+fn seconds(s: u64) -> String {
+    format_duration(std::time::Duration::from_secs(s))
+}
+
+fn millis(ms: Option<u64>) -> String {
+    ms.map_or_else(
+        || "-".to_owned(),
+        |ms| format_duration(std::time::Duration::from_millis(ms)),
+    )
+}
+
+/// The run report as Markdown.
+pub fn render_run_markdown(report: &RunReport) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "# Run report: `{}` ({})\n", report.plan, report.run);
+    let _ = write!(out, "Status: **{}**", report.status);
+    if let Some(reason) = &report.reason {
+        let _ = write!(out, " ({reason})");
+    }
+    let _ = writeln!(out, ". Environment `{}`.\n", report.environment);
+    let _ = writeln!(
+        out,
+        "Complete, with evidence: **{} of {}** tasks.\n",
+        report.summary.completed, report.summary.tasks
+    );
+    let _ = writeln!(out, "| state | tasks |\n| --- | ---: |");
+    for (state, count) in &report.summary.by_state {
+        let _ = writeln!(out, "| {state} | {count} |");
+    }
+    out.push('\n');
+    for phase in &report.phases {
+        let _ = writeln!(
+            out,
+            "## {} (`{}`)\n\nBudget {}, forecast {}, used {}.\n",
+            phase.name.as_deref().unwrap_or(&phase.id),
+            phase.id,
+            phase.budget_s.map_or_else(|| "none".to_owned(), seconds),
+            seconds(phase.forecast_s),
+            seconds(phase.used_s)
+        );
+        let _ = writeln!(
+            out,
+            "| task | risk | state | complete | evidence | attempts |\n| --- | --- | --- | --- | --- | ---: |"
+        );
+        for task in &phase.tasks {
+            let _ = writeln!(
+                out,
+                "| `{}` | {} | {} | {} | {} | {} |",
+                task.id,
+                task.risk,
+                task.state,
+                if task.complete { "yes" } else { "no" },
+                task.evidence.replace('|', "\\|"),
+                task.attempts
+            );
+        }
+        out.push('\n');
+        for task in phase.tasks.iter().filter(|t| !t.history.is_empty()) {
+            let _ = writeln!(out, "### `{}`\n", task.id);
+            for attempt in &task.history {
+                let _ = writeln!(
+                    out,
+                    "- {} #{}: `{}`: {} in {}",
+                    attempt.role,
+                    attempt.number,
+                    attempt.command,
+                    attempt_status(attempt),
+                    millis(attempt.duration_ms)
+                );
+                for (label, text) in [
+                    ("stdout", &attempt.stdout_tail),
+                    ("stderr", &attempt.stderr_tail),
+                ] {
+                    if let Some(text) = text {
+                        let _ = writeln!(
+                            out,
+                            "\n  ```text\n  {label}:\n  {}\n  ```\n",
+                            text.replace('\n', "\n  ")
+                        );
+                    }
+                }
+            }
+            out.push('\n');
+        }
+    }
+    let _ = writeln!(out, "## Approvals\n");
+    if report.approvals.is_empty() {
+        let _ = writeln!(out, "None.\n");
+    }
+    for approval in &report.approvals {
+        let _ = writeln!(
+            out,
+            "- {} `{}` approved by {} at {} ms: {}",
+            approval.kind,
+            approval.target,
+            approval.approved_by,
+            approval.at,
+            approval.reason.as_deref().unwrap_or("no reason given")
+        );
+    }
+    let _ = writeln!(out, "\n## Not done\n");
+    if report.not_done.is_empty() {
+        let _ = writeln!(out, "Nothing: every task completed with evidence.");
+    }
+    for task in &report.not_done {
+        let _ = writeln!(
+            out,
+            "- `{}`: {}{}",
+            task.id,
+            task.state,
+            task.reason
+                .as_deref()
+                .map(|r| format!(": {r}"))
+                .unwrap_or_default()
+        );
+    }
+    out
+}
+
+fn attempt_status(attempt: &AttemptReport) -> String {
+    let outcome = attempt.outcome.map_or("in flight", AttemptOutcome::as_str);
+    match (attempt.exit_code, attempt.signal) {
+        (Some(code), _) => format!("{outcome} (exit {code})"),
+        (None, Some(signal)) => format!("{outcome} (signal {signal})"),
+        _ => outcome.to_owned(),
+    }
+}

@@ -1,0 +1,48 @@
+//! `plangate status` as a text table.
+
+use std::fmt::Write as _;
+
+use super::schema::StatusReport;
+
+/// The status as a text table.
+pub fn render_status_text(report: &StatusReport) -> String {
+    let mut out = format!(
+        "run {} of plan `{}`: {}",
+        report.run, report.plan, report.status
+    );
+    if let Some(reason) = &report.reason {
+        let _ = write!(out, " ({reason})");
+    }
+    out.push('\n');
+    let width = report
+        .tasks
+        .iter()
+        .map(|t| t.id.len())
+        .max()
+        .unwrap_or(4)
+        .max(4);
+    let phase_width = report
+        .tasks
+        .iter()
+        .map(|t| t.phase.len())
+        .max()
+        .unwrap_or(5)
+        .max(5);
+    let _ = writeln!(
+        out,
+        "{:<width$}  {:<phase_width$}  {:<15}  {:>8}  reason",
+        "task", "phase", "state", "attempts"
+    );
+    for task in &report.tasks {
+        let _ = writeln!(
+            out,
+            "{:<width$}  {:<phase_width$}  {:<15}  {:>8}  {}",
+            task.id,
+            task.phase,
+            task.state.as_str(),
+            task.attempts,
+            task.reason.as_deref().unwrap_or("")
+        );
+    }
+    out
+}
