@@ -7,22 +7,17 @@
 //! budget deadline. Task futures never touch the dispatcher's state; they only
 //! write their own rows to the state file.
 
-use std::{
-    cmp::Reverse,
-    collections::{BinaryHeap, HashSet},
-    time::Duration,
-};
+use std::collections::HashSet;
 
-use plangate_plans::{
-    Approvals, OnFailure, format_duration, policy::risk_decision, text::and_ticked,
-};
+use plangate_plans::{Approvals, OnFailure, text::and_ticked};
 use plangate_state::{RunStatus, TaskState, now_millis};
 use tokio::{sync::mpsc, time::Instant};
 
 use super::{
     RunOutcome,
+    phase::PhaseRun,
     progress::Progress,
-    task::{Slot, StartAt, TaskEnvironment, TaskEvent},
+    task::{TaskEnvironment, TaskEvent},
 };
 use crate::run::RunError;
 
@@ -45,18 +40,23 @@ pub(crate) struct Dispatcher {
     pub(crate) failures: Vec<usize>,
 }
 
-enum PhaseEnd {
+pub(crate) enum PhaseEnd {
     Settled,
     Failed(usize),
     Interrupted,
 }
 
 impl Dispatcher {
-    fn plan(&self) -> &plangate_plans::Plan {
+    pub(crate) fn plan(&self) -> &plangate_plans::Plan {
         &self.env.plan
     }
 
-    async fn set(
+    /// The plan, shared: for code that mutates the dispatcher while it reads the plan.
+    pub(crate) fn plan_arc(&self) -> std::sync::Arc<plangate_plans::Plan> {
+        std::sync::Arc::clone(&self.env.plan)
+    }
+
+    pub(crate) async fn set(
         &mut self,
         index: usize,
         state: TaskState,
@@ -308,7 +308,7 @@ impl Dispatcher {
     }
 
     /// Why a pending task cannot start, if one of its needs will not succeed.
-    fn blocker(&self, task: usize) -> Option<(TaskState, String)> {
+    pub(crate) fn blocker(&self, task: usize) -> Option<(TaskState, String)> {
         self.plan().tasks[task].needs.iter().find_map(|&need| {
             let id = &self.plan().tasks[need].id;
             match self.states[need] {
@@ -329,239 +329,46 @@ impl Dispatcher {
         })
     }
 
-    fn succeeded(&self) -> usize {
+    pub(crate) fn succeeded(&self) -> usize {
         self.states
             .iter()
             .filter(|s| **s == TaskState::Succeeded)
             .count()
     }
 
-    /// Runs the tasks of one phase. Work per event is proportional to the
-    /// tasks it concerns, not to the phase: a count of unmet needs per task
-    /// and a queue of ready tasks in phase order replace rescans of the
-    /// phase, and a task that will not succeed has its waiting dependents
-    /// settled through a worklist.
+    /// Runs the tasks of one phase (see [`PhaseRun`]): starts what is
+    /// ready, then waits for a task event, a signal or the budget deadline,
+    /// until nothing is in flight.
     async fn run_phase(
         &mut self,
         phase_index: usize,
         deadline: Option<Instant>,
         plan_deadline: Option<Instant>,
     ) -> Result<PhaseEnd, RunError> {
-        let members =
-            plangate_plans::dag::phase_order(self.plan(), &self.plan().phases[phase_index].tasks);
-        let concurrency = self.plan().policy.concurrency.max(1) as usize;
-        let max_tasks = self.plan().policy.max_tasks.map(|m| m as usize);
         let (sender, mut receiver) = mpsc::unbounded_channel::<TaskEvent>();
-        // Tasks holding a concurrency slot (their actions may be running),
-        // and tasks not settled yet (a task whose last action ended frees its
-        // slot before its outcome is recorded, so the next task can start
-        // meanwhile; its dependents wait until it is settled).
-        let mut running = 0_usize;
-        let mut in_flight = 0_usize;
-        let mut holds_slot = vec![false; self.states.len()];
-        let mut stop_starting: Option<String> = None;
-        let mut failed = None;
-        let mut interrupted = false;
-        let mut succeeded = self.succeeded();
-
-        // Re-check risk for tasks still waiting on an approval that may now exist.
-        for &task in &members {
-            if self.states[task] == TaskState::NeedsApproval
-                && risk_decision(self.plan(), task, &self.approvals).is_none()
-            {
-                self.states[task] = TaskState::Pending;
-            }
-        }
-
-        // Phase order positions, dependents inside the phase, unmet needs.
-        let mut position = vec![usize::MAX; self.states.len()];
-        for (at, &task) in members.iter().enumerate() {
-            position[task] = at;
-        }
-        let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); self.states.len()];
-        for &task in &members {
-            for &need in &self.plan().tasks[task].needs {
-                if position[need] != usize::MAX {
-                    dependents[need].push(task);
-                }
-            }
-        }
-        // Settle what cannot run (in phase order, so a blocked task blocks
-        // its dependents in the same pass), then queue what is ready.
-        for &task in &members {
-            if self.states[task] == TaskState::Pending
-                && let Some((state, reason)) = self.blocker(task)
-            {
-                self.set(task, state, reason).await?;
-            }
-        }
-        let mut unmet = vec![0_usize; self.states.len()];
-        let mut ready: BinaryHeap<Reverse<usize>> = BinaryHeap::new();
-        for &task in &members {
-            if self.states[task] == TaskState::Pending {
-                unmet[task] = self.plan().tasks[task]
-                    .needs
-                    .iter()
-                    .filter(|&&need| self.states[need] != TaskState::Succeeded)
-                    .count();
-                if unmet[task] == 0 {
-                    ready.push(Reverse(position[task]));
-                }
-            }
-        }
-
+        let mut phase = PhaseRun::new(self, phase_index, deadline, plan_deadline, sender).await?;
         loop {
-            if stop_starting.is_none()
-                && let Some(deadline) = deadline
-                && Instant::now() >= deadline
-            {
-                let which = if plan_deadline == Some(deadline) {
-                    format!(
-                        "`policy.budget` {}",
-                        self.plan()
-                            .policy
-                            .budget
-                            .map(format_duration)
-                            .unwrap_or_default()
-                    )
-                } else {
-                    format!(
-                        "phase `{}` budget {}",
-                        self.plan().phases[phase_index].id,
-                        self.plan().phases[phase_index]
-                            .budget
-                            .map(format_duration)
-                            .unwrap_or_default()
-                    )
-                };
-                stop_starting = Some(format!("{which} is used up"));
-                if failed.is_none() && !interrupted {
-                    let reason = stop_starting.clone().unwrap_or_default();
-                    for &task in &members {
-                        if self.states[task] == TaskState::Pending {
-                            self.set(task, TaskState::Deferred, reason.clone()).await?;
-                        }
-                    }
-                    ready.clear();
-                }
-            }
-            // Start what is ready.
-            if stop_starting.is_none() && failed.is_none() && !interrupted {
-                while running < concurrency {
-                    let Some(&Reverse(at)) = ready.peek() else {
-                        break;
-                    };
-                    let task = members[at];
-                    if self.states[task] != TaskState::Pending {
-                        ready.pop();
-                        continue;
-                    }
-                    if let Some(max) = max_tasks
-                        && succeeded + in_flight >= max
-                    {
-                        if in_flight > 0 {
-                            // Wait: a task in flight may still fail.
-                            break;
-                        }
-                        ready.pop();
-                        self.set(
-                            task,
-                            TaskState::Deferred,
-                            format!("`policy.max_tasks` ({max}) is reached"),
-                        )
-                        .await?;
-                        self.settle_dependents(task, &dependents).await?;
-                        continue;
-                    }
-                    ready.pop();
-                    self.states[task] = TaskState::Running;
-                    running += 1;
-                    in_flight += 1;
-                    holds_slot[task] = true;
-                    let env = self.env.clone();
-                    let start_at = if self.verify_only.remove(&task) {
-                        StartAt::Verify
-                    } else {
-                        StartAt::Run
-                    };
-                    let sender = sender.clone();
-                    tokio::spawn(async move {
-                        let mut slot = Slot::new(task, sender.clone());
-                        let finished = env.execute(task, start_at, &mut slot).await;
-                        let _ = sender.send(TaskEvent::Finished(finished));
-                    });
-                }
-            }
-            if in_flight == 0 {
+            phase.on_deadline(self).await?;
+            phase.start_ready(self).await?;
+            if !phase.has_work_in_flight() {
                 // Nothing runs and nothing more can start: tasks still pending
                 // wait on a stop (failure, signal, budget) or on needs that
                 // will not succeed, which `settle_dependents` settled.
                 break;
             }
-            let sleep_until = deadline
-                .filter(|_| stop_starting.is_none())
-                .unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
+            let wake_at = phase.pending_deadline();
             tokio::select! {
-                Some(event) = receiver.recv() => match event {
-                    TaskEvent::SlotFreed(task) => {
-                        if std::mem::take(&mut holds_slot[task]) {
-                            running -= 1;
-                        }
-                    }
-                    TaskEvent::Finished(finished) => {
-                        let task = finished.index;
-                        if std::mem::take(&mut holds_slot[task]) {
-                            running -= 1;
-                        }
-                        in_flight -= 1;
-                        self.states[task] = finished.state;
-                        match finished.state {
-                            TaskState::Succeeded => {
-                                self.completed.push(task);
-                                succeeded += 1;
-                                for &dependent in &dependents[task] {
-                                    if self.states[dependent] == TaskState::Pending {
-                                        unmet[dependent] -= 1;
-                                        if unmet[dependent] == 0 {
-                                            ready.push(Reverse(position[dependent]));
-                                        }
-                                    }
-                                }
-                            }
-                            TaskState::Interrupted => interrupted = true,
-                            TaskState::Failed | TaskState::TimedOut => {
-                                if self.plan().policy.on_failure == OnFailure::Continue {
-                                    self.failures.push(task);
-                                } else if failed.is_none() {
-                                    failed = Some(task);
-                                }
-                            }
-                            _ => {}
-                        }
-                        if finished.state != TaskState::Succeeded {
-                            self.settle_dependents(task, &dependents).await?;
-                        }
-                    }
-                },
-                () = self.env.cancel.cancelled(), if !interrupted => {
-                    interrupted = true;
-                }
-                () = tokio::time::sleep_until(sleep_until), if deadline.is_some() && stop_starting.is_none() => {}
+                Some(event) = receiver.recv() => phase.on_event(self, event).await?,
+                () = self.env.cancel.cancelled(), if !phase.is_interrupted() => phase.interrupt(),
+                () = sleep_until_some(wake_at), if wake_at.is_some() => {}
             }
         }
-        if interrupted || self.env.cancel.is_cancelled() {
-            return Ok(PhaseEnd::Interrupted);
-        }
-        if let Some(task) = failed {
-            // Pending tasks of the phase stay pending: a resume may retry them.
-            return Ok(PhaseEnd::Failed(task));
-        }
-        Ok(PhaseEnd::Settled)
+        Ok(phase.end(self))
     }
 
     /// `task` will not succeed: settles its pending dependents in the phase
     /// (blocked or deferred, as `blocker` says), and theirs, transitively.
-    async fn settle_dependents(
+    pub(crate) async fn settle_dependents(
         &mut self,
         task: usize,
         dependents: &[Vec<usize>],
@@ -603,5 +410,13 @@ impl Dispatcher {
             self.states[task] = state;
         }
         Ok(all_ok)
+    }
+}
+
+/// Sleeps until `at`; never wakes when `None`.
+async fn sleep_until_some(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
     }
 }

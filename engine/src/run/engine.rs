@@ -19,6 +19,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::{
     RunError, RunOutcome,
+    context::ContextFactory,
     dispatch::Dispatcher,
     progress::{Progress, ProgressSink},
     resume::cut_off,
@@ -188,16 +189,16 @@ impl Engine {
                     .unwrap_or(TaskState::Pending)
             })
             .collect();
-        self.drive(
+        self.drive(Drive {
             store,
-            &plan,
+            plan,
             run,
             states,
-            HashSet::new(),
-            Vec::new(),
+            verify_only: HashSet::new(),
+            completed: Vec::new(),
             approvals,
-            false,
-        )
+            resumed: false,
+        })
     }
 
     /// `plangate resume [RUN]`.
@@ -280,16 +281,16 @@ impl Engine {
         completed.sort_unstable();
         let completed: Vec<usize> = completed.into_iter().map(|(_, i)| i).collect();
 
-        self.drive(
+        self.drive(Drive {
             store,
-            &plan,
+            plan,
             run,
             states,
             verify_only,
             completed,
             approvals,
-            true,
-        )
+            resumed: true,
+        })
     }
 
     /// `plangate rollback RUN`: rolls back every completed task, newest first.
@@ -301,7 +302,7 @@ impl Engine {
         let holder = lock_holder();
         lock_now(&mut store, &record.id, &holder, &self.settings.progress)?;
         match Self::prepare_rollback(&mut store, &record) {
-            Ok((plan, order)) => self.roll_back_in_order(store, &plan, &record.id, order),
+            Ok((plan, order)) => self.roll_back_in_order(store, plan, &record.id, order),
             Err(error) => {
                 let _ = store.release_lock(&record.id, &holder);
                 Err(error)
@@ -353,13 +354,13 @@ impl Engine {
     fn roll_back_in_order(
         self,
         store: Store,
-        plan: &Plan,
+        plan: Plan,
         run_id: &RunId,
         order: Vec<usize>,
     ) -> Result<RunOutcome, RunError> {
         let run_id = run_id.clone();
         let shared = SharedStore::new(store);
-        let env = self.environment(plan, &run_id, &shared);
+        let env = self.environment(Arc::new(plan), &run_id, &shared);
         let progress = Arc::clone(&self.settings.progress);
         self.runtime.block_on(async move {
             let holder = lock_holder();
@@ -402,38 +403,48 @@ impl Engine {
         })
     }
 
-    fn environment(&self, plan: &Plan, run: &RunId, store: &SharedStore) -> TaskEnvironment {
+    fn environment(&self, plan: Arc<Plan>, run: &RunId, store: &SharedStore) -> TaskEnvironment {
+        let contexts = self.contexts(run.as_str(), Arc::new(Redactor::for_plan(&plan)));
         TaskEnvironment {
-            plan: Arc::new(plan.clone()),
+            plan,
             run_id: run.clone(),
             store: store.clone(),
             executors: Arc::clone(&self.executors),
-            redactor: Arc::new(Redactor::for_plan(plan)),
-            cancel: CancellationToken::new(),
-            force_kill: CancellationToken::new(),
-            grace_period: self.settings.grace_period,
-            output_limit: self.settings.output_limit,
+            redactor: Arc::clone(&contexts.redactor),
+            cancel: contexts.cancel.clone(),
+            contexts,
             progress: Arc::clone(&self.settings.progress),
         }
     }
 
-    #[expect(
-        clippy::too_many_arguments,
-        reason = "the pieces of a run that run and resume assemble differently"
-    )]
-    fn drive(
-        self,
-        store: Store,
-        plan: &Plan,
-        run: RunId,
-        states: Vec<TaskState>,
-        verify_only: HashSet<usize>,
-        completed: Vec<usize>,
-        approvals: Approvals,
-        resumed: bool,
-    ) -> Result<RunOutcome, RunError> {
+    /// The context factory of `run`, with fresh cancellation tokens (the
+    /// dispatcher's signal watcher cancels them).
+    pub(super) fn contexts(&self, run: &str, redactor: Arc<Redactor>) -> ContextFactory {
+        ContextFactory {
+            run_id: run.to_owned(),
+            redactor,
+            grace_period: self.settings.grace_period,
+            output_limit: self.settings.output_limit,
+            cancel: CancellationToken::new(),
+            force_kill: CancellationToken::new(),
+        }
+    }
+
+    /// Drives a prepared run (see [`Drive`]) under its lock, with signals
+    /// watched, to the end of this invocation.
+    fn drive(self, drive: Drive) -> Result<RunOutcome, RunError> {
+        let Drive {
+            store,
+            plan,
+            run,
+            states,
+            verify_only,
+            completed,
+            approvals,
+            resumed,
+        } = drive;
         let shared = SharedStore::new(store);
-        let env = self.environment(plan, &run, &shared);
+        let env = self.environment(Arc::new(plan), &run, &shared);
         let progress = Arc::clone(&self.settings.progress);
         let runtime = self.runtime;
         let outcome = runtime.block_on(async move {
@@ -441,7 +452,7 @@ impl Engine {
             lock(&shared, &run, &holder, &progress).await?;
             watch_signals(
                 env.cancel.clone(),
-                env.force_kill.clone(),
+                env.contexts.force_kill.clone(),
                 Arc::clone(&progress),
             )?;
             if resumed {
@@ -477,6 +488,23 @@ impl Engine {
         runtime.shutdown_background();
         outcome
     }
+}
+
+/// The pieces of a run that `run` and `resume` assemble differently, for
+/// [`Engine::drive`].
+struct Drive {
+    store: Store,
+    plan: Plan,
+    run: RunId,
+    /// The state of every task, indexed like `plan.tasks`.
+    states: Vec<TaskState>,
+    /// Tasks whose `run` is known to have taken effect: only `verify` remains.
+    verify_only: HashSet<usize>,
+    /// Tasks that succeeded, in completion order (for rollback).
+    completed: Vec<usize>,
+    approvals: Approvals,
+    /// Whether this invocation is a `resume`.
+    resumed: bool,
 }
 
 /// Takes the run's lock before the runtime is involved (resume reconciles

@@ -1,9 +1,11 @@
 //! Executing plans: the scheduler, budgets, retries, rollback, resume,
 //! approvals and signals. See `ARCHITECTURE.md` for the run lifecycle.
 
+mod context;
 mod dispatch;
 mod engine;
 mod errors;
+mod phase;
 mod preview;
 mod progress;
 mod resume;

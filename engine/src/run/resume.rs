@@ -281,15 +281,8 @@ impl Engine {
         run: &str,
         redactor: &Redactor,
     ) -> plangate_executors::ActionContext {
-        let mut context =
-            plangate_executors::ActionContext::new(run, task.id.clone(), plan.base_dir.clone())
-                .with_environment(plan.environment.clone())
-                .with_vars(plan.vars.clone())
-                .with_redactor(Arc::new(redactor.clone()))
-                .with_grace_period(self.settings.grace_period)
-                .with_timeout(task.timeout);
-        context.instance = plan.instance_of(action).cloned();
-        context
+        self.contexts(run, Arc::new(redactor.clone()))
+            .build(plan, task, action, 1)
     }
 }
 

@@ -2,7 +2,7 @@
 //! backoff, each attempt announced in the state file before it starts and
 //! completed after; and rolling one task back.
 
-use std::{sync::Arc, time::Duration};
+use std::sync::Arc;
 
 use plangate_executors::{
     ActionContext, ActionOutcome, ExecutorError, Executors, OutcomeStatus, Redactor,
@@ -15,6 +15,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::{
+    context::ContextFactory,
     progress::{Progress, ProgressSink},
     shared_store::SharedStore,
 };
@@ -28,9 +29,7 @@ pub(crate) struct TaskEnvironment {
     pub(crate) executors: Arc<Executors>,
     pub(crate) redactor: Arc<Redactor>,
     pub(crate) cancel: CancellationToken,
-    pub(crate) force_kill: CancellationToken,
-    pub(crate) grace_period: Duration,
-    pub(crate) output_limit: usize,
+    pub(crate) contexts: ContextFactory,
     pub(crate) progress: ProgressSink,
 }
 
@@ -92,22 +91,7 @@ impl TaskEnvironment {
     /// The context of one attempt of `action` (the task's run, verify or
     /// rollback action), with that action's executor instance.
     fn context_for(&self, task: &Task, action: &Action, attempt: u32) -> ActionContext {
-        let mut context = ActionContext::new(
-            self.run_id.as_str(),
-            task.id.clone(),
-            self.plan.base_dir.clone(),
-        )
-        .with_attempt(attempt)
-        .with_environment(self.plan.environment.clone())
-        .with_vars(self.plan.vars.clone())
-        .with_cancel(self.cancel.clone())
-        .with_force_kill(self.force_kill.clone())
-        .with_grace_period(self.grace_period)
-        .with_output_limit(self.output_limit)
-        .with_redactor(Arc::clone(&self.redactor))
-        .with_deadline(Instant::now() + task.timeout);
-        context.instance = self.plan.instance_of(action).cloned();
-        context
+        self.contexts.build(&self.plan, task, action, attempt)
     }
 
     fn command(&self, action: &Action) -> String {

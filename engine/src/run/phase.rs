@@ -1,0 +1,323 @@
+//! [`PhaseRun`]: the scheduling state of one phase while the dispatcher runs
+//! it, and its three transitions: [`PhaseRun::start_ready`] (start what is
+//! ready, under `policy.concurrency` and `policy.max_tasks`),
+//! [`PhaseRun::on_event`] (a task freed its slot or settled) and
+//! [`PhaseRun::on_deadline`] (a budget ran out).
+//!
+//! Work per event is proportional to the tasks it concerns, not to the
+//! phase: a count of unmet needs per task and a queue of ready tasks in phase
+//! order replace rescans of the phase, and a task that will not succeed has
+//! its waiting dependents settled through a worklist.
+
+use std::{cmp::Reverse, collections::BinaryHeap};
+
+use plangate_plans::{OnFailure, format_duration, policy::risk_decision};
+use plangate_state::TaskState;
+use tokio::{sync::mpsc, time::Instant};
+
+use super::{
+    dispatch::{Dispatcher, PhaseEnd},
+    task::{Slot, StartAt, TaskEvent},
+};
+use crate::run::RunError;
+
+/// One phase being run.
+pub(crate) struct PhaseRun {
+    phase_index: usize,
+    /// The phase's tasks in phase order (topological, declaration order on ties).
+    members: Vec<usize>,
+    /// Position of each task of the plan in `members` (`usize::MAX` outside).
+    position: Vec<usize>,
+    /// Dependents of each task inside the phase.
+    dependents: Vec<Vec<usize>>,
+    /// Needs of each pending task that have not succeeded yet.
+    unmet: Vec<usize>,
+    /// Positions of the tasks whose needs are all met, earliest first.
+    ready: BinaryHeap<Reverse<usize>>,
+    concurrency: usize,
+    max_tasks: Option<usize>,
+    /// The earlier of the phase's and the plan's deadline.
+    deadline: Option<Instant>,
+    plan_deadline: Option<Instant>,
+    /// Tasks holding a concurrency slot (their actions may be running).
+    running: usize,
+    /// Tasks not settled yet: a task whose last action ended frees its slot
+    /// before its outcome is recorded, so the next task can start meanwhile;
+    /// its dependents wait until it is settled.
+    in_flight: usize,
+    holds_slot: Vec<bool>,
+    /// Why no new task starts (a budget ran out).
+    stop_starting: Option<String>,
+    /// The first task that failed (under a failure policy that stops).
+    failed: Option<usize>,
+    /// A task was interrupted, or a signal arrived.
+    interrupted: bool,
+    /// Tasks of the run that succeeded (for `max_tasks`).
+    succeeded: usize,
+    events: mpsc::UnboundedSender<TaskEvent>,
+}
+
+impl PhaseRun {
+    /// Prepares phase `phase_index`: tasks whose approval now exists become
+    /// pending again, what cannot run is settled (in phase order, so that a
+    /// blocked task blocks its dependents in the same pass), and what is
+    /// ready is queued.
+    pub(crate) async fn new(
+        dispatcher: &mut Dispatcher,
+        phase_index: usize,
+        deadline: Option<Instant>,
+        plan_deadline: Option<Instant>,
+        events: mpsc::UnboundedSender<TaskEvent>,
+    ) -> Result<Self, RunError> {
+        let plan = dispatcher.plan_arc();
+        let members = plangate_plans::dag::phase_order(&plan, &plan.phases[phase_index].tasks);
+        let task_count = dispatcher.states.len();
+
+        for &task in &members {
+            if dispatcher.states[task] == TaskState::NeedsApproval
+                && risk_decision(&plan, task, &dispatcher.approvals).is_none()
+            {
+                dispatcher.states[task] = TaskState::Pending;
+            }
+        }
+
+        let mut position = vec![usize::MAX; task_count];
+        for (at, &task) in members.iter().enumerate() {
+            position[task] = at;
+        }
+        let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); task_count];
+        for &task in &members {
+            for &need in &plan.tasks[task].needs {
+                if position[need] != usize::MAX {
+                    dependents[need].push(task);
+                }
+            }
+        }
+        for &task in &members {
+            if dispatcher.states[task] == TaskState::Pending
+                && let Some((state, reason)) = dispatcher.blocker(task)
+            {
+                dispatcher.set(task, state, reason).await?;
+            }
+        }
+        let mut unmet = vec![0_usize; task_count];
+        let mut ready = BinaryHeap::new();
+        for &task in &members {
+            if dispatcher.states[task] == TaskState::Pending {
+                unmet[task] = plan.tasks[task]
+                    .needs
+                    .iter()
+                    .filter(|&&need| dispatcher.states[need] != TaskState::Succeeded)
+                    .count();
+                if unmet[task] == 0 {
+                    ready.push(Reverse(position[task]));
+                }
+            }
+        }
+        Ok(Self {
+            phase_index,
+            members,
+            position,
+            dependents,
+            unmet,
+            ready,
+            concurrency: plan.policy.concurrency.max(1) as usize,
+            max_tasks: plan.policy.max_tasks.map(|max| max as usize),
+            deadline,
+            plan_deadline,
+            running: 0,
+            in_flight: 0,
+            holds_slot: vec![false; task_count],
+            stop_starting: None,
+            failed: None,
+            interrupted: false,
+            succeeded: dispatcher.succeeded(),
+            events,
+        })
+    }
+
+    /// Whether a task is still in flight (so an event will come).
+    pub(crate) fn has_work_in_flight(&self) -> bool {
+        self.in_flight > 0
+    }
+
+    /// The budget deadline to wake up at, while it has not passed.
+    pub(crate) fn pending_deadline(&self) -> Option<Instant> {
+        self.deadline.filter(|_| self.stop_starting.is_none())
+    }
+
+    /// A signal arrived: nothing more starts.
+    pub(crate) fn interrupt(&mut self) {
+        self.interrupted = true;
+    }
+
+    pub(crate) fn is_interrupted(&self) -> bool {
+        self.interrupted
+    }
+
+    /// If the budget deadline has passed: no new task starts, and the
+    /// pending tasks of the phase become `deferred` (unless a failure or a
+    /// signal already stops the phase: a resume retries those).
+    pub(crate) async fn on_deadline(
+        &mut self,
+        dispatcher: &mut Dispatcher,
+    ) -> Result<(), RunError> {
+        if self.stop_starting.is_some() {
+            return Ok(());
+        }
+        let Some(deadline) = self.deadline else {
+            return Ok(());
+        };
+        if Instant::now() < deadline {
+            return Ok(());
+        }
+        let plan = dispatcher.plan_arc();
+        let which = if self.plan_deadline == Some(deadline) {
+            format!(
+                "`policy.budget` {}",
+                plan.policy.budget.map(format_duration).unwrap_or_default()
+            )
+        } else {
+            let phase = &plan.phases[self.phase_index];
+            format!(
+                "phase `{}` budget {}",
+                phase.id,
+                phase.budget.map(format_duration).unwrap_or_default()
+            )
+        };
+        let reason = format!("{which} is used up");
+        self.stop_starting = Some(reason.clone());
+        if self.failed.is_none() && !self.interrupted {
+            for &task in &self.members {
+                if dispatcher.states[task] == TaskState::Pending {
+                    dispatcher
+                        .set(task, TaskState::Deferred, reason.clone())
+                        .await?;
+                }
+            }
+            self.ready.clear();
+        }
+        Ok(())
+    }
+
+    /// Starts ready tasks while slots are free, unless the phase stops
+    /// starting (budget, failure, signal). Under `max_tasks`, a task that
+    /// would pass it waits while others are in flight (one may still fail)
+    /// and is deferred otherwise.
+    pub(crate) async fn start_ready(
+        &mut self,
+        dispatcher: &mut Dispatcher,
+    ) -> Result<(), RunError> {
+        if self.stop_starting.is_some() || self.failed.is_some() || self.interrupted {
+            return Ok(());
+        }
+        while self.running < self.concurrency {
+            let Some(&Reverse(at)) = self.ready.peek() else {
+                break;
+            };
+            let task = self.members[at];
+            if dispatcher.states[task] != TaskState::Pending {
+                self.ready.pop();
+                continue;
+            }
+            if let Some(max) = self.max_tasks
+                && self.succeeded + self.in_flight >= max
+            {
+                if self.in_flight > 0 {
+                    break;
+                }
+                self.ready.pop();
+                dispatcher
+                    .set(
+                        task,
+                        TaskState::Deferred,
+                        format!("`policy.max_tasks` ({max}) is reached"),
+                    )
+                    .await?;
+                dispatcher.settle_dependents(task, &self.dependents).await?;
+                continue;
+            }
+            self.ready.pop();
+            dispatcher.states[task] = TaskState::Running;
+            self.running += 1;
+            self.in_flight += 1;
+            self.holds_slot[task] = true;
+            let env = dispatcher.env.clone();
+            let start_at = if dispatcher.verify_only.remove(&task) {
+                StartAt::Verify
+            } else {
+                StartAt::Run
+            };
+            let events = self.events.clone();
+            tokio::spawn(async move {
+                let mut slot = Slot::new(task, events.clone());
+                let finished = env.execute(task, start_at, &mut slot).await;
+                let _ = events.send(TaskEvent::Finished(finished));
+            });
+        }
+        Ok(())
+    }
+
+    /// A task freed its slot, or settled: its dependents become ready, or
+    /// are settled when it will not succeed.
+    pub(crate) async fn on_event(
+        &mut self,
+        dispatcher: &mut Dispatcher,
+        event: TaskEvent,
+    ) -> Result<(), RunError> {
+        match event {
+            TaskEvent::SlotFreed(task) => {
+                if std::mem::take(&mut self.holds_slot[task]) {
+                    self.running -= 1;
+                }
+            }
+            TaskEvent::Finished(finished) => {
+                let task = finished.index;
+                if std::mem::take(&mut self.holds_slot[task]) {
+                    self.running -= 1;
+                }
+                self.in_flight -= 1;
+                dispatcher.states[task] = finished.state;
+                match finished.state {
+                    TaskState::Succeeded => {
+                        dispatcher.completed.push(task);
+                        self.succeeded += 1;
+                        for &dependent in &self.dependents[task] {
+                            if dispatcher.states[dependent] == TaskState::Pending {
+                                self.unmet[dependent] -= 1;
+                                if self.unmet[dependent] == 0 {
+                                    self.ready.push(Reverse(self.position[dependent]));
+                                }
+                            }
+                        }
+                    }
+                    TaskState::Interrupted => self.interrupted = true,
+                    TaskState::Failed | TaskState::TimedOut => {
+                        if dispatcher.plan().policy.on_failure == OnFailure::Continue {
+                            dispatcher.failures.push(task);
+                        } else if self.failed.is_none() {
+                            self.failed = Some(task);
+                        }
+                    }
+                    _ => {}
+                }
+                if finished.state != TaskState::Succeeded {
+                    dispatcher.settle_dependents(task, &self.dependents).await?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// How the phase ended, once nothing is in flight.
+    pub(crate) fn end(&self, dispatcher: &Dispatcher) -> PhaseEnd {
+        if self.interrupted || dispatcher.env.cancel.is_cancelled() {
+            PhaseEnd::Interrupted
+        } else if let Some(task) = self.failed {
+            // Pending tasks of the phase stay pending: a resume may retry them.
+            PhaseEnd::Failed(task)
+        } else {
+            PhaseEnd::Settled
+        }
+    }
+}
