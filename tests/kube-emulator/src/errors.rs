@@ -196,6 +196,20 @@ impl ApiError {
         }
     }
 
+    /// `406 NotAcceptable` for an `Accept` header the endpoint cannot serve.
+    pub(crate) fn not_acceptable(accept: &str) -> Self {
+        Self {
+            code: 406,
+            reason: "NotAcceptable",
+            message: format!(
+                "only the following media types are accepted: application/json, {}, {} (got {accept:?})",
+                crate::openapi_v2::PROTOBUF_ACCEPT,
+                crate::openapi_v2::PROTOBUF_CONTENT_TYPE
+            ),
+            details: None,
+        }
+    }
+
     /// `410 Expired` for a watch from a compacted resource version.
     pub(crate) fn expired(requested: u64, oldest: u64) -> Self {
         Self {

@@ -38,6 +38,7 @@ mod errors;
 mod kubeconfig;
 mod meta;
 mod openapi;
+mod openapi_v2;
 mod operations;
 mod patch;
 mod protobuf;

@@ -5,17 +5,19 @@
 //! - **Whether the server validates fields** (`fieldValidation`). kubectl's and helm's
 //!   `Validator` asks `QueryParamVerifierV3`, which looks for a `PATCH` operation tagged with
 //!   the kind's `x-kubernetes-group-version-kind` that lists a `fieldValidation` query
-//!   parameter. When found, validation is left to the server; when the document is missing,
-//!   kubectl fails with "failed to download openapi".
+//!   parameter. When found, validation is left to the server; when the kind is missing from
+//!   its group-version document, the check falls back to `/openapi/v2`, and kubectl fails
+//!   with "failed to download openapi" if that fails too. So every served kind is listed.
 //! - **Patch metadata for client-side apply and diff.** kubectl's `Patcher` looks for a
 //!   component schema carrying the kind's `x-kubernetes-group-version-kind`; when none does,
 //!   it silently falls back to OpenAPI v2 and then to the patch metadata compiled into kubectl
 //!   (`scheme.Scheme`), which is exactly the real types' `patchMergeKey`/`patchStrategy` tags.
 //!
 //! So each group-version document lists the real paths and operations with their parameters
-//! and patch content types, and no component schemas. `/openapi/v2` answers `404`, which the
-//! clients treat as "no v2 schema". Schema-based client-side validation and `kubectl explain`
-//! are therefore unavailable.
+//! and patch content types, and no component schemas for the built-in kinds: a schema there
+//! would replace kubectl's compiled-in merge metadata, so it would have to carry every
+//! `x-kubernetes-patch-merge-key` of the real types. `kubectl explain` of built-in kinds is
+//! therefore unavailable. [`crate::openapi_v2`] renders the same paths as Swagger 2.0.
 
 use crate::{
     meta,
@@ -68,8 +70,40 @@ pub(crate) fn document_for_path(path: &str) -> Option<Value> {
         .and_then(|(group, version)| document(group, version))
 }
 
-fn parameter(name: &str, kind: &str) -> Value {
-    json!({"name": name, "in": "query", "schema": {"type": kind, "uniqueItems": true}})
+/// What an operation's request body is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RequestBody {
+    /// No body.
+    None,
+    /// A whole object (`POST`, `PUT`).
+    Object,
+    /// A patch, in the four patch content types.
+    Patch,
+}
+
+/// The content types a patch operation accepts.
+pub(crate) const PATCH_TYPES: &[&str] = &[
+    "application/apply-patch+yaml",
+    "application/json-patch+json",
+    "application/merge-patch+json",
+    "application/strategic-merge-patch+json",
+];
+
+/// One operation of a served path, rendered by both the v3 and the v2 documents.
+#[derive(Debug)]
+pub(crate) struct Operation {
+    /// The HTTP method, lowercase (`get`, `patch`).
+    pub(crate) method: &'static str,
+    /// e.g. `patchAppsV1NamespacedDeployment`.
+    pub(crate) id: String,
+    /// `x-kubernetes-action`.
+    pub(crate) action: &'static str,
+    /// Query parameters: name and type.
+    pub(crate) parameters: Vec<(&'static str, &'static str)>,
+    /// The request body.
+    pub(crate) body: RequestBody,
+    /// The type, for `x-kubernetes-group-version-kind`.
+    pub(crate) resource: &'static ResourceType,
 }
 
 fn operation_id(verb: &str, resource: &ResourceType, namespaced: bool) -> String {
@@ -97,59 +131,36 @@ fn operation_id(verb: &str, resource: &ResourceType, namespaced: bool) -> String
     format!("{verb}{group}{version}{scope}{}", resource.kind)
 }
 
-fn operation(verb: &str, action: &str, resource: &ResourceType, parameters: &[Value]) -> Value {
-    let mut operation = json!({
-        "operationId": operation_id(verb, resource, resource.namespaced),
-        "parameters": parameters,
-        "responses": {"200": {"description": "OK"}, "401": {"description": "Unauthorized"}},
-        "x-kubernetes-action": action,
-        "x-kubernetes-group-version-kind": {
-            "group": resource.group,
-            "version": resource.version,
-            "kind": resource.kind,
-        },
-    });
-    if matches!(action, "patch" | "put" | "post") {
-        let content: Map<String, Value> = if action == "patch" {
-            [
-                "application/apply-patch+yaml",
-                "application/json-patch+json",
-                "application/merge-patch+json",
-                "application/strategic-merge-patch+json",
-            ]
-            .iter()
-            .map(|media| ((*media).to_owned(), json!({"schema": {"type": "object"}})))
-            .collect()
-        } else {
-            [(
-                "application/json".to_owned(),
-                json!({"schema": {"type": "object"}}),
-            )]
-            .into_iter()
-            .collect()
-        };
-        operation["requestBody"] = json!({"content": content, "required": true});
-    }
-    operation
-}
+const WRITE: &[(&str, &str)] = &[
+    ("dryRun", "string"),
+    ("fieldManager", "string"),
+    ("fieldValidation", "string"),
+];
 
-fn document(group: &str, version: &str) -> Option<Value> {
-    let served: Vec<&ResourceType> = RESOURCES
-        .iter()
-        .filter(|resource| resource.group == group && resource.version == version)
-        .collect();
-    if served.is_empty() {
-        return None;
-    }
-    let write = [
-        parameter("dryRun", "string"),
-        parameter("fieldManager", "string"),
-        parameter("fieldValidation", "string"),
+/// The served paths of `types`, each with its operations, in a stable order.
+pub(crate) fn paths(types: &[&'static ResourceType]) -> Vec<(String, Vec<Operation>)> {
+    let operation = |method,
+                     verb: &str,
+                     action,
+                     parameters: &[(&'static str, &'static str)],
+                     body,
+                     resource: &'static ResourceType| Operation {
+        method,
+        id: operation_id(verb, resource, resource.namespaced),
+        action,
+        parameters: parameters.to_vec(),
+        body,
+        resource,
+    };
+    let mut patch_parameters = WRITE.to_vec();
+    patch_parameters.push(("force", "boolean"));
+    let list = [
+        ("labelSelector", "string"),
+        ("fieldSelector", "string"),
+        ("watch", "boolean"),
     ];
-    let mut patch_parameters = write.to_vec();
-    patch_parameters.push(parameter("force", "boolean"));
-    let mut paths = Map::new();
-    for resource in served {
+    let mut paths = Vec::new();
+    for &resource in types {
         let collection = if resource.namespaced {
             format!(
                 "{}/namespaces/{{namespace}}/{}",
@@ -159,39 +170,140 @@ fn document(group: &str, version: &str) -> Option<Value> {
         } else {
             format!("{}/{}", resource.group_version_path(), resource.plural)
         };
-        paths.insert(
-            collection.clone(),
-            json!({
-                "get": operation("list", "list", resource, &[parameter("labelSelector", "string"), parameter("fieldSelector", "string"), parameter("watch", "boolean")]),
-                "post": operation("create", "post", resource, &write),
-                "delete": operation("deletecollection", "deletecollection", resource, &[parameter("dryRun", "string")]),
-            }),
-        );
         let item = format!("{collection}/{{name}}");
-        paths.insert(
+        paths.push((
+            collection,
+            vec![
+                operation("get", "list", "list", &list, RequestBody::None, resource),
+                operation(
+                    "post",
+                    "create",
+                    "post",
+                    WRITE,
+                    RequestBody::Object,
+                    resource,
+                ),
+                operation(
+                    "delete",
+                    "deletecollection",
+                    "deletecollection",
+                    &[("dryRun", "string")],
+                    RequestBody::None,
+                    resource,
+                ),
+            ],
+        ));
+        paths.push((
             item.clone(),
-            json!({
-                "get": operation("read", "get", resource, &[]),
-                "put": operation("replace", "put", resource, &write),
-                "patch": operation("patch", "patch", resource, &patch_parameters),
-                "delete": operation("delete", "delete", resource, &[parameter("dryRun", "string")]),
-            }),
-        );
+            vec![
+                operation("get", "read", "get", &[], RequestBody::None, resource),
+                operation(
+                    "put",
+                    "replace",
+                    "put",
+                    WRITE,
+                    RequestBody::Object,
+                    resource,
+                ),
+                operation(
+                    "patch",
+                    "patch",
+                    "patch",
+                    &patch_parameters,
+                    RequestBody::Patch,
+                    resource,
+                ),
+                operation(
+                    "delete",
+                    "delete",
+                    "delete",
+                    &[("dryRun", "string")],
+                    RequestBody::None,
+                    resource,
+                ),
+            ],
+        ));
         if resource.status {
-            paths.insert(
+            paths.push((
                 format!("{item}/status"),
-                json!({
-                    "get": operation("readStatus", "get", resource, &[]),
-                    "put": operation("replaceStatus", "put", resource, &write),
-                    "patch": operation("patchStatus", "patch", resource, &patch_parameters),
-                }),
-            );
+                vec![
+                    operation("get", "readStatus", "get", &[], RequestBody::None, resource),
+                    operation(
+                        "put",
+                        "replaceStatus",
+                        "put",
+                        WRITE,
+                        RequestBody::Object,
+                        resource,
+                    ),
+                    operation(
+                        "patch",
+                        "patchStatus",
+                        "patch",
+                        &patch_parameters,
+                        RequestBody::Patch,
+                        resource,
+                    ),
+                ],
+            ));
         }
+    }
+    paths
+}
+
+/// `x-kubernetes-group-version-kind` of a type.
+pub(crate) fn group_version_kind(resource: &ResourceType) -> Value {
+    json!({"group": resource.group, "version": resource.version, "kind": resource.kind})
+}
+
+fn render_v3(operation: &Operation) -> Value {
+    let parameters: Vec<Value> = operation
+        .parameters
+        .iter()
+        .map(|(name, kind)| json!({"name": name, "in": "query", "schema": {"type": kind, "uniqueItems": true}}))
+        .collect();
+    let mut rendered = json!({
+        "operationId": operation.id,
+        "parameters": parameters,
+        "responses": {"200": {"description": "OK"}, "401": {"description": "Unauthorized"}},
+        "x-kubernetes-action": operation.action,
+        "x-kubernetes-group-version-kind": group_version_kind(operation.resource),
+    });
+    let media: &[&str] = match operation.body {
+        RequestBody::None => &[],
+        RequestBody::Object => &["application/json"],
+        RequestBody::Patch => PATCH_TYPES,
+    };
+    if !media.is_empty() {
+        let content: Map<String, Value> = media
+            .iter()
+            .map(|media| ((*media).to_owned(), json!({"schema": {"type": "object"}})))
+            .collect();
+        rendered["requestBody"] = json!({"content": content, "required": true});
+    }
+    rendered
+}
+
+fn document(group: &str, version: &str) -> Option<Value> {
+    let served: Vec<&'static ResourceType> = RESOURCES
+        .iter()
+        .filter(|resource| resource.group == group && resource.version == version)
+        .collect();
+    if served.is_empty() {
+        return None;
+    }
+    let mut rendered = Map::new();
+    for (path, operations) in paths(&served) {
+        let item: Map<String, Value> = operations
+            .iter()
+            .map(|operation| (operation.method.to_owned(), render_v3(operation)))
+            .collect();
+        rendered.insert(path, Value::Object(item));
     }
     Some(json!({
         "openapi": "3.0.0",
         "info": {"title": "Kubernetes", "version": crate::discovery::KUBERNETES_VERSION},
-        "paths": paths,
+        "paths": rendered,
         "components": {"schemas": {}},
     }))
 }

@@ -261,7 +261,13 @@ pub(crate) fn create(
     });
     validation::validate(resource, &object, None)?;
     if !applied {
-        record_update(None, &mut object, resource.kind, &writer(resource, options));
+        let api_version = resource.api_version();
+        record_update(
+            None,
+            &mut object,
+            resource.kind,
+            &writer(&api_version, options),
+        );
     }
     if options.dry_run {
         return Ok(object);
@@ -269,19 +275,10 @@ pub(crate) fn create(
     Ok(store.put(resource, object))
 }
 
-fn writer<'a>(resource: &ResourceType, options: &'a WriteOptions) -> Writer<'a> {
+fn writer<'a>(api_version: &'a str, options: &'a WriteOptions) -> Writer<'a> {
     Writer {
         manager: &options.manager,
-        api_version: match resource.group {
-            "" => "v1",
-            "apps" => "apps/v1",
-            "batch" => "batch/v1",
-            "policy" => "policy/v1",
-            "autoscaling" => "autoscaling/v2",
-            "networking.k8s.io" => "networking.k8s.io/v1",
-            "rbac.authorization.k8s.io" => "rbac.authorization.k8s.io/v1",
-            _ => "apiextensions.k8s.io/v1",
-        },
+        api_version,
         subresource: match options.subresource {
             Subresource::Main => None,
             Subresource::Status => Some("status"),
@@ -413,11 +410,12 @@ pub(crate) fn update(
     let managed_changed_explicitly = !applied
         && object.pointer("/metadata/managedFields") != old.pointer("/metadata/managedFields");
     if !applied && !managed_changed_explicitly {
+        let api_version = resource.api_version();
         record_update(
             Some(&old),
             &mut object,
             resource.kind,
-            &writer(resource, options),
+            &writer(&api_version, options),
         );
     }
     let mut unchanged_candidate = object.clone();

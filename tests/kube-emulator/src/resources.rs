@@ -73,6 +73,7 @@ impl ResourceType {
 
 const ALL: &[&str] = &["all"];
 const NONE: &[&str] = &[];
+const API_EXTENSIONS: &[&str] = &["api-extensions"];
 
 macro_rules! resource {
     ($group:literal, $version:literal, $kind:literal, $plural:literal, $singular:literal,
@@ -112,13 +113,16 @@ pub(crate) static RESOURCES: &[ResourceType] = &[
     resource!("batch", "v1", "CronJob", "cronjobs", "cronjob", namespaced: true, short: &["cj"], categories: ALL, status: true, scale: false, generation: true),
     resource!("networking.k8s.io", "v1", "Ingress", "ingresses", "ingress", namespaced: true, short: &["ing"], categories: NONE, status: true, scale: false, generation: true),
     resource!("networking.k8s.io", "v1", "NetworkPolicy", "networkpolicies", "networkpolicy", namespaced: true, short: &["netpol"], categories: NONE, status: false, scale: false, generation: true),
+    resource!("networking.k8s.io", "v1", "IngressClass", "ingressclasses", "ingressclass", namespaced: false, short: NONE, categories: NONE, status: false, scale: false, generation: true),
     resource!("autoscaling", "v2", "HorizontalPodAutoscaler", "horizontalpodautoscalers", "horizontalpodautoscaler", namespaced: true, short: &["hpa"], categories: ALL, status: true, scale: false, generation: false),
     resource!("policy", "v1", "PodDisruptionBudget", "poddisruptionbudgets", "poddisruptionbudget", namespaced: true, short: &["pdb"], categories: NONE, status: true, scale: false, generation: true),
     resource!("rbac.authorization.k8s.io", "v1", "Role", "roles", "role", namespaced: true, short: NONE, categories: NONE, status: false, scale: false, generation: false),
     resource!("rbac.authorization.k8s.io", "v1", "RoleBinding", "rolebindings", "rolebinding", namespaced: true, short: NONE, categories: NONE, status: false, scale: false, generation: false),
     resource!("rbac.authorization.k8s.io", "v1", "ClusterRole", "clusterroles", "clusterrole", namespaced: false, short: NONE, categories: NONE, status: false, scale: false, generation: false),
     resource!("rbac.authorization.k8s.io", "v1", "ClusterRoleBinding", "clusterrolebindings", "clusterrolebinding", namespaced: false, short: NONE, categories: NONE, status: false, scale: false, generation: false),
-    resource!("apiextensions.k8s.io", "v1", "CustomResourceDefinition", "customresourcedefinitions", "customresourcedefinition", namespaced: false, short: &["crd", "crds"], categories: NONE, status: true, scale: false, generation: true),
+    resource!("admissionregistration.k8s.io", "v1", "ValidatingWebhookConfiguration", "validatingwebhookconfigurations", "validatingwebhookconfiguration", namespaced: false, short: NONE, categories: API_EXTENSIONS, status: false, scale: false, generation: true),
+    resource!("admissionregistration.k8s.io", "v1", "MutatingWebhookConfiguration", "mutatingwebhookconfigurations", "mutatingwebhookconfiguration", namespaced: false, short: NONE, categories: API_EXTENSIONS, status: false, scale: false, generation: true),
+    resource!("apiextensions.k8s.io", "v1", "CustomResourceDefinition", "customresourcedefinitions", "customresourcedefinition", namespaced: false, short: &["crd", "crds"], categories: API_EXTENSIONS, status: true, scale: false, generation: true),
 ];
 
 /// The groups in discovery order, each with its single served version.

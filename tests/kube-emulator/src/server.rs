@@ -9,7 +9,7 @@
 use crate::{
     EmulatorConfig, admin, discovery,
     errors::ApiError,
-    meta, openapi,
+    meta, openapi, openapi_v2,
     operations::{self, DeleteOptions, PatchType, Propagation, Subresource, WriteOptions},
     protobuf,
     resources::{self, ResourceType},
@@ -144,6 +144,7 @@ enum Route {
     Groups,
     Group(String),
     ResourceList(String, String),
+    OpenApiV2,
     OpenApiIndex,
     OpenApiDocument(String),
     Resource(ResourcePath),
@@ -168,6 +169,7 @@ fn route(path: &str) -> Route {
         ["apis", group] => Route::Group((*group).to_owned()),
         ["api", version] => Route::ResourceList(String::new(), (*version).to_owned()),
         ["apis", group, version] => Route::ResourceList((*group).to_owned(), (*version).to_owned()),
+        ["openapi", "v2"] => Route::OpenApiV2,
         ["openapi", "v3"] => Route::OpenApiIndex,
         ["openapi", "v3", rest @ ..] => Route::OpenApiDocument(rest.join("/")),
         ["_emulator", "state"] => Route::AdminState,
@@ -261,6 +263,7 @@ async fn dispatch(
                 || ApiError::path_not_found().into_response(),
                 |list| ok(&list),
             ),
+        Route::OpenApiV2 => openapi_v2(&headers),
         Route::OpenApiIndex => ok(&openapi::index()),
         Route::OpenApiDocument(path) => openapi::document_for_path(&path).map_or_else(
             || ApiError::path_not_found().into_response(),
@@ -281,6 +284,29 @@ async fn dispatch(
     };
     tracing::debug!(%method, %uri, status = response.status().as_u16(), "request");
     response
+}
+
+/// `/openapi/v2`, in the format the `Accept` header asks for.
+fn openapi_v2(headers: &HeaderMap) -> Response {
+    let accept = headers
+        .get(header::ACCEPT)
+        .and_then(|value| value.to_str().ok());
+    let types: Vec<&'static ResourceType> = resources::RESOURCES.iter().collect();
+    match openapi_v2::negotiate(accept) {
+        Some(openapi_v2::Format::Json) => {
+            ok(&openapi_v2::json_document(&types, &serde_json::Map::new()))
+        }
+        Some(openapi_v2::Format::Protobuf) => {
+            let body = openapi_v2::protobuf_document(&types, &serde_json::Map::new());
+            let mut response = (StatusCode::OK, body).into_response();
+            response.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(openapi_v2::PROTOBUF_CONTENT_TYPE),
+            );
+            response
+        }
+        None => ApiError::not_acceptable(accept.unwrap_or_default()).into_response(),
+    }
 }
 
 fn user_agent_manager(headers: &HeaderMap) -> String {

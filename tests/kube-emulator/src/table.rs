@@ -74,6 +74,10 @@ fn columns(resource: &ResourceType) -> Vec<(&'static str, &'static str)> {
         "ConfigMap" => vec![("Data", "integer")],
         "Secret" => vec![("Type", "string"), ("Data", "integer")],
         "Job" => vec![("Status", "string"), ("Completions", "string")],
+        "IngressClass" => vec![("Controller", "string"), ("Parameters", "string")],
+        "ValidatingWebhookConfiguration" | "MutatingWebhookConfiguration" => {
+            vec![("Webhooks", "integer")]
+        }
         "CustomResourceDefinition" => return vec![("Name", "string"), ("Created At", "date")],
         "Event" => {
             return vec![
@@ -184,6 +188,29 @@ fn cells(resource: &ResourceType, object: &Value) -> Vec<Value> {
                 "Running"
             }));
             cells.push(json!(format!("{succeeded}/{completions}")));
+        }
+        "IngressClass" => {
+            cells.push(json!(text(object, "/spec/controller")));
+            let parameters = object.pointer("/spec/parameters").map_or_else(
+                || "<none>".to_owned(),
+                |parameters| {
+                    let kind = text(parameters, "/kind");
+                    let name = text(parameters, "/name");
+                    match parameters.get("apiGroup").and_then(Value::as_str) {
+                        Some(group) => format!("{kind}.{group}/{name}"),
+                        None => format!("{kind}/{name}"),
+                    }
+                },
+            );
+            cells.push(json!(parameters));
+        }
+        "ValidatingWebhookConfiguration" | "MutatingWebhookConfiguration" => {
+            cells.push(json!(
+                object
+                    .get("webhooks")
+                    .and_then(Value::as_array)
+                    .map_or(0, Vec::len)
+            ));
         }
         "CustomResourceDefinition" => {
             cells.push(json!(text(object, "/metadata/creationTimestamp")));

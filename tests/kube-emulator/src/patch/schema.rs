@@ -65,6 +65,7 @@ pub(crate) fn list_kind(kind: &str, path: &[&str]) -> ListKind {
         | "resourceClaims"
         | "schedulingGates" => keyed("name", &["name"]),
         "secrets" if kind == "ServiceAccount" => keyed("name", &["name"]),
+        "webhooks" if kind.ends_with("WebhookConfiguration") => keyed("name", &["name"]),
         "hostAliases" => keyed("ip", &["ip"]),
         "topologySpreadConstraints" => keyed("topologyKey", &["topologyKey", "whenUnsatisfiable"]),
         "conditions" if parent == "status" => keyed("type", &["type"]),

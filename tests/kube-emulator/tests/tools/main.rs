@@ -4,6 +4,8 @@
 
 // Start a `kube-emulator` binary, talk to its admin endpoints and watch API over raw HTTP.
 mod binary;
+// Charts in the shape of public ones: ingress controller, CRDs, test hooks; OpenAPI.
+mod charts;
 // Helm releases: install, upgrade, failed upgrade, rollback, history, manifest, uninstall.
 mod helm;
 // kubectl: apply (client- and server-side), diff, get, delete, rollout, wait, scale, patch.
