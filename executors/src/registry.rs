@@ -5,7 +5,9 @@ use std::{collections::BTreeMap, fmt, sync::Arc};
 use plangate_plans::{Action, ExecutorKind};
 
 use crate::{
-    executor::Executor, helm::HelmExecutor, kubectl::KubectlExecutor, shell::ShellExecutor,
+    executor::Executor,
+    kube::{HelmExecutor, KubectlExecutor},
+    shell::ShellExecutor,
 };
 
 /// The executors available to a run, one per kind.

@@ -205,6 +205,16 @@ impl Invocation<'_> {
         &self.redactor
     }
 
+    /// The error of a query whose answer is not the JSON expected.
+    pub(crate) fn not_json(&self, args: &[String], error: &serde_json::Error) -> Halt {
+        Halt::Failed(ExecutorError::Tool {
+            command: self.command_line(args),
+            exit_code: Some(0),
+            signal: None,
+            stderr_tail: format!("its output is not the JSON expected: {error}"),
+        })
+    }
+
     /// The shell-quoted, redacted command line of `args`.
     pub(crate) fn command_line(&self, args: &[String]) -> String {
         quote_command(&self.argv(args), &self.redactor)
