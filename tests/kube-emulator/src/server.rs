@@ -560,10 +560,11 @@ fn pod_log(pod: &Value, query: &HashMap<String, String>) -> Result<Response, Api
         .and_then(|status| status.pointer("/state/waiting/reason"))
         .and_then(Value::as_str)
         .map(str::to_owned);
-    let waiting = waiting.or_else(|| {
-        (pod.pointer("/status/phase") != Some(&json!("Running")))
-            .then(|| "ContainerCreating".to_owned())
-    });
+    let started = matches!(
+        pod.pointer("/status/phase").and_then(Value::as_str),
+        Some("Running" | "Succeeded" | "Failed")
+    );
+    let waiting = waiting.or_else(|| (!started).then(|| "ContainerCreating".to_owned()));
     if let Some(reason) = waiting {
         return Err(ApiError::bad_request(format!(
             "container \"{container}\" in pod \"{name}\" is waiting to start: {reason}"

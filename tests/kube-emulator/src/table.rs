@@ -129,8 +129,11 @@ fn cells(resource: &ResourceType, object: &Value) -> Vec<Value> {
             let ready = statuses.map_or(0, |s| s.iter().filter(|c| c["ready"] == true).count());
             let waiting = statuses
                 .and_then(|s| {
-                    s.iter()
-                        .find_map(|c| c.pointer("/state/waiting/reason").and_then(Value::as_str))
+                    s.iter().find_map(|c| {
+                        c.pointer("/state/waiting/reason")
+                            .or_else(|| c.pointer("/state/terminated/reason"))
+                            .and_then(Value::as_str)
+                    })
                 })
                 .map(str::to_owned);
             cells.push(json!(format!("{ready}/{total}")));

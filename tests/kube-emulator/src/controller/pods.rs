@@ -6,6 +6,11 @@
 //! the controller first sees it, unless one of its containers uses an image tagged `broken`
 //! (e.g. `nginx:broken`): such a pod stays `Pending` in `ImagePullBackOff`, so failed
 //! rollouts can be tested.
+//!
+//! A pod with `restartPolicy: Never` (a bare pod such as a Helm test hook) runs to completion
+//! instead: after `rollout_delay` its containers terminate with exit code 0 and the pod is
+//! `Succeeded`, or, when an image is tagged `broken`, they terminate with exit code 1 and the
+//! pod is `Failed`. Terminal pods never change again, like the kubelet's.
 
 use super::{memory::Memory, runner};
 use crate::{
@@ -207,7 +212,84 @@ fn conditions(ready: bool, since: &str) -> Value {
     Value::Array(list)
 }
 
-/// Moves pods through `Pending` to `Running`/`Ready` (or `ImagePullBackOff`).
+/// Whether a pod runs to completion (`restartPolicy: Never`) rather than forever.
+fn runs_to_completion(pod: &Value) -> bool {
+    pod.pointer("/spec/restartPolicy") == Some(&json!("Never"))
+}
+
+fn terminated_statuses(pod: &Value, exit_code: i64, started: &str, finished: &str) -> Value {
+    let reason = if exit_code == 0 { "Completed" } else { "Error" };
+    let statuses: Vec<Value> = pod
+        .pointer("/spec/containers")
+        .and_then(Value::as_array)
+        .map(|containers| {
+            containers
+                .iter()
+                .map(|container| {
+                    let image = container["image"].as_str().unwrap_or_default();
+                    json!({
+                        "name": container["name"],
+                        "image": image,
+                        "imageID": format!("docker.io/library/{image}@sha256:0000"),
+                        "containerID": format!("containerd://{}", meta::random_hex()),
+                        "ready": false,
+                        "restartCount": 0,
+                        "started": false,
+                        "state": {"terminated": {
+                            "exitCode": exit_code,
+                            "reason": reason,
+                            "startedAt": started,
+                            "finishedAt": finished,
+                        }},
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    Value::Array(statuses)
+}
+
+/// The status of a pod whose containers have all terminated.
+fn completed_status(pod: &Value, succeeded: bool, pod_ip: &str, start_time: &Value) -> Value {
+    let now = meta::now_rfc3339();
+    let reason = if succeeded {
+        "PodCompleted"
+    } else {
+        "PodFailed"
+    };
+    let condition = |kind: &str, status: &str, with_reason: bool| {
+        let mut condition = json!({"type": kind, "status": status, "lastProbeTime": null, "lastTransitionTime": now});
+        if with_reason {
+            condition["reason"] = json!(reason);
+        }
+        condition
+    };
+    json!({
+        "phase": if succeeded { "Succeeded" } else { "Failed" },
+        "conditions": [
+            condition("PodReadyToStartContainers", "False", false),
+            condition("Initialized", "True", true),
+            condition("Ready", "False", true),
+            condition("ContainersReady", "False", true),
+            condition("PodScheduled", "True", false),
+        ],
+        "hostIP": "10.0.0.1",
+        "hostIPs": [{"ip": "10.0.0.1"}],
+        "podIP": pod_ip,
+        "podIPs": [{"ip": pod_ip}],
+        "startTime": start_time,
+        "qosClass": "BestEffort",
+        "containerStatuses": terminated_statuses(
+            pod,
+            if succeeded { 0 } else { 1 },
+            start_time.as_str().unwrap_or(&now),
+            &now,
+        ),
+    })
+}
+
+/// Moves pods through `Pending` to `Running`/`Ready` (or `ImagePullBackOff`), and pods that
+/// run to completion to `Succeeded` (or `Failed`).
 pub(super) fn reconcile_pods(
     store: &mut Store,
     config: &EmulatorConfig,
@@ -217,18 +299,25 @@ pub(super) fn reconcile_pods(
     let pods = known("", "pods");
     let all: Vec<Value> = store.list(pods, None).into_iter().cloned().collect();
     for pod in all {
+        let phase = pod.pointer("/status/phase").and_then(Value::as_str);
+        if matches!(phase, Some("Succeeded" | "Failed")) {
+            continue;
+        }
         let uid = meta::uid_of(&pod).to_owned();
         let broken = pod.get("spec").is_some_and(is_broken);
+        let completes = runs_to_completion(&pod);
         let ready_at = *memory
             .pod_ready_at
             .entry(uid)
-            .or_insert_with(|| (!broken).then(|| now + config.rollout_delay));
+            .or_insert_with(|| (completes || !broken).then(|| now + config.rollout_delay));
         let stage = match ready_at {
             None => "broken",
             Some(at) if at > now => {
                 memory.wake_at(at);
                 "starting"
             }
+            Some(_) if completes && broken => "failed",
+            Some(_) if completes => "succeeded",
             Some(_) => "running",
         };
         let waiting = pod
@@ -257,6 +346,9 @@ pub(super) fn reconcile_pods(
             .and_then(Value::as_str)
             .map_or_else(|| memory.pod_ip(), str::to_owned);
         let status = match stage {
+            "succeeded" | "failed" => {
+                completed_status(&pod, stage == "succeeded", &pod_ip, &start_time)
+            }
             "running" => json!({
                 "phase": "Running",
                 "conditions": conditions(true, &now_text),

@@ -165,3 +165,76 @@ data:
         .args([&manifest])
         .success();
 }
+
+#[test]
+fn helm_test_passes_for_a_good_image_and_fails_for_a_broken_one() {
+    let cluster = Cluster::start();
+    cluster
+        .helm()
+        .args([
+            "install",
+            "probed",
+            &chart("probed"),
+            "--wait",
+            "--timeout",
+            "60s",
+        ])
+        .success();
+    let passed = cluster
+        .helm()
+        .args(["test", "probed", "--timeout", "60s"])
+        .success();
+    assert!(
+        passed.stdout.contains("Phase:          Succeeded"),
+        "{}",
+        passed.stdout
+    );
+    let pod = cluster
+        .object("pods", "default", "probed-connection")
+        .expect("the test pod is kept");
+    assert_eq!(pod["status"]["phase"], "Succeeded");
+    assert_eq!(
+        pod["status"]["containerStatuses"][0]["state"]["terminated"]["exitCode"],
+        0
+    );
+
+    cluster
+        .helm()
+        .args([
+            "upgrade",
+            "probed",
+            &chart("probed"),
+            "--set",
+            "test.image=busybox:broken",
+            "--wait",
+            "--timeout",
+            "60s",
+        ])
+        .success();
+    let failed = cluster
+        .helm()
+        .args(["test", "probed", "--timeout", "60s"])
+        .failure(1);
+    assert!(
+        failed.stdout.contains("Phase:          Failed"),
+        "{}",
+        failed.stdout
+    );
+    assert!(
+        failed.stderr.contains("pod probed-connection failed"),
+        "{}",
+        failed.stderr
+    );
+    let pods = cluster
+        .kubectl()
+        .args(["get", "pod", "probed-connection"])
+        .success();
+    assert!(
+        pods.stdout
+            .lines()
+            .any(|line| line.split_whitespace().collect::<Vec<_>>()[..3]
+                == ["probed-connection", "0/1", "Error"]),
+        "{}",
+        pods.stdout
+    );
+}
