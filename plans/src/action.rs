@@ -9,7 +9,10 @@ use std::{collections::BTreeMap, fmt};
 
 use serde::{Deserialize, Deserializer, Serialize, de};
 
-use crate::duration::PlanDuration;
+use crate::{
+    duration::PlanDuration,
+    op_fields::{FieldProblem, FieldState, OpFields},
+};
 
 /// The executor kinds plangate knows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -127,6 +130,45 @@ impl ActionSpec {
             ActionSpec::Git(_) => ExecutorKind::Git,
         }
     }
+
+    /// The operation's name and the table of the fields it takes, for the
+    /// kinds that have operations (`kubectl`, `helm`, `git`).
+    pub fn op_fields(&self) -> Option<(&'static str, OpFields)> {
+        match self {
+            ActionSpec::Kubectl(k) => Some((k.op.as_str(), k.op.fields())),
+            ActionSpec::Helm(h) => Some((h.op.as_str(), h.op.fields())),
+            ActionSpec::Git(g) => Some((g.op.as_str(), g.op.fields())),
+            ActionSpec::Shell(_) | ActionSpec::GithubMerge(_) => None,
+        }
+    }
+
+    /// Every way the fields break the rules of the operation (see
+    /// [`OpFields`]); empty when the action is well formed. The loader and
+    /// the executors' `validate` both use this.
+    pub fn field_problems(&self) -> Vec<FieldProblem> {
+        match self {
+            ActionSpec::Kubectl(k) => k.field_problems(),
+            ActionSpec::Helm(h) => h.op.fields().check(|field| h.field_state(field)),
+            ActionSpec::Git(g) => g.op.fields().check(|field| g.field_state(field)),
+            ActionSpec::Shell(_) | ActionSpec::GithubMerge(_) => Vec::new(),
+        }
+    }
+}
+
+fn text_state(text: Option<&str>) -> FieldState {
+    match text {
+        None => FieldState::Absent,
+        Some("") => FieldState::Empty,
+        Some(_) => FieldState::Present,
+    }
+}
+
+fn flag_state(given: bool) -> FieldState {
+    if given {
+        FieldState::Present
+    } else {
+        FieldState::Absent
+    }
 }
 
 /// `shell`: an argv list, or `{argv, env, cwd}`. Never passed through a shell:
@@ -203,7 +245,74 @@ pub enum KubectlOp {
     SetImage,
 }
 
+/// The fields of a `kubectl` action, in declaration order.
+pub const KUBECTL_FIELDS: &[&str] = &[
+    "op",
+    "files",
+    "kustomize",
+    "resource",
+    "selector",
+    "namespace",
+    "context",
+    "kubeconfig",
+    "server_side",
+    "force_conflicts",
+    "field_manager",
+    "prune",
+    "condition",
+    "replicas",
+    "patch",
+    "patch_type",
+    "images",
+    "timeout",
+];
+
 impl KubectlOp {
+    /// Which fields the operation takes; see [`OpFields`].
+    pub const fn fields(self) -> OpFields {
+        const BASE: OpFields = OpFields::new(
+            KUBECTL_FIELDS,
+            &["op", "namespace", "context", "kubeconfig"],
+        );
+        match self {
+            KubectlOp::Apply => BASE
+                .one_of(&["files", "kustomize"])
+                .optional(&[
+                    "selector",
+                    "server_side",
+                    "force_conflicts",
+                    "field_manager",
+                    "prune",
+                ])
+                .exclusive(&[("files", "kustomize"), ("prune", "selector")])
+                .needs(&[("force_conflicts", "server_side")]),
+            KubectlOp::Delete => BASE
+                .one_of(&["files", "kustomize", "resource"])
+                .optional(&["selector"])
+                .exclusive(&[
+                    ("files", "kustomize"),
+                    ("files", "resource"),
+                    ("kustomize", "resource"),
+                ]),
+            KubectlOp::RolloutStatus => BASE
+                .required(&["resource"])
+                .optional(&["selector", "timeout"]),
+            KubectlOp::RolloutUndo => BASE.required(&["resource"]).optional(&["selector"]),
+            KubectlOp::Wait => BASE
+                .required(&["resource", "condition"])
+                .optional(&["selector", "timeout"]),
+            KubectlOp::Scale => BASE
+                .required(&["resource", "replicas"])
+                .optional(&["selector"]),
+            KubectlOp::Patch => BASE
+                .required(&["resource", "patch"])
+                .optional(&["patch_type", "field_manager"]),
+            KubectlOp::SetImage => BASE
+                .required(&["resource", "images"])
+                .optional(&["selector"]),
+        }
+    }
+
     /// The YAML spelling.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -291,6 +400,78 @@ pub struct KubectlAction {
     pub timeout: Option<PlanDuration>,
 }
 
+impl KubectlAction {
+    /// Whether the action gives `field` (one of [`KUBECTL_FIELDS`]), as the
+    /// executor sees it.
+    pub fn field_state(&self, field: &str) -> FieldState {
+        match field {
+            "op" => FieldState::Present,
+            "files" => flag_state(!self.files.is_empty()),
+            "kustomize" => text_state(self.kustomize.as_deref()),
+            "resource" => text_state(self.resource.as_deref()),
+            "selector" => text_state(self.selector.as_deref()),
+            "namespace" => text_state(self.namespace.as_deref()),
+            "context" => text_state(self.context.as_deref()),
+            "kubeconfig" => text_state(self.kubeconfig.as_deref()),
+            "server_side" => flag_state(self.server_side),
+            "force_conflicts" => flag_state(self.force_conflicts),
+            "field_manager" => text_state(self.field_manager.as_deref()),
+            "prune" => text_state(self.prune.as_deref()),
+            "condition" => text_state(self.condition.as_deref()),
+            "replicas" => flag_state(self.replicas.is_some()),
+            "patch" => flag_state(self.patch.is_some()),
+            "patch_type" => flag_state(self.patch_type != PatchType::default()),
+            "images" => flag_state(!self.images.is_empty()),
+            "timeout" => flag_state(self.timeout.is_some()),
+            _ => FieldState::Absent,
+        }
+    }
+
+    /// The table's problems (see [`KubectlOp::fields`]), then kubectl's own
+    /// rules on how `resource` and `selector` go together: a selector only
+    /// with a kind (`pods`), and a kind alone only where kubectl acts on
+    /// every object of it (`rollout_status`, `rollout_undo`).
+    pub fn field_problems(&self) -> Vec<FieldProblem> {
+        let fields = self.op.fields();
+        let mut problems = fields.check(|field| self.field_state(field));
+        if !problems.is_empty() {
+            return problems;
+        }
+        let Some(resource) = self.resource.as_deref() else {
+            return problems;
+        };
+        let named = resource.contains('/');
+        let selector_allowed = fields.accepts("selector");
+        let selector = self.selector.is_some();
+        let kind_alone_is_enough =
+            matches!(self.op, KubectlOp::RolloutStatus | KubectlOp::RolloutUndo);
+        if named && selector {
+            problems.push(FieldProblem::SelectorWithNamedResource);
+        } else if !named && !selector && !kind_alone_is_enough {
+            problems.push(FieldProblem::ResourceWithoutName { selector_allowed });
+        }
+        problems
+    }
+}
+
+/// The fields of a `helm` action, in declaration order.
+pub const HELM_FIELDS: &[&str] = &[
+    "op",
+    "release",
+    "chart",
+    "version",
+    "values",
+    "set",
+    "revision",
+    "namespace",
+    "create_namespace",
+    "context",
+    "kubeconfig",
+    "wait",
+    "atomic",
+    "timeout",
+];
+
 /// The operation of a `helm` action.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -306,6 +487,28 @@ pub enum HelmOp {
 }
 
 impl HelmOp {
+    /// Which fields the operation takes; see [`OpFields`].
+    pub const fn fields(self) -> OpFields {
+        const BASE: OpFields = OpFields::new(
+            HELM_FIELDS,
+            &["op", "namespace", "context", "kubeconfig", "timeout"],
+        )
+        .required(&["release"]);
+        match self {
+            HelmOp::Upgrade => BASE.required(&["release", "chart"]).optional(&[
+                "version",
+                "values",
+                "set",
+                "create_namespace",
+                "wait",
+                "atomic",
+            ]),
+            HelmOp::Uninstall => BASE.optional(&["wait"]),
+            HelmOp::Test => BASE,
+            HelmOp::Rollback => BASE.optional(&["revision", "wait"]),
+        }
+    }
+
     /// The YAML spelling.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -361,6 +564,30 @@ pub struct HelmAction {
     /// `--timeout`.
     #[serde(default)]
     pub timeout: Option<PlanDuration>,
+}
+
+impl HelmAction {
+    /// Whether the action gives `field` (one of [`HELM_FIELDS`]), as the
+    /// executor sees it.
+    pub fn field_state(&self, field: &str) -> FieldState {
+        match field {
+            "op" => FieldState::Present,
+            "release" => text_state(Some(&self.release)),
+            "chart" => text_state(self.chart.as_deref()),
+            "version" => text_state(self.version.as_deref()),
+            "values" => flag_state(!self.values.is_empty()),
+            "set" => flag_state(!self.set.is_empty()),
+            "revision" => flag_state(self.revision.is_some()),
+            "namespace" => text_state(self.namespace.as_deref()),
+            "create_namespace" => flag_state(self.create_namespace),
+            "context" => text_state(self.context.as_deref()),
+            "kubeconfig" => text_state(self.kubeconfig.as_deref()),
+            "wait" => flag_state(self.wait),
+            "atomic" => flag_state(self.atomic),
+            "timeout" => flag_state(self.timeout.is_some()),
+            _ => FieldState::Absent,
+        }
+    }
 }
 
 /// How a pull request is merged.
@@ -437,7 +664,25 @@ pub enum GitOp {
     Checkout,
 }
 
+/// The fields of a `git` action, in declaration order.
+pub const GIT_FIELDS: &[&str] = &[
+    "op", "repo", "message", "paths", "branch", "tag", "from", "remote", "refspec",
+];
+
 impl GitOp {
+    /// Which fields the operation takes; see [`OpFields`].
+    pub const fn fields(self) -> OpFields {
+        const BASE: OpFields = OpFields::new(GIT_FIELDS, &["op", "repo"]);
+        match self {
+            GitOp::Commit => BASE.required(&["message"]).optional(&["paths"]),
+            GitOp::Branch => BASE.required(&["branch"]).optional(&["from"]),
+            GitOp::Checkout => BASE.required(&["branch"]),
+            GitOp::Tag => BASE.required(&["tag"]).optional(&["message", "from"]),
+            GitOp::Merge => BASE.required(&["from"]).optional(&["message"]),
+            GitOp::Push => BASE.optional(&["remote", "refspec"]),
+        }
+    }
+
     /// The YAML spelling.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -481,6 +726,23 @@ pub struct GitAction {
     /// Refspec for `push`.
     #[serde(default)]
     pub refspec: Option<String>,
+}
+
+impl GitAction {
+    /// Whether the action gives `field` (one of [`GIT_FIELDS`]).
+    pub fn field_state(&self, field: &str) -> FieldState {
+        match field {
+            "op" | "repo" => FieldState::Present,
+            "message" => text_state(self.message.as_deref()),
+            "paths" => flag_state(!self.paths.is_empty()),
+            "branch" => text_state(self.branch.as_deref()),
+            "tag" => text_state(self.tag.as_deref()),
+            "from" => text_state(self.from.as_deref()),
+            "remote" => text_state(self.remote.as_deref()),
+            "refspec" => text_state(self.refspec.as_deref()),
+            _ => FieldState::Absent,
+        }
+    }
 }
 
 fn default_repo() -> String {
@@ -534,4 +796,171 @@ pub enum Rollback {
     Auto,
     /// An explicit action.
     Action(Box<Action>),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The keys serde writes for an action, in declaration order.
+    fn serialized_keys<T: Serialize>(action: &T) -> Vec<String> {
+        let value = serde_json::to_value(action).expect("an action serialises");
+        let serde_json::Value::Object(map) = value else {
+            panic!("an action serialises to a map");
+        };
+        let mut keys: Vec<String> = map.keys().cloned().collect();
+        keys.sort();
+        keys
+    }
+
+    fn sorted(fields: &[&str]) -> Vec<String> {
+        let mut fields: Vec<String> = fields.iter().map(|&field| field.to_owned()).collect();
+        fields.sort();
+        fields
+    }
+
+    #[test]
+    fn the_field_lists_name_every_field_of_their_struct() {
+        let kubectl: KubectlAction = serde_yaml::from_str("op: apply").expect("valid");
+        assert_eq!(serialized_keys(&kubectl), sorted(KUBECTL_FIELDS));
+        let helm: HelmAction = serde_yaml::from_str("{op: test, release: r}").expect("valid");
+        assert_eq!(serialized_keys(&helm), sorted(HELM_FIELDS));
+        let git: GitAction = serde_yaml::from_str("op: push").expect("valid");
+        assert_eq!(serialized_keys(&git), sorted(GIT_FIELDS));
+    }
+
+    #[test]
+    fn every_table_names_only_fields_of_its_kind() {
+        let kubectl = [
+            KubectlOp::Apply,
+            KubectlOp::Delete,
+            KubectlOp::RolloutStatus,
+            KubectlOp::RolloutUndo,
+            KubectlOp::Wait,
+            KubectlOp::Scale,
+            KubectlOp::Patch,
+            KubectlOp::SetImage,
+        ]
+        .map(KubectlOp::fields);
+        let helm = [
+            HelmOp::Upgrade,
+            HelmOp::Uninstall,
+            HelmOp::Test,
+            HelmOp::Rollback,
+        ]
+        .map(HelmOp::fields);
+        let git = [
+            GitOp::Commit,
+            GitOp::Branch,
+            GitOp::Tag,
+            GitOp::Merge,
+            GitOp::Push,
+            GitOp::Checkout,
+        ]
+        .map(GitOp::fields);
+        for fields in kubectl.iter().chain(&helm).chain(&git) {
+            let pairs = fields.exclusive.iter().chain(fields.needs);
+            let named = [
+                fields.common,
+                fields.required,
+                fields.one_of,
+                fields.optional,
+            ]
+            .concat()
+            .into_iter()
+            .chain(pairs.flat_map(|&(a, b)| [a, b]));
+            for field in named {
+                assert!(fields.all.contains(&field), "`{field}` in {fields:?}");
+                assert!(fields.accepts(field), "`{field}` is named but not taken");
+            }
+        }
+    }
+
+    fn kubectl(yaml: &str) -> Vec<String> {
+        let action: KubectlAction = serde_yaml::from_str(yaml).expect("a kubectl action");
+        action
+            .field_problems()
+            .iter()
+            .map(ToString::to_string)
+            .collect()
+    }
+
+    #[test]
+    fn kubectl_rules_follow_kubectl() {
+        assert_eq!(
+            kubectl("{op: apply, files: [a.yaml], selector: app=web}"),
+            [""; 0]
+        );
+        assert_eq!(
+            kubectl("{op: apply, files: [a.yaml], prune: app=web, selector: app=web}"),
+            ["takes `prune` or `selector`, not both"]
+        );
+        assert_eq!(
+            kubectl("{op: apply, files: [a.yaml], force_conflicts: true}"),
+            ["takes `force_conflicts` only together with `server_side`"]
+        );
+        assert_eq!(kubectl("{op: apply}"), ["needs `files` or `kustomize`"]);
+        assert_eq!(
+            kubectl("{op: delete, selector: app=web}"),
+            ["needs `files`, `kustomize` or `resource`"]
+        );
+        assert_eq!(
+            kubectl("{op: delete, resource: pods, selector: app=web}"),
+            [""; 0]
+        );
+        assert_eq!(
+            kubectl("{op: delete, files: [a.yaml], selector: app=web}"),
+            [""; 0]
+        );
+        assert_eq!(
+            kubectl("{op: delete, files: [a.yaml], resource: deployment/web}"),
+            ["takes `files` or `resource`, not both"]
+        );
+        assert_eq!(
+            kubectl("{op: delete, resource: pods}"),
+            ["needs a `resource` with a name (`KIND/NAME`), or a `selector`"]
+        );
+        assert_eq!(
+            kubectl("{op: wait, selector: app=web, condition: Ready}"),
+            ["needs `resource`"]
+        );
+        assert_eq!(
+            kubectl("{op: wait, resource: deployment/web, selector: app=web, condition: Ready}"),
+            [
+                "takes `selector` only with a kind as `resource` (such as `pods`), not with a named object"
+            ]
+        );
+        assert_eq!(
+            kubectl("{op: rollout_status, resource: deployment}"),
+            [""; 0]
+        );
+        assert_eq!(
+            kubectl("{op: rollout_undo, resource: deployment/web, timeout: 1m}"),
+            ["does not use `timeout`"]
+        );
+        assert_eq!(
+            kubectl("{op: patch, resource: deployment, selector: app=web, patch: {}}"),
+            ["does not use `selector`"]
+        );
+        assert_eq!(
+            kubectl("{op: patch, resource: deployment, patch: {}}"),
+            ["needs a `resource` with a name (`KIND/NAME`)"]
+        );
+    }
+
+    #[test]
+    fn helm_test_does_not_wait() {
+        let action: HelmAction =
+            serde_yaml::from_str("{op: test, release: web, wait: true}").expect("valid");
+        assert_eq!(
+            ActionSpec::Helm(Box::new(action)).field_problems(),
+            [FieldProblem::NotUsed { field: "wait" }]
+        );
+        let action: HelmAction =
+            serde_yaml::from_str("{op: upgrade, release: web, chart: ''}").expect("valid");
+        assert_eq!(
+            ActionSpec::Helm(Box::new(action)).field_problems(),
+            [FieldProblem::Missing { field: "chart" }]
+        );
+    }
 }

@@ -26,8 +26,8 @@ use sha2::{Digest, Sha256};
 
 use crate::{
     action::{
-        Action, ActionSpec, ExecutorInstance, ExecutorKind, GitAction, GitOp, GithubMergeAction,
-        HelmAction, HelmOp, KubectlAction, KubectlOp, Rollback, ShellAction,
+        Action, ActionSpec, ExecutorInstance, ExecutorKind, GitAction, GithubMergeAction,
+        HelmAction, KubectlAction, Rollback, ShellAction,
     },
     dag,
     diagnostic::{Diagnostic, Diagnostics},
@@ -35,6 +35,7 @@ use crate::{
     ids::{PhaseId, PlanName, TaskId, is_valid_id},
     marked::{self, Node, Path},
     model::{AboveMax, OnFailure, PLAN_FORMAT_VERSION, Phase, Plan, Policy, Risk, Task},
+    op_fields::FieldProblem,
     source::{SourceFile, Span},
     template,
     text::{and_ticked, did_you_mean},
@@ -1025,35 +1026,8 @@ impl Context<'_> {
                     );
                 }
             }
-            ActionSpec::Kubectl(k) => self.check_kubectl(k, path),
-            ActionSpec::Helm(h) => {
-                let (required, unused): (&[&str], &[&str]) = match h.op {
-                    HelmOp::Upgrade => (&["chart"], &["revision"]),
-                    HelmOp::Uninstall | HelmOp::Test => (
-                        &[],
-                        &[
-                            "chart",
-                            "version",
-                            "values",
-                            "set",
-                            "revision",
-                            "create_namespace",
-                            "atomic",
-                        ],
-                    ),
-                    HelmOp::Rollback => (
-                        &[],
-                        &[
-                            "chart",
-                            "version",
-                            "values",
-                            "set",
-                            "create_namespace",
-                            "atomic",
-                        ],
-                    ),
-                };
-                self.op_fields("helm", h.op.as_str(), path, required, unused);
+            ActionSpec::Kubectl(_) | ActionSpec::Helm(_) | ActionSpec::Git(_) => {
+                self.op_fields(spec, path);
             }
             ActionSpec::GithubMerge(g) => {
                 let valid = g.repo.split_once('/').is_some_and(|(owner, name)| {
@@ -1065,187 +1039,45 @@ impl Context<'_> {
                         .help = Some("expected `OWNER/NAME`, e.g. `acme/platform`".to_owned());
                 }
             }
-            ActionSpec::Git(g) => {
-                let (required, unused): (&[&str], &[&str]) = match g.op {
-                    GitOp::Commit => (
-                        &["message"],
-                        &["branch", "tag", "from", "remote", "refspec"],
-                    ),
-                    GitOp::Branch | GitOp::Checkout => (
-                        &["branch"],
-                        &["message", "paths", "tag", "remote", "refspec"],
-                    ),
-                    GitOp::Tag => (&["tag"], &["paths", "branch", "remote", "refspec"]),
-                    GitOp::Merge => (&["from"], &["paths", "branch", "tag", "remote", "refspec"]),
-                    GitOp::Push => (&[], &["message", "paths", "branch", "tag", "from"]),
-                };
-                self.op_fields("git", g.op.as_str(), path, required, unused);
-            }
         }
         self.diagnostics.len() == before
     }
 
-    fn check_kubectl(&mut self, k: &KubectlAction, path: &Path) {
-        let (required, unused): (&[&str], &[&str]) = match k.op {
-            KubectlOp::Apply => (
-                &[],
-                &[
-                    "resource",
-                    "condition",
-                    "replicas",
-                    "patch",
-                    "images",
-                    "timeout",
-                ],
-            ),
-            KubectlOp::Delete => (
-                &[],
-                &[
-                    "server_side",
-                    "force_conflicts",
-                    "prune",
-                    "condition",
-                    "replicas",
-                    "patch",
-                    "images",
-                    "timeout",
-                ],
-            ),
-            KubectlOp::RolloutStatus | KubectlOp::RolloutUndo => (
-                &["resource"],
-                &[
-                    "files",
-                    "kustomize",
-                    "selector",
-                    "server_side",
-                    "force_conflicts",
-                    "prune",
-                    "condition",
-                    "replicas",
-                    "patch",
-                    "images",
-                ],
-            ),
-            KubectlOp::Wait => (
-                &["condition"],
-                &[
-                    "files",
-                    "kustomize",
-                    "server_side",
-                    "force_conflicts",
-                    "prune",
-                    "replicas",
-                    "patch",
-                    "images",
-                ],
-            ),
-            KubectlOp::Scale => (
-                &["resource", "replicas"],
-                &[
-                    "files",
-                    "kustomize",
-                    "server_side",
-                    "force_conflicts",
-                    "prune",
-                    "condition",
-                    "patch",
-                    "images",
-                    "timeout",
-                ],
-            ),
-            KubectlOp::Patch => (
-                &["resource", "patch"],
-                &[
-                    "files",
-                    "kustomize",
-                    "server_side",
-                    "force_conflicts",
-                    "prune",
-                    "condition",
-                    "replicas",
-                    "images",
-                    "timeout",
-                ],
-            ),
-            KubectlOp::SetImage => (
-                &["resource", "images"],
-                &[
-                    "files",
-                    "kustomize",
-                    "server_side",
-                    "force_conflicts",
-                    "prune",
-                    "condition",
-                    "replicas",
-                    "patch",
-                    "timeout",
-                ],
-            ),
-        };
-        self.op_fields("kubectl", k.op.as_str(), path, required, unused);
-        let op = k.op.as_str();
-        match k.op {
-            KubectlOp::Apply if k.files.is_empty() && k.kustomize.is_none() => {
-                let span = self.span(path);
-                self.error(span, "`kubectl` `apply` has neither `files` nor `kustomize`")
-                    .help = Some("list manifest files or folders under `files:`, or a kustomization folder under `kustomize:`".to_owned());
-            }
-            KubectlOp::Apply | KubectlOp::Delete
-                if !k.files.is_empty() && k.kustomize.is_some() =>
-            {
-                let span = self.key_span(path, "kustomize");
-                self.error(
-                    span,
-                    format!("`kubectl` `{op}` has both `files` and `kustomize`"),
-                )
-                .help = Some("use one of them".to_owned());
-            }
-            KubectlOp::Delete
-                if k.files.is_empty() && k.kustomize.is_none() && k.resource.is_none() =>
-            {
-                let span = self.span(path);
-                self.error(span, "`kubectl` `delete` names nothing to delete")
-                    .help = Some("give `files`, `kustomize` or `resource`".to_owned());
-            }
-            KubectlOp::Wait if k.resource.is_none() && k.selector.is_none() => {
-                let span = self.span(path);
-                self.error(span, "`kubectl` `wait` names nothing to wait for")
-                    .help = Some(
-                    "give `resource` (e.g. `deployment/api`) or `resource: pods` with `selector`"
-                        .to_owned(),
-                );
-            }
-            _ => {}
-        }
-        if k.force_conflicts && !k.server_side {
-            let span = self.key_span(path, "force_conflicts");
-            self.error(span, "`force_conflicts` needs `server_side: true`");
-        }
-    }
-
-    fn op_fields(&mut self, kind: &str, op: &str, path: &Path, required: &[&str], unused: &[&str]) {
-        let Some(node) = self.tree().and_then(|tree| tree.lookup(path)) else {
+    /// Reports what [`ActionSpec::field_problems`] finds (the table the
+    /// executors' `validate` read too), each at its key, and every key of the
+    /// document the operation does not use, even one set to its default
+    /// (`server_side: false` on a `delete`).
+    fn op_fields(&mut self, spec: &ActionSpec, path: &Path) {
+        let Some((op, fields)) = spec.op_fields() else {
             return;
         };
-        let node_span = node.span;
-        let keys: Vec<(String, Span)> = node
-            .entries()
-            .iter()
-            .filter_map(|(k, _)| k.as_str().map(|s| (s.to_owned(), k.span)))
-            .collect();
-        for field in required {
-            if !keys.iter().any(|(k, _)| k == field) {
-                self.error(Some(node_span), format!("`{kind}` `{op}` needs `{field}`"));
+        let kind = spec.kind();
+        let mut problems = spec.field_problems();
+        let keys: Vec<String> = self
+            .tree()
+            .and_then(|tree| tree.lookup(path))
+            .map(|node| {
+                node.entries()
+                    .iter()
+                    .filter_map(|(key, _)| key.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default();
+        for key in &keys {
+            if let Some(&field) = fields.all.iter().find(|field| **field == key.as_str())
+                && !fields.accepts(field)
+                && !problems.contains(&FieldProblem::NotUsed { field })
+            {
+                problems.push(FieldProblem::NotUsed { field });
             }
         }
-        for (key, span) in &keys {
-            if unused.contains(&key.as_str()) {
-                self.error(
-                    Some(*span),
-                    format!("`{key}` is not used by `{kind}` `{op}`"),
-                )
-                .help = Some("remove it, or use the operation that takes it".to_owned());
-            }
+        for problem in problems {
+            let span = match problem.field() {
+                Some(field) => self.key_span(path, field),
+                None => self.span(path),
+            };
+            let help = fields.help(problem);
+            self.error(span, format!("`{kind}` `{op}` {problem}")).help = Some(help);
         }
     }
 

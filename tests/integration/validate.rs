@@ -234,6 +234,66 @@ validation_error!(
     "invalid `retries`"
 );
 
+// The fields of each kubectl, helm and git operation come from one table
+// (`plans::op_fields`), which the executors' `validate` read too.
+validation_error!(
+    kubectl_delete_with_only_a_selector,
+    with(
+        "{op: apply, files: [k8s/]}",
+        "{op: delete, selector: app=web}"
+    ),
+    "23:36",
+    "`kubectl` `delete` needs `files`, `kustomize` or `resource`"
+);
+validation_error!(
+    kubectl_prune_with_a_selector,
+    with(
+        "{op: apply, files: [k8s/]}",
+        "{op: apply, files: [k8s/], prune: app=web, selector: app=web}"
+    ),
+    "23:79",
+    "`kubectl` `apply` takes `prune` or `selector`, not both"
+);
+validation_error!(
+    kubectl_selector_with_a_named_resource,
+    with(
+        "{op: apply, files: [k8s/]}",
+        "{op: wait, resource: deployment/web, selector: app=web, condition: Available}"
+    ),
+    "23:73",
+    "`kubectl` `wait` takes `selector` only with a kind as `resource`"
+);
+validation_error!(
+    kubectl_field_the_operation_does_not_use,
+    with(
+        "{op: apply, files: [k8s/]}",
+        "{op: rollout_undo, resource: deployment/web, timeout: 1m}"
+    ),
+    "23:81",
+    "`kubectl` `rollout_undo` does not use `timeout`"
+);
+validation_error!(
+    helm_test_does_not_wait,
+    with(
+        "run: {shell: [make, all]}",
+        "run: {helm: {op: test, release: web, wait: true}}"
+    ),
+    "12:46",
+    "`helm` `test` does not use `wait`"
+);
+
+#[test]
+fn kubectl_delete_of_a_kind_with_a_selector_is_valid() {
+    PlangateCli::new()
+        .plan(&with(
+            "{op: apply, files: [k8s/]}",
+            "{op: delete, resource: pods, selector: app=web}",
+        ))
+        .args(["validate", "plan.yaml"])
+        .run()
+        .assert_code(0);
+}
+
 #[test]
 fn empty_file() {
     let finished = PlangateCli::new()
