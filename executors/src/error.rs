@@ -7,7 +7,7 @@
 
 use std::{io, path::PathBuf};
 
-use plangate_plans::ExecutorKind;
+use plangate_plans::{ExecutorKind, FieldProblem};
 
 use crate::process::SpawnError;
 
@@ -122,6 +122,24 @@ fn describe_exit(exit_code: Option<i32>, signal: Option<i32>) -> String {
 }
 
 impl ExecutorError {
+    /// `Ok` when an operation's fields break none of the rules of its table
+    /// (`plangate_plans::OpFields`, the one plan validation reads), else
+    /// [`ExecutorError::InvalidAction`] naming every problem.
+    pub(crate) fn check_fields(
+        kind: ExecutorKind,
+        op: &str,
+        problems: &[FieldProblem],
+    ) -> Result<(), Self> {
+        if problems.is_empty() {
+            return Ok(());
+        }
+        let problems: Vec<String> = problems.iter().map(ToString::to_string).collect();
+        Err(ExecutorError::InvalidAction {
+            kind,
+            reason: format!("`{op}` {}", problems.join("; ")),
+        })
+    }
+
     /// The error of running a process for an action of `kind`.
     pub(crate) fn from_spawn(error: SpawnError, kind: ExecutorKind) -> Self {
         match error {

@@ -148,8 +148,8 @@ impl ActionSpec {
     pub fn field_problems(&self) -> Vec<FieldProblem> {
         match self {
             ActionSpec::Kubectl(k) => k.field_problems(),
-            ActionSpec::Helm(h) => h.op.fields().check(|field| h.field_state(field)),
-            ActionSpec::Git(g) => g.op.fields().check(|field| g.field_state(field)),
+            ActionSpec::Helm(h) => h.field_problems(),
+            ActionSpec::Git(g) => g.field_problems(),
             ActionSpec::Shell(_) | ActionSpec::GithubMerge(_) => Vec::new(),
         }
     }
@@ -588,6 +588,11 @@ impl HelmAction {
             _ => FieldState::Absent,
         }
     }
+
+    /// The problems its operation's table finds (see [`HelmOp::fields`]).
+    pub fn field_problems(&self) -> Vec<FieldProblem> {
+        self.op.fields().check(|field| self.field_state(field))
+    }
 }
 
 /// How a pull request is merged.
@@ -742,6 +747,11 @@ impl GitAction {
             "refspec" => text_state(self.refspec.as_deref()),
             _ => FieldState::Absent,
         }
+    }
+
+    /// The problems its operation's table finds (see [`GitOp::fields`]).
+    pub fn field_problems(&self) -> Vec<FieldProblem> {
+        self.op.fields().check(|field| self.field_state(field))
     }
 }
 

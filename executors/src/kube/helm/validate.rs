@@ -1,28 +1,20 @@
-//! The fields each helm operation needs.
+//! The fields each helm operation takes: the table of
+//! [`HelmOp::fields`](plangate_plans::action::HelmOp::fields), which plan
+//! validation reads too.
 
-use plangate_plans::{
-    ExecutorKind,
-    action::{HelmAction, HelmOp},
-};
+use plangate_plans::{ExecutorKind, action::HelmAction};
 
 use crate::error::ExecutorError;
 
-/// Checks the fields an operation needs; plan validation should have caught
-/// every case.
+/// Checks the action against its operation's table; plan validation has
+/// reported the same problems with positions, so this refuses only actions
+/// built some other way.
 pub(super) fn validate(action: &HelmAction) -> Result<(), ExecutorError> {
-    let invalid = |reason: &str| {
-        Err(ExecutorError::InvalidAction {
-            kind: ExecutorKind::Helm,
-            reason: format!("`{}` {reason}", action.op.as_str()),
-        })
-    };
-    if action.release.is_empty() {
-        return invalid("needs a `release`");
-    }
-    if action.op == HelmOp::Upgrade && action.chart.as_deref().is_none_or(str::is_empty) {
-        return invalid("needs a `chart`");
-    }
-    Ok(())
+    ExecutorError::check_fields(
+        ExecutorKind::Helm,
+        action.op.as_str(),
+        &action.field_problems(),
+    )
 }
 
 #[cfg(test)]
@@ -37,7 +29,7 @@ mod tests {
         .expect_err("no chart");
         assert_eq!(
             error.to_string(),
-            "invalid `helm` action: `upgrade` needs a `chart`"
+            "invalid `helm` action: `upgrade` needs `chart`"
         );
     }
 }

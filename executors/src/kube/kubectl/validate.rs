@@ -1,81 +1,20 @@
-//! The fields each kubectl operation needs.
+//! The fields each kubectl operation takes: the table of
+//! [`KubectlOp::fields`](plangate_plans::action::KubectlOp::fields), which
+//! plan validation reads too.
 
-use plangate_plans::{
-    ExecutorKind,
-    action::{KubectlAction, KubectlOp},
-};
+use plangate_plans::{ExecutorKind, action::KubectlAction};
 
 use crate::error::ExecutorError;
 
-/// Checks the fields an operation needs; plan validation should have caught
-/// every case.
+/// Checks the action against its operation's table; plan validation has
+/// reported the same problems with positions, so this refuses only actions
+/// built some other way.
 pub(super) fn validate(action: &KubectlAction) -> Result<(), ExecutorError> {
-    let invalid = |reason: &str| {
-        Err(ExecutorError::InvalidAction {
-            kind: ExecutorKind::Kubectl,
-            reason: format!("`{}` {reason}", action.op.as_str()),
-        })
-    };
-    let manifests = !action.files.is_empty() || action.kustomize.is_some();
-    if !action.files.is_empty() && action.kustomize.is_some() {
-        return invalid("takes `files` or `kustomize`, not both");
-    }
-    match action.op {
-        KubectlOp::Apply => {
-            if !manifests {
-                return invalid("needs `files` or `kustomize`");
-            }
-            if action.force_conflicts && !action.server_side {
-                return invalid("needs `server_side` for `force_conflicts`");
-            }
-            if action.prune.is_some() && action.selector.is_some() {
-                return invalid("takes `prune` or `selector`, not both: both are `-l`");
-            }
-        }
-        KubectlOp::Delete => {
-            if !manifests && action.resource.is_none() && action.selector.is_none() {
-                return invalid("needs `files`, `kustomize`, `resource` or `selector`");
-            }
-        }
-        KubectlOp::RolloutStatus | KubectlOp::RolloutUndo => {
-            if action.resource.is_none() {
-                return invalid("needs `resource`");
-            }
-        }
-        KubectlOp::Wait => {
-            if action.resource.is_none() && action.selector.is_none() {
-                return invalid("needs `resource` or `selector`");
-            }
-            if action.condition.is_none() {
-                return invalid("needs `condition`");
-            }
-        }
-        KubectlOp::Scale => {
-            if action.resource.is_none() {
-                return invalid("needs `resource`");
-            }
-            if action.replicas.is_none() {
-                return invalid("needs `replicas`");
-            }
-        }
-        KubectlOp::Patch => {
-            if action.resource.is_none() {
-                return invalid("needs `resource`");
-            }
-            if action.patch.is_none() {
-                return invalid("needs `patch`");
-            }
-        }
-        KubectlOp::SetImage => {
-            if action.resource.is_none() {
-                return invalid("needs `resource`");
-            }
-            if action.images.is_empty() {
-                return invalid("needs `images`");
-            }
-        }
-    }
-    Ok(())
+    ExecutorError::check_fields(
+        ExecutorKind::Kubectl,
+        action.op.as_str(),
+        &action.field_problems(),
+    )
 }
 
 #[cfg(test)]
@@ -96,18 +35,29 @@ mod tests {
             ),
             (
                 "op: apply\nfiles: [a.yaml]\nforce_conflicts: true",
-                "`apply` needs `server_side` for `force_conflicts`",
+                "`apply` takes `force_conflicts` only together with `server_side`",
             ),
             (
                 "op: scale\nresource: deployment/web",
                 "`scale` needs `replicas`",
             ),
-            ("op: wait\nresource: pods", "`wait` needs `condition`"),
+            (
+                "op: wait\nresource: deployment/web",
+                "`wait` needs `condition`",
+            ),
             (
                 "op: set_image\nresource: deployment/web",
                 "`set_image` needs `images`",
             ),
             ("op: rollout_undo", "`rollout_undo` needs `resource`"),
+            (
+                "op: apply\nfiles: [a.yaml]\nprune: app=web\nselector: app=web",
+                "`apply` takes `prune` or `selector`, not both",
+            ),
+            (
+                "op: delete\nselector: app=web",
+                "`delete` needs `files`, `kustomize` or `resource`",
+            ),
         ] {
             let error = validate(&action(yaml)).expect_err(yaml);
             assert_eq!(
