@@ -281,7 +281,7 @@ fn completed_status(pod: &Value, succeeded: bool, pod_ip: &str, start_time: &Val
         "qosClass": "BestEffort",
         "containerStatuses": terminated_statuses(
             pod,
-            if succeeded { 0 } else { 1 },
+            i64::from(!succeeded),
             start_time.as_str().unwrap_or(&now),
             &now,
         ),
