@@ -40,7 +40,7 @@ pub fn impact_report_with_previews(
         blocked: dry_run.count(Decision::Blocked),
         deferred: dry_run.count(Decision::Deferred),
     };
-    let phases = plan
+    let phases: Vec<PhaseReport> = plan
         .phases
         .iter()
         .zip(&dry_run.phases)
@@ -70,6 +70,18 @@ pub fn impact_report_with_previews(
             }
         })
         .collect();
+    // A preview that could not be made is a warning: the report must not
+    // say "Warnings: None" while a task's preview failed.
+    let mut warnings = dry_run.warnings.clone();
+    warnings.extend(
+        phases
+            .iter()
+            .flat_map(|phase: &PhaseReport| &phase.tasks)
+            .filter_map(|task| {
+                let error = task.preview.as_ref()?.error.as_ref()?;
+                Some(format!("preview of `{}` failed: {error}", task.id))
+            }),
+    );
     let policy = &plan.policy;
     ImpactReport {
         format_version: FORMAT_VERSION,
@@ -98,7 +110,7 @@ pub fn impact_report_with_previews(
         forecast_s: seconds(dry_run.forecast),
         critical_path_s: seconds(dry_run.critical_path),
         phases,
-        warnings: dry_run.warnings.clone(),
+        warnings,
     }
 }
 

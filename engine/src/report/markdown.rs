@@ -130,7 +130,7 @@ fn render_phase(out: &mut String, number: usize, phase: &PhaseReport) {
         };
         let _ = writeln!(out, "Preview of `{}`: {}\n", task.id, preview.summary);
         if let Some(error) = &preview.error {
-            let _ = writeln!(out, "- preview unavailable: {error}\n");
+            let _ = writeln!(out, "- preview failed: {error}\n");
         }
         for change in &preview.changes {
             let _ = writeln!(out, "- {} `{}`", change.change, change.object);

@@ -36,7 +36,7 @@ pub struct ImpactReport {
     pub critical_path_s: u64,
     /// Phases in run order.
     pub phases: Vec<PhaseReport>,
-    /// Contradictions in the plan.
+    /// Contradictions in the plan, and previews that could not be made.
     pub warnings: Vec<String>,
 }
 

@@ -77,6 +77,18 @@ struct Attempted {
     id: AttemptId,
     outcome: ActionOutcome,
     retryable: bool,
+    /// Why the executor could not carry out the request, when it could not
+    /// (redacted, one line); `outcome` is then a synthesized failure.
+    error: Option<String>,
+}
+
+impl Attempted {
+    /// The one-line reason of a failed attempt.
+    fn failure(&self) -> String {
+        self.error
+            .clone()
+            .unwrap_or_else(|| describe(&self.outcome))
+    }
 }
 
 /// Where a task starts: from scratch, or (after a crash) with its `run`
@@ -228,16 +240,28 @@ impl TaskEnvironment {
             },
         };
         let mut retryable = true;
+        let mut failure = None;
         let outcome = outcome.unwrap_or_else(|error| {
             retryable = error.is_retryable();
             let mut failed = ActionOutcome::new(OutcomeStatus::Failed, command.clone());
-            failed.stderr_tail = self.redactor.redact(&error_chain(&error)).into_owned();
+            // The tool's own stderr follows plangate's line, so the report
+            // shows what the tool said, not only that it failed.
+            let mut stderr = error_chain(&error);
+            if let ExecutorError::Tool { stderr_tail, .. } = &error
+                && !stderr_tail.trim().is_empty()
+            {
+                stderr.push('\n');
+                stderr.push_str(stderr_tail.trim_end());
+            }
+            failed.stderr_tail = self.redactor.redact(&stderr).into_owned();
+            failure = Some(self.redactor.redact(&describe_error(&error)).into_owned());
             failed
         });
         Ok(Attempted {
             id,
             outcome,
             retryable,
+            error: failure,
         })
     }
 
@@ -336,7 +360,7 @@ impl TaskEnvironment {
                     OutcomeStatus::Failed => {
                         last_failure = (
                             TaskState::Failed,
-                            Some(format!("`run` failed: {}", describe(&run.outcome))),
+                            Some(format!("`run` failed: {}", run.failure())),
                         );
                         if !run.retryable {
                             break;
@@ -377,7 +401,7 @@ impl TaskEnvironment {
             }
             last_failure = (
                 TaskState::Failed,
-                Some(format!("`verify` failed: {}", describe(&check.outcome))),
+                Some(format!("`verify` failed: {}", check.failure())),
             );
             if !check.retryable {
                 break;
@@ -497,7 +521,7 @@ impl TaskEnvironment {
         } else {
             (
                 TaskState::RollbackFailed,
-                Some(format!("rollback failed: {}", describe(&undo.outcome))),
+                Some(format!("rollback failed: {}", undo.failure())),
             )
         };
         self.finish(
@@ -534,25 +558,57 @@ fn attempt_result(outcome: &ActionOutcome) -> AttemptResult {
     result
 }
 
-/// `exit code 3`, `killed by signal 9`, plus the last line of stderr.
+/// `exit code 3`, `killed by signal 9`, plus the tool's own words: its
+/// error line (see [`error_line`]).
 pub(crate) fn describe(outcome: &ActionOutcome) -> String {
     let status = match (outcome.exit_code, outcome.signal) {
         (Some(code), _) => Some(format!("exit code {code}")),
         (None, Some(signal)) => Some(format!("killed by signal {signal}")),
         (None, None) => None,
     };
-    let last_line = outcome
-        .stderr_tail
-        .lines()
-        .rev()
-        .find(|line| !line.trim().is_empty())
-        .map(str::trim);
-    match (status, last_line) {
+    match (status, error_line(&outcome.stderr_tail)) {
         (Some(status), Some(line)) => format!("{status}: {line}"),
         (Some(status), None) => status,
-        (None, Some(line)) => line.to_owned(),
+        (None, Some(line)) => line,
         (None, None) => outcome.status.as_str().to_owned(),
     }
+}
+
+/// An executor error in one line; when a tool the executor ran failed, its
+/// error line follows: ``kubectl apply ...` exited with code 1: error:
+/// context "dev" does not exist`.
+pub(crate) fn describe_error(error: &ExecutorError) -> String {
+    let mut text = error_chain(error);
+    if let ExecutorError::Tool { stderr_tail, .. } = error
+        && let Some(line) = error_line(stderr_tail)
+        && !text.contains(&line)
+    {
+        text.push_str(": ");
+        text.push_str(&line);
+    }
+    text
+}
+
+/// The longest error line a reason quotes, in characters.
+const ERROR_LINE_LIMIT: usize = 300;
+
+/// The line of a tool's stderr that says what went wrong: the first line
+/// starting with `error:` or `Error:` (kubectl, helm and most Go tools print
+/// one; the lines after it are often help or a URL), else the last non-empty
+/// line. Bounded to [`ERROR_LINE_LIMIT`] characters.
+pub(crate) fn error_line(stderr: &str) -> Option<String> {
+    let mut lines = stderr
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty());
+    let line = lines
+        .clone()
+        .find(|line| line.starts_with("error:") || line.starts_with("Error:"))
+        .or_else(|| lines.next_back())?;
+    Some(match line.char_indices().nth(ERROR_LINE_LIMIT) {
+        Some((end, _)) => format!("{}...", &line[..end]),
+        None => line.to_owned(),
+    })
 }
 
 /// An error and its sources, joined with `: `.
@@ -565,4 +621,57 @@ pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
         source = cause.source();
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_error_line_is_the_first_error_line_else_the_last_line() {
+        let kubectl = "Warning: resource is deprecated\nerror: Apply failed with 1 conflict: conflict with \"kubectl\"\nPlease review the fields above.\nhttps://kubernetes.io/docs/reference/using-api/server-side-apply/#conflicts\n";
+        assert_eq!(
+            error_line(kubectl).as_deref(),
+            Some("error: Apply failed with 1 conflict: conflict with \"kubectl\"")
+        );
+        let helm = "client.go:486: [debug] Starting delete\nError: UPGRADE FAILED: pre-upgrade hooks failed\n";
+        assert_eq!(
+            error_line(helm).as_deref(),
+            Some("Error: UPGRADE FAILED: pre-upgrade hooks failed")
+        );
+        assert_eq!(
+            error_line("compiling\n  no such file  \n\n").as_deref(),
+            Some("no such file")
+        );
+        assert_eq!(error_line(" \n\n"), None);
+    }
+
+    #[test]
+    fn the_error_line_is_bounded() {
+        let long = format!("error: {}", "é".repeat(400));
+        let line = error_line(&long).expect("a line");
+        assert_eq!(line.chars().count(), ERROR_LINE_LIMIT + 3);
+        assert!(line.ends_with("..."));
+    }
+
+    #[test]
+    fn a_failed_tool_is_described_with_its_error_line() {
+        let error = ExecutorError::Tool {
+            command: "kubectl apply -f app.yaml --dry-run=client".to_owned(),
+            exit_code: Some(1),
+            signal: None,
+            stderr_tail: "error: context \"dev\" does not exist\n".to_owned(),
+        };
+        assert_eq!(
+            describe_error(&error),
+            "`kubectl apply -f app.yaml --dry-run=client` exited with code 1: error: context \"dev\" does not exist"
+        );
+        let mut outcome = ActionOutcome::new(OutcomeStatus::Failed, "kubectl apply");
+        outcome.exit_code = Some(1);
+        outcome.stderr_tail = "error: context \"dev\" does not exist\n".to_owned();
+        assert_eq!(
+            describe(&outcome),
+            "exit code 1: error: context \"dev\" does not exist"
+        );
+    }
 }
