@@ -17,7 +17,7 @@ fn tools_dir() -> PathBuf {
         .map_or_else(|| repo_root().join(".tools/bin"), PathBuf::from)
 }
 
-fn tool(name: &str) -> PathBuf {
+pub(crate) fn tool(name: &str) -> PathBuf {
     let path = tools_dir().join(name);
     assert!(
         path.exists(),

@@ -3,6 +3,8 @@
 //! - `validate`: every validation error, with its file:line:column and caret;
 //! - `dry_run`: the impact report (Markdown, JSON, HTML) of the bundled examples;
 //! - `graph`: dot and Mermaid output;
+//! - `reports`: `status`, `report` and failed previews: the tool's own
+//!   error line in every format, approval times, whole renderings;
 //! - `run`: executing plans: failure policies, rollback order, approvals,
 //!   changed plans, unusable state files, secrets;
 //! - `crash`: kill -9 at random instants, signals, locks, timeouts;
@@ -14,5 +16,6 @@ mod crash;
 mod dry_run;
 mod graph;
 mod kube;
+mod reports;
 mod run;
 mod validate;

@@ -5,6 +5,7 @@ mod impact;
 mod markdown;
 mod run;
 pub mod schema;
+mod time;
 
 pub use html::{escape as escape_html, render_impact_html};
 pub use impact::{impact_report, impact_report_with_previews, seconds};
@@ -14,3 +15,4 @@ pub use run::{
     TaskOutcome, TaskStatus, render_run_html, render_run_markdown, render_status_text, run_report,
     status_report,
 };
+pub use time::rfc3339;

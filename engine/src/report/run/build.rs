@@ -4,14 +4,17 @@ use std::{collections::HashMap, path::PathBuf};
 
 use plangate_plans::{Approvals, Plan, SourceFile, decide, parse_plan};
 use plangate_state::{
-    ApprovalTarget, AttemptOutcome, AttemptRecord, AttemptRole, Store, TaskState,
+    ApprovalRecord, ApprovalTarget, AttemptOutcome, AttemptRecord, AttemptRole, Store, TaskState,
 };
 
 use super::schema::{
     ApprovalReport, AttemptReport, NotDone, PhaseOutcome, RunReport, RunSummary, StatusReport,
     TaskOutcome, TaskStatus,
 };
-use crate::{report::schema::FORMAT_VERSION, run::RunError};
+use crate::{
+    report::schema::FORMAT_VERSION,
+    run::{RunError, task::error_line},
+};
 
 /// Reads the status of a run (the latest when `run` is `None`).
 pub fn status_report(
@@ -47,7 +50,26 @@ pub fn status_report(
         created_at: record.created_at,
         finished_at: record.finished_at,
         tasks,
+        approvals: store
+            .approvals(&record.id)?
+            .into_iter()
+            .map(approval_report)
+            .collect(),
     })
+}
+
+fn approval_report(approval: ApprovalRecord) -> ApprovalReport {
+    let (kind, target) = match approval.target {
+        ApprovalTarget::Task(id) => ("task", id),
+        ApprovalTarget::Phase(id) => ("phase", id),
+    };
+    ApprovalReport {
+        kind: kind.to_owned(),
+        target,
+        approved_by: approval.approved_by,
+        reason: approval.reason,
+        at: approval.at,
+    }
 }
 
 const TAIL_LINES: usize = 10;
@@ -202,6 +224,10 @@ pub fn run_report(
                     started_at: a.started_at,
                     stdout_tail: tail(a.stdout_tail.clone()),
                     stderr_tail: tail(a.stderr_tail.clone()),
+                    error_line: a
+                        .outcome
+                        .filter(|o| *o != AttemptOutcome::Succeeded)
+                        .and_then(|_| error_line(a.stderr_tail.as_deref().unwrap_or(""))),
                 })
                 .collect(),
         };
@@ -256,22 +282,7 @@ pub fn run_report(
             by_state,
         },
         phases,
-        approvals: approvals
-            .into_iter()
-            .map(|a| {
-                let (kind, target) = match a.target {
-                    ApprovalTarget::Task(id) => ("task", id),
-                    ApprovalTarget::Phase(id) => ("phase", id),
-                };
-                ApprovalReport {
-                    kind: kind.to_owned(),
-                    target,
-                    approved_by: a.approved_by,
-                    reason: a.reason,
-                    at: a.at,
-                }
-            })
-            .collect(),
+        approvals: approvals.into_iter().map(approval_report).collect(),
         not_done,
     })
 }

@@ -2,21 +2,10 @@
 
 use std::fmt::Write as _;
 
-use plangate_plans::format_duration;
-use plangate_state::AttemptOutcome;
-
-use super::schema::{AttemptReport, RunReport};
-
-fn seconds(s: u64) -> String {
-    format_duration(std::time::Duration::from_secs(s))
-}
-
-fn millis(ms: Option<u64>) -> String {
-    ms.map_or_else(
-        || "-".to_owned(),
-        |ms| format_duration(std::time::Duration::from_millis(ms)),
-    )
-}
+use super::{
+    format::{approval_line, attempt_status, millis, seconds},
+    schema::RunReport,
+};
 
 /// The run report as Markdown.
 pub fn render_run_markdown(report: &RunReport) -> String {
@@ -67,7 +56,7 @@ pub fn render_run_markdown(report: &RunReport) -> String {
         for task in phase.tasks.iter().filter(|t| !t.history.is_empty()) {
             let _ = writeln!(out, "### `{}`\n", task.id);
             for attempt in &task.history {
-                let _ = writeln!(
+                let _ = write!(
                     out,
                     "- {} #{}: `{}`: {} in {}",
                     attempt.role,
@@ -76,6 +65,12 @@ pub fn render_run_markdown(report: &RunReport) -> String {
                     attempt_status(attempt),
                     millis(attempt.duration_ms)
                 );
+                match &attempt.error_line {
+                    Some(line) => {
+                        let _ = writeln!(out, ": {line}");
+                    }
+                    None => out.push('\n'),
+                }
                 for (label, text) in [
                     ("stdout", &attempt.stdout_tail),
                     ("stderr", &attempt.stderr_tail),
@@ -97,15 +92,7 @@ pub fn render_run_markdown(report: &RunReport) -> String {
         let _ = writeln!(out, "None.\n");
     }
     for approval in &report.approvals {
-        let _ = writeln!(
-            out,
-            "- {} `{}` approved by {} at {} ms: {}",
-            approval.kind,
-            approval.target,
-            approval.approved_by,
-            approval.at,
-            approval.reason.as_deref().unwrap_or("no reason given")
-        );
+        let _ = writeln!(out, "- {}", approval_line(approval));
     }
     let _ = writeln!(out, "\n## Not done\n");
     if report.not_done.is_empty() {
@@ -124,13 +111,4 @@ pub fn render_run_markdown(report: &RunReport) -> String {
         );
     }
     out
-}
-
-fn attempt_status(attempt: &AttemptReport) -> String {
-    let outcome = attempt.outcome.map_or("in flight", AttemptOutcome::as_str);
-    match (attempt.exit_code, attempt.signal) {
-        (Some(code), _) => format!("{outcome} (exit {code})"),
-        (None, Some(signal)) => format!("{outcome} (signal {signal})"),
-        _ => outcome.to_owned(),
-    }
 }

@@ -11,6 +11,7 @@
 //! the formats cannot disagree.
 
 mod build;
+mod format;
 mod html;
 mod markdown;
 mod schema;

@@ -31,6 +31,8 @@ pub struct StatusReport {
     pub finished_at: Option<i64>,
     /// Tasks in run order.
     pub tasks: Vec<TaskStatus>,
+    /// Approvals, oldest first.
+    pub approvals: Vec<ApprovalReport>,
 }
 
 /// One task of [`StatusReport`].
@@ -161,6 +163,10 @@ pub struct AttemptReport {
     pub stdout_tail: Option<String>,
     /// The last lines of stderr.
     pub stderr_tail: Option<String>,
+    /// What the tool said went wrong, for an attempt that did not succeed:
+    /// the first `error:` line of its stderr (kept even when the tail has
+    /// cut it off), else the last line.
+    pub error_line: Option<String>,
 }
 
 /// An approval of [`RunReport`].

@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 
-use super::schema::StatusReport;
+use super::{format::approval_line, schema::StatusReport};
 
 /// The status as a text table.
 pub fn render_status_text(report: &StatusReport) -> String {
@@ -34,8 +34,7 @@ pub fn render_status_text(report: &StatusReport) -> String {
         "task", "phase", "state", "attempts"
     );
     for task in &report.tasks {
-        let _ = writeln!(
-            out,
+        let row = format!(
             "{:<width$}  {:<phase_width$}  {:<15}  {:>8}  {}",
             task.id,
             task.phase,
@@ -43,6 +42,14 @@ pub fn render_status_text(report: &StatusReport) -> String {
             task.attempts,
             task.reason.as_deref().unwrap_or("")
         );
+        out.push_str(row.trim_end());
+        out.push('\n');
+    }
+    if !report.approvals.is_empty() {
+        out.push_str("approvals:\n");
+        for approval in &report.approvals {
+            let _ = writeln!(out, "  {}", approval_line(approval));
+        }
     }
     out
 }

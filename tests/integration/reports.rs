@@ -1,0 +1,339 @@
+//! What `status`, `report` and `plan --preview` show: the tool's own error
+//! line in every format, approvals in RFC 3339, and full renderings of one
+//! run (snapshots, with run ids, times and durations redacted).
+
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+use crate::{common::Workspace, kube::tool};
+
+/// A kubeconfig that names no context: kubectl refuses `--context dev`
+/// before it contacts anything.
+const NO_CONTEXTS: &str = "apiVersion: v1\nkind: Config\nclusters: []\ncontexts: []\nusers: []\n";
+
+const CONFIG_MAP: &str =
+    "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: web-config}\ndata: {GREETING: hello}\n";
+
+const KUBECTL_PLAN: &str = "version: 1
+name: app
+environment: dev
+policy: {on_failure: stop}
+vars: {namespace: demo, kube_context: dev}
+phases:
+  - id: deploy
+    tasks:
+      - id: deploy
+        risk: low
+        run: {kubectl: {op: apply, files: [app.yaml]}}
+        rollback: auto
+";
+
+/// What kubectl prints for a context the kubeconfig does not have.
+const KUBECTL_ERROR: &str = "error: context \"dev\" does not exist";
+
+/// A workspace whose plan applies a manifest with the real kubectl, through
+/// a kubeconfig without the plan's context.
+fn kubectl_workspace() -> Workspace {
+    let workspace = Workspace::new();
+    workspace.write("kubeconfig", NO_CONTEXTS);
+    workspace.write("app.yaml", CONFIG_MAP);
+    workspace.write("plan.yaml", KUBECTL_PLAN);
+    workspace
+}
+
+fn kubectl_run(workspace: &Workspace, args: &[&str]) -> crate::common::Finished {
+    let output = workspace
+        .command(args)
+        .env("KUBECONFIG", workspace.path().join("kubeconfig"))
+        .env("HOME", workspace.path().join("home"))
+        .env("PLANGATE_KUBECTL", tool("kubectl"))
+        .output()
+        .expect("plangate runs");
+    crate::common::Finished {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8(output.stdout).expect("UTF-8"),
+        stderr: String::from_utf8(output.stderr).expect("UTF-8"),
+        dir: tempfile::tempdir().expect("a temp dir"),
+    }
+}
+
+/// The one line of `text` that contains `needle`.
+#[track_caller]
+fn line_with<'a>(text: &'a str, needle: &str) -> &'a str {
+    let lines: Vec<&str> = text.lines().filter(|l| l.contains(needle)).collect();
+    assert_eq!(lines.len(), 1, "one line with {needle:?} in\n{text}");
+    lines[0]
+}
+
+#[test]
+fn a_kubectl_failure_shows_the_tools_error_line_in_the_console_status_and_reports() {
+    let workspace = kubectl_workspace();
+    let finished = kubectl_run(&workspace, &["run", "plan.yaml"]);
+    finished.assert_code(1);
+
+    // The console line names what failed and what kubectl said.
+    let console = line_with(&finished.stderr, "FAILED");
+    assert!(console.starts_with("  FAILED  `deploy` in "), "{console}");
+    assert!(
+        console.ends_with(&format!(
+            "exited with code 1: {KUBECTL_ERROR} (after 1 attempt)"
+        )),
+        "{console}"
+    );
+
+    let status = kubectl_run(&workspace, &["status"]);
+    status.assert_code(0);
+    assert!(
+        line_with(&status.stdout, "deploy  deploy  failed").ends_with(&format!(
+            "exited with code 1: {KUBECTL_ERROR} (after 1 attempt)"
+        )),
+        "{}",
+        status.stdout
+    );
+    let status = workspace.status();
+    let reason = status["tasks"][0]["reason"].as_str().expect("a reason");
+    assert!(reason.contains(KUBECTL_ERROR), "{reason}");
+
+    let json = kubectl_run(&workspace, &["report", "--format", "json"]);
+    json.assert_code(0);
+    let report = json.json();
+    let attempt = &report["phases"][0]["tasks"][0]["history"][0];
+    assert_eq!(attempt["error_line"], KUBECTL_ERROR, "{attempt}");
+    assert!(
+        attempt["stderr_tail"]
+            .as_str()
+            .expect("stderr")
+            .ends_with(KUBECTL_ERROR),
+        "{attempt}"
+    );
+    assert!(
+        report["not_done"][0]["reason"]
+            .as_str()
+            .expect("a reason")
+            .contains(KUBECTL_ERROR)
+    );
+
+    let markdown = kubectl_run(&workspace, &["report"]);
+    markdown.assert_code(0);
+    assert!(
+        line_with(&markdown.stdout, "- run #1: `kubectl: apply app.yaml`")
+            .ends_with(&format!(": {KUBECTL_ERROR}")),
+        "{}",
+        markdown.stdout
+    );
+    assert!(
+        line_with(&markdown.stdout, "- `deploy`: failed: ").contains(KUBECTL_ERROR),
+        "{}",
+        markdown.stdout
+    );
+
+    let html = kubectl_run(&workspace, &["report", "--format", "html"]);
+    html.assert_code(0);
+    assert!(
+        html.stdout
+            .contains("<span class=\"error\">error: context &quot;dev&quot; does not exist</span>"),
+        "{}",
+        html.stdout
+    );
+}
+
+#[test]
+fn a_failed_preview_is_a_warning_with_the_tools_error_line() {
+    let workspace = kubectl_workspace();
+    let json = kubectl_run(
+        &workspace,
+        &["plan", "plan.yaml", "--preview", "--format", "json"],
+    );
+    json.assert_code(0);
+    let report = json.json();
+    let warnings: Vec<&str> = report["warnings"]
+        .as_array()
+        .expect("warnings")
+        .iter()
+        .filter_map(|w| w.as_str())
+        .filter(|w| w.starts_with("preview of `deploy` failed: "))
+        .collect();
+    assert_eq!(warnings.len(), 1, "{report}");
+    assert!(
+        warnings[0].ends_with(&format!("exited with code 1: {KUBECTL_ERROR}")),
+        "{}",
+        warnings[0]
+    );
+    let preview = &report["phases"][0]["tasks"][0]["preview"];
+    assert!(
+        preview["error"]
+            .as_str()
+            .expect("a preview error")
+            .ends_with(KUBECTL_ERROR),
+        "{preview}"
+    );
+
+    let markdown = kubectl_run(&workspace, &["plan", "plan.yaml", "--preview"]);
+    markdown.assert_code(0);
+    let warnings = markdown
+        .stdout
+        .split("## Warnings\n")
+        .nth(1)
+        .expect("a warnings section");
+    assert!(!warnings.contains("None."), "{warnings}");
+    assert!(
+        line_with(warnings, "- preview of `deploy` failed: ").ends_with(KUBECTL_ERROR),
+        "{warnings}"
+    );
+
+    let html = kubectl_run(
+        &workspace,
+        &["plan", "plan.yaml", "--preview", "--format", "html"],
+    );
+    html.assert_code(0);
+    assert!(
+        html.stdout
+            .contains("error: context &quot;dev&quot; does not exist</li>"),
+        "{}",
+        html.stdout
+    );
+}
+
+#[test]
+fn the_reason_quotes_the_first_error_line_not_the_last_line() {
+    let workspace = Workspace::new();
+    workspace.write(
+        "plan.yaml",
+        "version: 1\nname: words\npolicy: {require_rollback: none, on_failure: stop}\nphases:\n  - id: one\n    tasks:\n      - id: broken\n        risk: low\n        run: {shell: [sh, -c, 'echo \"warning: slow disk\" >&2; echo \"Error: the cause\" >&2; echo \"see https://example.invalid/help\" >&2; exit 2']}\n",
+    );
+    let finished = workspace.run(["run", "plan.yaml"]);
+    finished.assert_code(1);
+    assert!(
+        line_with(&finished.stderr, "FAILED")
+            .ends_with(": `run` failed: exit code 2: Error: the cause (after 1 attempt)"),
+        "{}",
+        finished.stderr
+    );
+    let report = workspace.run(["report", "--format", "json"]).json();
+    let attempt = &report["phases"][0]["tasks"][0]["history"][0];
+    assert_eq!(attempt["error_line"], "Error: the cause");
+    assert_eq!(
+        attempt["stderr_tail"],
+        "warning: slow disk\nError: the cause\nsee https://example.invalid/help"
+    );
+}
+
+/// A plan whose run shows each part of a report: a task with output, a
+/// failing task with several stderr lines, and a phase that waits for an
+/// approval.
+const REPORT_PLAN: &str = "version: 1
+name: report
+environment: dev
+policy: {max_risk: medium, above_max: approve, require_rollback: none, on_failure: continue, concurrency: 1}
+phases:
+  - id: build
+    name: Build
+    budget: 1m
+    tasks:
+      - {id: hello, risk: low, estimate: 1s, run: {shell: [echo, hello]}, verify: {shell: ['true']}}
+      - id: broken
+        risk: low
+        estimate: 1s
+        run: {shell: [sh, -c, 'echo \"warning: slow disk\" >&2; echo \"error: the cause\" >&2; echo \"see https://example.invalid/help\" >&2; exit 2']}
+  - id: publish
+    name: Publish
+    tasks:
+      - {id: publish, risk: high, estimate: 2s, run: {shell: ['true']}}
+";
+
+/// A workspace with `REPORT_PLAN` run, paused, approved by `alice` and resumed.
+fn reported_run() -> Workspace {
+    let workspace = Workspace::new();
+    workspace.write("plan.yaml", REPORT_PLAN);
+    workspace.run(["run", "plan.yaml"]).assert_code(3);
+    let run = workspace.status()["run"]
+        .as_str()
+        .expect("a run id")
+        .to_owned();
+    workspace
+        .run([
+            "approve",
+            run.as_str(),
+            "publish",
+            "--as",
+            "alice",
+            "--reason",
+            "looks right",
+        ])
+        .assert_code(0);
+    workspace.run(["resume"]).assert_code(1);
+    workspace
+}
+
+/// Replaces what changes from run to run: run ids, times, durations.
+fn redact(text: &str) -> String {
+    static PATTERNS: LazyLock<Vec<(Regex, &str)>> = LazyLock::new(|| {
+        [
+            (r"\b[0-9A-HJKMNP-TV-Z]{26}\b", "[RUN]"),
+            (r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", "[TIME]"),
+            (r" in \d+(\.\d+)?(ms|s)\b", " in [DURATION]"),
+            (r"used \d+[hms]( \d+[ms])*", "used [DURATION]"),
+        ]
+        .into_iter()
+        .map(|(pattern, replacement)| {
+            (
+                Regex::new(pattern).expect("the pattern is valid"),
+                replacement,
+            )
+        })
+        .collect()
+    });
+    PATTERNS
+        .iter()
+        .fold(text.to_owned(), |text, (pattern, replacement)| {
+            pattern.replace_all(&text, *replacement).into_owned()
+        })
+}
+
+#[test]
+fn approvals_show_rfc_3339_times_and_the_approver_as_recorded() {
+    let workspace = reported_run();
+    let time = Regex::new(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$").expect("valid");
+    let status = workspace.run(["status"]);
+    status.assert_code(0);
+    let line = line_with(&status.stdout, "approved by");
+    let at = line
+        .strip_prefix("  task `publish` approved by alice at ")
+        .and_then(|rest| rest.strip_suffix(": looks right"))
+        .unwrap_or_else(|| panic!("{line}"));
+    assert!(time.is_match(at), "{line}");
+
+    let markdown = workspace.run(["report"]).stdout;
+    assert!(
+        markdown.contains(&format!(
+            "- task `publish` approved by alice at {at}: looks right"
+        )),
+        "{markdown}"
+    );
+    let html = workspace.run(["report", "--format", "html"]).stdout;
+    assert!(
+        html.contains(&format!(
+            "approved by alice at <time datetime=\"{at}\">{at}</time>: looks right"
+        )),
+        "{html}"
+    );
+    // JSON keeps the machine form: Unix milliseconds.
+    let json = workspace.run(["status", "--format", "json"]).json();
+    assert!(json["approvals"][0]["at"].is_i64(), "{json}");
+    assert_eq!(json["approvals"][0]["approved_by"], "alice");
+}
+
+#[test]
+fn run_report_renderings() {
+    let workspace = reported_run();
+    insta::assert_snapshot!("run_status_text", redact(&workspace.run(["status"]).stdout));
+    insta::assert_snapshot!(
+        "run_report_markdown",
+        redact(&workspace.run(["report"]).stdout)
+    );
+    insta::assert_snapshot!(
+        "run_report_html",
+        redact(&workspace.run(["report", "--format", "html"]).stdout)
+    );
+}
