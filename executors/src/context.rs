@@ -1,6 +1,9 @@
 //! [`ActionContext`]: everything an executor needs besides the action itself.
 
-use std::{collections::BTreeMap, fmt, future::Future, path::PathBuf, sync::Arc, time::Duration};
+use std::{
+    collections::BTreeMap, error::Error, fmt, future::Future, path::PathBuf, sync::Arc,
+    time::Duration,
+};
 
 use plangate_plans::{ExecutorInstance, TaskId};
 use tokio::time::Instant;
@@ -9,9 +12,13 @@ use tokio_util::sync::CancellationToken;
 use crate::{child_env, error::ExecutorError, executor::BoxFuture, redact::Redactor};
 
 /// The engine's callback that durably records rollback evidence before an
-/// executor makes its change. An `Err` carries the store's message.
-pub type CheckpointFn =
-    Arc<dyn Fn(serde_json::Value) -> BoxFuture<'static, Result<(), String>> + Send + Sync>;
+/// executor makes its change. An `Err` carries the store's error, which
+/// becomes the source of [`ExecutorError::Checkpoint`].
+pub type CheckpointFn = Arc<
+    dyn Fn(serde_json::Value) -> BoxFuture<'static, Result<(), Box<dyn Error + Send + Sync>>>
+        + Send
+        + Sync,
+>;
 
 /// The context of one executor call: which run, task and attempt it belongs
 /// to, where it runs, and how it may be stopped.
@@ -187,14 +194,20 @@ impl ActionContext {
         self
     }
 
-    /// Sets [`checkpoint`](Self::checkpoint) from an async closure.
+    /// Sets [`checkpoint`](Self::checkpoint) from an async closure; its
+    /// error (the store's, or a message) is kept as the source of
+    /// [`ExecutorError::Checkpoint`].
     #[must_use]
-    pub fn with_checkpoint<F, Fut>(mut self, checkpoint: F) -> Self
+    pub fn with_checkpoint<F, Fut, E>(mut self, checkpoint: F) -> Self
     where
         F: Fn(serde_json::Value) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = Result<(), String>> + Send + 'static,
+        Fut: Future<Output = Result<(), E>> + Send + 'static,
+        E: Into<Box<dyn Error + Send + Sync>>,
     {
-        self.checkpoint = Some(Arc::new(move |evidence| Box::pin(checkpoint(evidence))));
+        self.checkpoint = Some(Arc::new(move |evidence| {
+            let recorded = checkpoint(evidence);
+            Box::pin(async move { recorded.await.map_err(Into::into) })
+        }));
         self
     }
 
@@ -205,7 +218,7 @@ impl ActionContext {
         match &self.checkpoint {
             Some(checkpoint) => checkpoint(evidence)
                 .await
-                .map_err(ExecutorError::Checkpoint),
+                .map_err(|source| ExecutorError::Checkpoint { source }),
             None => Ok(()),
         }
     }
@@ -271,7 +284,7 @@ mod tests {
             let sink = Arc::clone(&sink);
             async move {
                 sink.lock().expect("not poisoned").push(evidence);
-                Ok(())
+                Ok::<(), String>(())
             }
         });
         ctx.record_evidence(serde_json::json!({"revision": 3}))
@@ -290,7 +303,10 @@ mod tests {
             .record_evidence(serde_json::Value::Null)
             .await
             .expect_err("the checkpoint fails");
-        assert!(matches!(error, ExecutorError::Checkpoint(ref message) if message == "disk full"));
+        let ExecutorError::Checkpoint { source } = &error else {
+            panic!("not a checkpoint error: {error}");
+        };
+        assert_eq!(source.to_string(), "disk full");
         assert!(error.is_retryable());
     }
 

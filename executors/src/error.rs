@@ -26,15 +26,123 @@ pub enum ExecutorError {
         action: ExecutorKind,
     },
 
-    /// The action's fields cannot be run as given (an empty argv, a
-    /// configured instance of another kind). Plan validation should have
-    /// caught it; not retryable.
-    #[error("invalid `{kind}` action: {reason}")]
-    InvalidAction {
+    /// No executor of the action's kind is available in this build (the
+    /// engine has none registered for it). Not retryable.
+    #[error("no `{kind}` executor is available in this build")]
+    Unavailable {
         /// The action's kind.
         kind: ExecutorKind,
-        /// What is wrong, as a lowercase fragment.
-        reason: String,
+    },
+
+    /// The action's fields do not fit its operation's table
+    /// (`plangate_plans::OpFields`): one it needs is missing, one it does
+    /// not use is given, or two exclude each other. Plan validation reports
+    /// the same problems with positions, so this refuses only actions built
+    /// some other way; not retryable.
+    #[error("invalid `{kind}` action: `{op}` {}", joined(problems))]
+    InvalidFields {
+        /// The action's kind.
+        kind: ExecutorKind,
+        /// The operation (`apply`, `upgrade`, ...).
+        op: &'static str,
+        /// Every problem the table finds, in its order (never empty).
+        problems: Vec<FieldProblem>,
+    },
+
+    /// A shell action with an empty `argv`. Plan validation should have
+    /// caught it; not retryable.
+    #[error("invalid `{kind}` action: the argv is empty")]
+    EmptyArgv {
+        /// The action's kind.
+        kind: ExecutorKind,
+    },
+
+    /// The action names an executor instance (`executor: NAME`) of another
+    /// kind. Plan validation should have caught it; not retryable.
+    #[error("invalid `{kind}` action: its executor instance is of kind `{instance}`")]
+    InstanceKind {
+        /// The action's kind.
+        kind: ExecutorKind,
+        /// The instance's kind.
+        instance: ExecutorKind,
+    },
+
+    /// The wrong-cluster guard refused the kube context: a production plan
+    /// with a context whose name lacks `prod`, or another plan with one whose
+    /// name has it. Nothing ran. Not retryable without a change to the plan,
+    /// its vars or the executor instance (`allow_context_mismatch: true`).
+    #[error(
+        "the wrong-cluster guard refuses kube context `{context}` for environment `{environment}`: {}; set `allow_context_mismatch: true` on the executor instance if this context is right",
+        if *production {
+            "a production plan needs a context whose name contains `prod`"
+        } else {
+            "its name contains `prod` and the plan is not a production one"
+        }
+    )]
+    WrongCluster {
+        /// The action's kind.
+        kind: ExecutorKind,
+        /// The resolved kube context.
+        context: String,
+        /// The plan's `environment`.
+        environment: String,
+        /// Whether the plan's environment is a production one.
+        production: bool,
+    },
+
+    /// No kube context is configured (action, executor instance,
+    /// `vars.kube_context`) and the kubeconfig has no current context.
+    /// Nothing ran. Not retryable without a change to the plan or the
+    /// kubeconfig.
+    #[error(
+        "no kube context is configured for this `{kind}` action (action `context`, the executor instance's `context` or `vars.kube_context`) and the kubeconfig has no current context"
+    )]
+    NoContext {
+        /// The action's kind.
+        kind: ExecutorKind,
+    },
+
+    /// The kubeconfig could not be read to find its current context.
+    /// Nothing ran. Not retryable without a fix to the file.
+    #[error("failed to read the kubeconfig of this `{kind}` action for its current context")]
+    Kubeconfig {
+        /// The action's kind.
+        kind: ExecutorKind,
+        /// Why it could not be read.
+        #[source]
+        source: io::Error,
+    },
+
+    /// The evidence recorded for the attempt is not this executor's (the
+    /// state file was written by another version, or edited). Not
+    /// retryable: a person has to decide.
+    #[error("the recorded evidence of this `{kind}` action cannot be read")]
+    InvalidEvidence {
+        /// The executor kind.
+        kind: ExecutorKind,
+        /// What did not match.
+        #[source]
+        source: serde_json::Error,
+    },
+
+    /// `rollback: auto` would restore a snapshot holding a redacted secret
+    /// value (secrets never reach the state file), which would write the
+    /// placeholder into the cluster. Nothing was restored. Not retryable:
+    /// restore the object by hand.
+    #[error(
+        "the snapshot of {object} holds a redacted secret value, and restoring it would write the placeholder into the cluster; restore it by hand"
+    )]
+    RedactedSnapshot {
+        /// The object, as `Kind namespace/name`.
+        object: String,
+    },
+
+    /// `rollback: auto` would re-create or replace an object whose kind the
+    /// server no longer serves (a CRD was removed). Not retryable.
+    #[error("the server does not serve the kind of {object} any more, so it cannot be restored")]
+    KindNotServed {
+        /// The object, as `Kind namespace/name`.
+        object: String,
     },
 
     /// The program could not be started: it is missing or not executable, or
@@ -98,8 +206,12 @@ pub enum ExecutorError {
     /// The engine's checkpoint callback refused the evidence (the state
     /// store failed). The side effect was not started. Retryable once the
     /// store works again.
-    #[error("failed to checkpoint rollback evidence: {0}")]
-    Checkpoint(String),
+    #[error("failed to checkpoint rollback evidence")]
+    Checkpoint {
+        /// The store's error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
 }
 
 impl ExecutorError {
@@ -108,9 +220,18 @@ impl ExecutorError {
     pub fn is_retryable(&self) -> bool {
         matches!(
             self,
-            ExecutorError::Tool { .. } | ExecutorError::Checkpoint(_)
+            ExecutorError::Tool { .. } | ExecutorError::Checkpoint { .. }
         )
     }
+}
+
+/// `a; b`: the problems of one action, as its error message lists them.
+fn joined(problems: &[FieldProblem]) -> String {
+    problems
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 fn describe_exit(exit_code: Option<i32>, signal: Option<i32>) -> String {
@@ -124,29 +245,22 @@ fn describe_exit(exit_code: Option<i32>, signal: Option<i32>) -> String {
 impl ExecutorError {
     /// `Ok` when an operation's fields break none of the rules of its table
     /// (`plangate_plans::OpFields`, the one plan validation reads), else
-    /// [`ExecutorError::InvalidAction`] naming every problem.
+    /// [`ExecutorError::InvalidFields`] naming every problem.
     pub(crate) fn check_fields(
         kind: ExecutorKind,
-        op: &str,
-        problems: &[FieldProblem],
+        op: &'static str,
+        problems: Vec<FieldProblem>,
     ) -> Result<(), Self> {
         if problems.is_empty() {
             return Ok(());
         }
-        let problems: Vec<String> = problems.iter().map(ToString::to_string).collect();
-        Err(ExecutorError::InvalidAction {
-            kind,
-            reason: format!("`{op}` {}", problems.join("; ")),
-        })
+        Err(ExecutorError::InvalidFields { kind, op, problems })
     }
 
     /// The error of running a process for an action of `kind`.
     pub(crate) fn from_spawn(error: SpawnError, kind: ExecutorKind) -> Self {
         match error {
-            SpawnError::EmptyArgv => ExecutorError::InvalidAction {
-                kind,
-                reason: "the argv is empty".to_owned(),
-            },
+            SpawnError::EmptyArgv => ExecutorError::EmptyArgv { kind },
             SpawnError::Spawn {
                 command,
                 cwd,
@@ -185,5 +299,123 @@ mod tests {
             "`shell` actions have no automatic rollback"
         );
         assert!(!error.is_retryable());
+    }
+
+    #[test]
+    fn each_failure_has_its_own_message_and_retryability() {
+        let kubectl = ExecutorKind::Kubectl;
+        let json_error = serde_json::from_str::<u8>("x").expect_err("not a number");
+        for (error, message, retryable) in [
+            (
+                ExecutorError::Unavailable { kind: kubectl },
+                "no `kubectl` executor is available in this build",
+                false,
+            ),
+            (
+                ExecutorError::InvalidFields {
+                    kind: kubectl,
+                    op: "delete",
+                    problems: vec![FieldProblem::MissingOneOf {
+                        fields: &["files", "kustomize", "resource"],
+                    }],
+                },
+                "invalid `kubectl` action: `delete` needs `files`, `kustomize` or `resource`",
+                false,
+            ),
+            (
+                ExecutorError::InvalidFields {
+                    kind: kubectl,
+                    op: "apply",
+                    problems: vec![
+                        FieldProblem::Together {
+                            first: "prune",
+                            second: "selector",
+                        },
+                        FieldProblem::Missing { field: "files" },
+                    ],
+                },
+                "invalid `kubectl` action: `apply` takes `prune` or `selector`, not both; needs `files`",
+                false,
+            ),
+            (
+                ExecutorError::EmptyArgv {
+                    kind: ExecutorKind::Shell,
+                },
+                "invalid `shell` action: the argv is empty",
+                false,
+            ),
+            (
+                ExecutorError::InstanceKind {
+                    kind: kubectl,
+                    instance: ExecutorKind::Helm,
+                },
+                "invalid `kubectl` action: its executor instance is of kind `helm`",
+                false,
+            ),
+            (
+                ExecutorError::WrongCluster {
+                    kind: kubectl,
+                    context: "prod-eu".to_owned(),
+                    environment: "dev".to_owned(),
+                    production: false,
+                },
+                "the wrong-cluster guard refuses kube context `prod-eu` for environment `dev`: its name contains `prod` and the plan is not a production one; set `allow_context_mismatch: true` on the executor instance if this context is right",
+                false,
+            ),
+            (
+                ExecutorError::NoContext { kind: kubectl },
+                "no kube context is configured for this `kubectl` action (action `context`, the executor instance's `context` or `vars.kube_context`) and the kubeconfig has no current context",
+                false,
+            ),
+            (
+                ExecutorError::Kubeconfig {
+                    kind: ExecutorKind::Helm,
+                    source: io::Error::other("permission denied"),
+                },
+                "failed to read the kubeconfig of this `helm` action for its current context",
+                false,
+            ),
+            (
+                ExecutorError::InvalidEvidence {
+                    kind: kubectl,
+                    source: json_error,
+                },
+                "the recorded evidence of this `kubectl` action cannot be read",
+                false,
+            ),
+            (
+                ExecutorError::RedactedSnapshot {
+                    object: "Secret demo/db".to_owned(),
+                },
+                "the snapshot of Secret demo/db holds a redacted secret value, and restoring it would write the placeholder into the cluster; restore it by hand",
+                false,
+            ),
+            (
+                ExecutorError::KindNotServed {
+                    object: "Widget demo/w".to_owned(),
+                },
+                "the server does not serve the kind of Widget demo/w any more, so it cannot be restored",
+                false,
+            ),
+            (
+                ExecutorError::Checkpoint {
+                    source: "disk full".into(),
+                },
+                "failed to checkpoint rollback evidence",
+                true,
+            ),
+        ] {
+            assert_eq!(error.to_string(), message);
+            assert_eq!(error.is_retryable(), retryable, "{message}");
+        }
+    }
+
+    #[test]
+    fn sources_are_kept() {
+        let error = ExecutorError::Checkpoint {
+            source: "disk full".into(),
+        };
+        let source = std::error::Error::source(&error).expect("a source");
+        assert_eq!(source.to_string(), "disk full");
     }
 }

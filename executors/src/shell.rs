@@ -135,9 +135,9 @@ fn shell_action(action: &Action) -> Result<&ShellAction, ExecutorError> {
 fn shell_instance(ctx: &ActionContext) -> Result<Option<&ExecutorInstance>, ExecutorError> {
     match &ctx.instance {
         Some(instance) if instance.kind != ExecutorKind::Shell => {
-            Err(ExecutorError::InvalidAction {
+            Err(ExecutorError::InstanceKind {
                 kind: ExecutorKind::Shell,
-                reason: format!("its executor instance is of kind `{}`", instance.kind),
+                instance: instance.kind,
             })
         }
         instance => Ok(instance.as_ref()),
@@ -146,9 +146,8 @@ fn shell_instance(ctx: &ActionContext) -> Result<Option<&ExecutorInstance>, Exec
 
 fn process_spec(shell: &ShellAction, ctx: &ActionContext) -> Result<ProcessSpec, ExecutorError> {
     if shell.argv.is_empty() {
-        return Err(ExecutorError::InvalidAction {
+        return Err(ExecutorError::EmptyArgv {
             kind: ExecutorKind::Shell,
-            reason: "the argv is empty".to_owned(),
         });
     }
     let instance = shell_instance(ctx)?;

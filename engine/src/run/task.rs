@@ -187,7 +187,6 @@ impl TaskEnvironment {
                 store
                     .call(move |store| store.record_attempt_evidence(attempt, evidence))
                     .await
-                    .map_err(|error| error.to_string())
             }
         })
     }
@@ -223,9 +222,8 @@ impl TaskEnvironment {
         };
         let context = self.checkpointed(self.context_for(task, acting, number), id);
         let outcome = match self.executors.for_action(acting) {
-            None => Err(ExecutorError::InvalidAction {
+            None => Err(ExecutorError::Unavailable {
                 kind: acting.kind(),
-                reason: format!("no `{}` executor is available in this build", acting.kind()),
             }),
             Some(executor) => match (role, rollback) {
                 (AttemptRole::Run, _) | (AttemptRole::Rollback, None) => {

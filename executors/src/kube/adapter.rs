@@ -118,12 +118,8 @@ pub(crate) fn parse_evidence<E: DeserializeOwned>(
     evidence: Option<&Value>,
 ) -> Result<E, Halt> {
     let evidence = evidence.ok_or(ExecutorError::MissingEvidence { kind })?;
-    serde_json::from_value(evidence.clone()).map_err(|error| {
-        Halt::Failed(ExecutorError::InvalidAction {
-            kind,
-            reason: format!("its recorded evidence is not {kind} evidence: {error}"),
-        })
-    })
+    serde_json::from_value(evidence.clone())
+        .map_err(|source| Halt::Failed(ExecutorError::InvalidEvidence { kind, source }))
 }
 
 impl<T: KubeTool> Executor for T {

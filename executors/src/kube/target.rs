@@ -142,9 +142,9 @@ fn instance_of(
     ctx: &ActionContext,
 ) -> Result<Option<&ExecutorInstance>, ExecutorError> {
     match &ctx.instance {
-        Some(instance) if instance.kind != kind => Err(ExecutorError::InvalidAction {
+        Some(instance) if instance.kind != kind => Err(ExecutorError::InstanceKind {
             kind,
-            reason: format!("its executor instance is of kind `{}`", instance.kind),
+            instance: instance.kind,
         }),
         instance => Ok(instance.as_ref()),
     }
@@ -168,24 +168,20 @@ pub(crate) fn check_context(
         "prod" | "production"
     );
     let mentions_prod = context.to_ascii_lowercase().contains("prod");
-    let reason = match (production, mentions_prod) {
-        (true, false) => format!(
-            "the wrong-cluster guard refuses kube context `{context}` for environment `{environment}`: a production plan needs a context whose name contains `prod`; set `allow_context_mismatch: true` on the executor instance if this context is right"
-        ),
-        (false, true) => format!(
-            "the wrong-cluster guard refuses kube context `{context}` for environment `{environment}`: its name contains `prod` and the plan is not a production one; set `allow_context_mismatch: true` on the executor instance if this context is right"
-        ),
-        _ => return Ok(()),
-    };
-    Err(ExecutorError::InvalidAction { kind, reason })
+    if production == mentions_prod {
+        return Ok(());
+    }
+    Err(ExecutorError::WrongCluster {
+        kind,
+        context: context.to_owned(),
+        environment: environment.to_owned(),
+        production,
+    })
 }
 
 /// The error of an action whose context cannot be determined.
 pub(crate) fn no_context(kind: ExecutorKind) -> ExecutorError {
-    ExecutorError::InvalidAction {
-        kind,
-        reason: "no kube context is configured (action `context`, the executor instance's `context` or `vars.kube_context`) and the kubeconfig has no current context".to_owned(),
-    }
+    ExecutorError::NoContext { kind }
 }
 
 /// The current context of the kubeconfig, read the way client-go reads it:
@@ -342,7 +338,7 @@ mod tests {
         assert!(
             error
                 .to_string()
-                .starts_with("invalid `helm` action: the wrong-cluster guard refuses kube context `dev` for environment `prod`"),
+                .starts_with("the wrong-cluster guard refuses kube context `dev` for environment `prod`: a production plan needs"),
             "{error}"
         );
     }

@@ -292,7 +292,7 @@ async fn shell_records_no_evidence() {
     let flag = Arc::clone(&called);
     let ctx = ctx(dir.path()).with_checkpoint(move |_| {
         flag.store(true, Ordering::SeqCst);
-        async { Ok(()) }
+        async { Ok::<(), String>(()) }
     });
     let outcome = ShellExecutor::new()
         .apply(&shell(&["true"]), &ctx)

@@ -324,7 +324,7 @@ async fn observe_tells_applied_from_not_applied_and_partial() {
         .apply(&action, &crashing)
         .await
         .expect_err("the checkpoint fails");
-    assert!(matches!(error, ExecutorError::Checkpoint(_)), "{error}");
+    assert!(matches!(error, ExecutorError::Checkpoint { .. }), "{error}");
     assert!(cluster.objects().is_empty(), "nothing was applied");
     let snapshot = snapshot
         .lock()
@@ -390,8 +390,9 @@ async fn the_wrong_cluster_guard_refuses_before_running_anything() {
     assert!(
         matches!(
             error,
-            ExecutorError::InvalidAction {
+            ExecutorError::WrongCluster {
                 kind: ExecutorKind::Kubectl,
+                production: true,
                 ..
             }
         ),

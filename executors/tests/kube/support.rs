@@ -180,7 +180,7 @@ impl Cluster {
                 evidence,
                 resources,
             });
-            async { Ok(()) }
+            async { Ok::<(), String>(()) }
         });
         (ctx, checkpoints)
     }

@@ -98,9 +98,9 @@ impl KubeTool for HelmExecutor {
     ) -> Result<String, Halt> {
         let context = kubeconfig_current_context(kubeconfig, self.tool.env())
             .await
-            .map_err(|error| ExecutorError::InvalidAction {
+            .map_err(|source| ExecutorError::Kubeconfig {
                 kind: ExecutorKind::Helm,
-                reason: format!("its kubeconfig cannot be read for its current context: {error}"),
+                source,
             })?
             .ok_or_else(|| no_context(ExecutorKind::Helm))?;
         Ok(context)

@@ -13,7 +13,7 @@ pub(super) fn validate(action: &HelmAction) -> Result<(), ExecutorError> {
     ExecutorError::check_fields(
         ExecutorKind::Helm,
         action.op.as_str(),
-        &action.field_problems(),
+        action.field_problems(),
     )
 }
 

@@ -23,7 +23,7 @@
 //! plan's `environment`: a plan whose environment is `prod` or `production`
 //! refuses a context whose name does not contain `prod`, and any other plan
 //! refuses a context whose name does contain `prod` (case is ignored). The
-//! refusal is [`ExecutorError::InvalidAction`]; nothing is run. An executor
+//! refusal is [`ExecutorError::WrongCluster`]; nothing is run. An executor
 //! instance with `allow_context_mismatch: true` lifts the guard.
 //!
 //! # Evidence, rollback and observation

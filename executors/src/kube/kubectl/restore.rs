@@ -19,12 +19,8 @@ impl Request<'_> {
     pub(super) async fn restore(&self, order: &[&Snapshot]) -> Result<ActionOutcome, Halt> {
         for snapshot in order {
             if snapshot.before.as_ref().is_some_and(holds_redacted) {
-                return Err(Halt::Failed(ExecutorError::InvalidAction {
-                    kind: ExecutorKind::Kubectl,
-                    reason: format!(
-                        "the snapshot of {} holds a redacted secret value, and restoring it would write the placeholder into the cluster; restore it by hand",
-                        snapshot.object
-                    ),
+                return Err(Halt::Failed(ExecutorError::RedactedSnapshot {
+                    object: snapshot.object.to_string(),
                 }));
             }
         }
@@ -133,11 +129,8 @@ impl Request<'_> {
                         .as_str()
                         .is_some_and(|name| !name.contains('/'))
             })
-            .ok_or_else(|| ExecutorError::InvalidAction {
-                kind: ExecutorKind::Kubectl,
-                reason: format!(
-                    "the server does not serve the kind of {object} any more, so it cannot be restored"
-                ),
+            .ok_or_else(|| ExecutorError::KindNotServed {
+                object: object.to_string(),
             })?;
         let plural = resource["name"].as_str().unwrap_or_default();
         let mut path = base;

@@ -13,7 +13,7 @@ pub(super) fn validate(action: &KubectlAction) -> Result<(), ExecutorError> {
     ExecutorError::check_fields(
         ExecutorKind::Kubectl,
         action.op.as_str(),
-        &action.field_problems(),
+        action.field_problems(),
     )
 }
 
