@@ -6,7 +6,7 @@
 //! on it and its results are deterministic.
 //!
 //! ```no_run
-//! let plan = plangate_plans::load_plan("examples/quickstart.yaml".as_ref())?;
+//! let plan = plangate_plans::load_plan("examples/quickstart.yaml".as_ref())?.plan;
 //! let dry_run = plangate_plans::decide(&plan, &plangate_plans::Approvals::default());
 //! println!("{} tasks would run", dry_run.count(plangate_plans::Decision::Run));
 //! # Ok::<(), plangate_plans::LoadPlanError>(())
@@ -33,7 +33,7 @@ pub use action::{Action, ActionSpec, ExecutorInstance, ExecutorKind, Rollback};
 pub use diagnostic::{Diagnostic, Diagnostics};
 pub use duration::format_duration;
 pub use ids::{PhaseId, PlanName, TaskId};
-pub use load::{LoadPlanError, load_plan, parse_plan};
+pub use load::{LoadPlanError, LoadedPlan, load_plan, load_plan_text, parse_plan};
 pub use model::{AboveMax, OnFailure, Phase, Plan, Policy, Risk, Task};
 pub use op_fields::{FieldProblem, FieldState, OpFields};
 pub use policy::{Approvals, Decision, DryRun, PhaseForecast, TaskDecision, decide};

@@ -60,8 +60,31 @@ pub enum LoadPlanError {
     Invalid(Diagnostics),
 }
 
+/// A validated plan and the text it was read from: a command loads its plan
+/// once and keeps what it needs (a run stores the text; its hash is
+/// [`Plan::content_hash`]).
+#[derive(Clone, Debug)]
+pub struct LoadedPlan {
+    /// The validated plan.
+    pub plan: Plan,
+    /// The path as given and the text read from it.
+    pub source: SourceFile,
+}
+
+impl LoadedPlan {
+    /// The plan file's text, as read.
+    pub fn text(&self) -> &str {
+        self.source.text()
+    }
+
+    /// The SHA-256 of the text, hex.
+    pub fn hash(&self) -> &str {
+        &self.plan.content_hash
+    }
+}
+
 /// Reads and validates the plan at `path`.
-pub fn load_plan(path: &FsPath) -> Result<Plan, LoadPlanError> {
+pub fn load_plan(path: &FsPath) -> Result<LoadedPlan, LoadPlanError> {
     let bytes = std::fs::read(path).map_err(|source| LoadPlanError::Read {
         path: path.to_owned(),
         source,
@@ -70,11 +93,22 @@ pub fn load_plan(path: &FsPath) -> Result<Plan, LoadPlanError> {
         path: path.to_owned(),
         source: std::io::Error::new(std::io::ErrorKind::InvalidData, error.utf8_error()),
     })?;
+    load_plan_text(path, text)
+}
+
+/// Validates `text` as the plan file at `path` held it (the copy a run
+/// stored): relative paths resolve against `path`'s folder, as for
+/// [`load_plan`], and diagnostics name `path`.
+pub fn load_plan_text(path: &FsPath, text: String) -> Result<LoadedPlan, LoadPlanError> {
     let base_dir = match path.parent() {
         Some(parent) if !parent.as_os_str().is_empty() => parent.to_owned(),
         _ => PathBuf::from("."),
     };
-    parse_plan(SourceFile::new(path, text), base_dir).map_err(LoadPlanError::Invalid)
+    let source = SourceFile::new(path, text);
+    match parse_inner(&source, base_dir) {
+        Ok(plan) => Ok(LoadedPlan { plan, source }),
+        Err(items) => Err(LoadPlanError::Invalid(Diagnostics::new(source, items))),
+    }
 }
 
 /// Validates plan text; `base_dir` is the folder relative paths resolve against.

@@ -76,6 +76,11 @@ impl SourceFile {
         &self.text
     }
 
+    /// The whole text, by value.
+    pub fn into_text(self) -> String {
+        self.text
+    }
+
     /// The text of 1-based line `line`, without its line break.
     pub fn line(&self, line: usize) -> Option<&str> {
         let start = *self.line_starts.get(line.checked_sub(1)?)?;

@@ -12,7 +12,7 @@ use crate::{
 };
 
 pub(crate) fn graph(args: &GraphArgs, printer: &Printer) -> Result<u8, CliError> {
-    let plan = load_plan(&args.plan)?;
+    let plan = load_plan(&args.plan)?.plan;
     let dry_run = decide(&plan, &Approvals::default());
     let format = match args.format {
         GraphFormat::Dot => EngineGraphFormat::Dot,

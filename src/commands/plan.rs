@@ -38,7 +38,7 @@ pub(crate) fn dry_run(
     preview: bool,
     printer: &Printer,
 ) -> Result<u8, CliError> {
-    let plan = load_plan(plan_path)?;
+    let plan = load_plan(plan_path)?.plan;
     let approvals = Approvals {
         tasks: approve.iter().cloned().collect(),
         phases: approve.iter().cloned().collect(),

@@ -5,7 +5,7 @@ use plangate_plans::{Approvals, decide, load_plan, text::plural};
 use crate::{CliError, args::ValidateArgs, exit, printer::Printer};
 
 pub(crate) fn validate(args: &ValidateArgs, printer: &Printer) -> Result<u8, CliError> {
-    let plan = load_plan(&args.plan)?;
+    let plan = load_plan(&args.plan)?.plan;
     let dry_run = decide(&plan, &Approvals::default());
     for warning in &dry_run.warnings {
         printer.warning(warning);

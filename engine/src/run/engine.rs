@@ -9,7 +9,7 @@ use std::{
 };
 
 use plangate_executors::{Executors, Redactor};
-use plangate_plans::{Approvals, Decision, Plan, SourceFile, decide, load_plan, parse_plan};
+use plangate_plans::{Approvals, Decision, LoadedPlan, Plan, decide, load_plan, load_plan_text};
 use plangate_state::{
     ApprovalTarget, AttemptRole, LockAcquired, LockHolder, NewRun, NewTask, OpenOptions, RunId,
     RunRecord, RunStatus, Store, TaskState, now_millis,
@@ -126,7 +126,7 @@ impl Engine {
 
     /// `plangate run PLAN`: starts a new run and drives it as far as it goes.
     pub fn run(self, plan_path: &Path, options: &RunOptions) -> Result<RunOutcome, RunError> {
-        let plan = load_plan(plan_path)?;
+        let LoadedPlan { plan, source } = load_plan(plan_path)?;
         for target in &options.approve {
             if plan.task(target).is_none() && plan.phase_index(target).is_none() {
                 return Err(RunError::UnknownPlanTarget {
@@ -141,12 +141,6 @@ impl Engine {
             phases: options.approve.iter().cloned().collect(),
         };
         let dry_run = decide(&plan, &approvals);
-        let text = std::fs::read_to_string(plan_path).map_err(|source| {
-            RunError::LoadPlan(plangate_plans::LoadPlanError::Read {
-                path: plan_path.to_owned(),
-                source,
-            })
-        })?;
         let absolute = std::path::absolute(plan_path).unwrap_or_else(|_| plan_path.to_owned());
         let tasks = initial_tasks(&plan, &dry_run);
         let at = now_millis();
@@ -154,7 +148,7 @@ impl Engine {
             plan_name: plan.name.clone(),
             plan_path: absolute,
             plan_hash: plan.content_hash.clone(),
-            plan_text: text,
+            plan_text: source.into_text(),
             environment: plan.environment.clone(),
             at,
             tasks,
@@ -316,16 +310,8 @@ impl Engine {
         store: &mut Store,
         record: &RunRecord,
     ) -> Result<(Plan, Vec<usize>), RunError> {
-        let base_dir = record
-            .plan_path
-            .parent()
-            .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
         // The plan as it was run is the one to undo.
-        let plan = parse_plan(
-            SourceFile::new(&record.plan_path, record.plan_text.clone()),
-            base_dir,
-        )
-        .map_err(|d| RunError::LoadPlan(plangate_plans::LoadPlanError::Invalid(d)))?;
+        let plan = load_plan_text(&record.plan_path, record.plan_text.clone())?.plan;
         let mut order = Vec::new();
         for attempt in store.open_attempts(&record.id)? {
             store.settle_open_attempt(attempt.id, cut_off())?;

@@ -7,7 +7,7 @@ use std::{
 };
 
 use plangate_executors::{Observation, Redactor};
-use plangate_plans::{Plan, SourceFile, decide, load_plan, parse_plan};
+use plangate_plans::{LoadPlanError, LoadedPlan, Plan, decide, load_plan, load_plan_text};
 use plangate_state::{
     ApprovalRecord, ApprovalTarget, AttemptOutcome, AttemptRecord, AttemptResult, AttemptRole,
     ObservedEffect, OpenAttemptSettlement, PlanChange, RunId, RunRecord, Store, TaskRecord,
@@ -29,20 +29,20 @@ impl Engine {
         accept: bool,
     ) -> Result<Plan, RunError> {
         let path = &record.plan_path;
-        let text = std::fs::read_to_string(path).map_err(|source| RunError::PlanMissing {
-            run: record.id.to_string(),
-            path: path.clone(),
-            source,
+        let LoadedPlan { plan, source } = load_plan(path).map_err(|error| match error {
+            LoadPlanError::Read { source, .. } => RunError::PlanMissing {
+                run: record.id.to_string(),
+                path: path.clone(),
+                source,
+            },
+            invalid @ LoadPlanError::Invalid(_) => RunError::LoadPlan(invalid),
         })?;
-        let plan = load_plan(path)?;
         if plan.content_hash == record.plan_hash {
             return Ok(plan);
         }
-        let old = parse_plan(
-            SourceFile::new(path, record.plan_text.clone()),
-            plan.base_dir.clone(),
-        )
-        .ok();
+        let old = load_plan_text(path, record.plan_text.clone())
+            .ok()
+            .map(|loaded| loaded.plan);
         let summary = plan_diff(old.as_ref(), &plan);
         if !accept {
             return Err(RunError::PlanChanged {
@@ -57,7 +57,7 @@ impl Engine {
             PlanChange {
                 plan_path: path.clone(),
                 plan_hash: plan.content_hash.clone(),
-                plan_text: text,
+                plan_text: source.into_text(),
                 at: now_millis(),
                 tasks: initial_tasks(&plan, &dry_run),
             },

@@ -1,8 +1,8 @@
 //! Reading the status and the report of a run from the state file.
 
-use std::{collections::HashMap, path::PathBuf};
+use std::collections::HashMap;
 
-use plangate_plans::{Approvals, Plan, SourceFile, decide, parse_plan};
+use plangate_plans::{Approvals, Plan, decide, load_plan_text};
 use plangate_state::{
     ApprovalRecord, ApprovalTarget, AttemptOutcome, AttemptRecord, AttemptRole, Store, TaskState,
 };
@@ -133,15 +133,9 @@ pub fn run_report(
     path: &std::path::Path,
 ) -> Result<RunReport, RunError> {
     let record = crate::run::find_run_record(store, run, path)?;
-    let base_dir = record
-        .plan_path
-        .parent()
-        .map_or_else(|| PathBuf::from("."), std::path::Path::to_path_buf);
-    let plan: Option<Plan> = parse_plan(
-        SourceFile::new(&record.plan_path, record.plan_text.clone()),
-        base_dir,
-    )
-    .ok();
+    let plan: Option<Plan> = load_plan_text(&record.plan_path, record.plan_text.clone())
+        .ok()
+        .map(|loaded| loaded.plan);
     let approvals = store.approvals(&record.id)?;
     let forecast = plan.as_ref().map(|plan| {
         let mut granted = Approvals::default();
