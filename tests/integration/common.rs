@@ -294,3 +294,25 @@ fn is_zombie(pid: u32) -> bool {
             .is_some_and(|rest| rest.trim_start().starts_with('Z'))
     })
 }
+
+/// The console output of a run with its run ids (`[RUN]`) and task
+/// durations (`in [TIME]`) redacted, line by line.
+pub(crate) fn redact_console(text: &str) -> String {
+    text.lines()
+        .map(|line| {
+            let mut words: Vec<String> = line.split(' ').map(str::to_owned).collect();
+            for at in 0..words.len() {
+                let word = words[at].trim_end_matches(':');
+                if word.len() == 26 && word.chars().all(|c| c.is_ascii_alphanumeric()) {
+                    let rest = &words[at][26..];
+                    words[at] = format!("[RUN]{rest}");
+                } else if at > 0 && words[at - 1] == "in" && word.ends_with('s') {
+                    let rest = words[at][word.len()..].to_owned();
+                    words[at] = format!("[TIME]{rest}");
+                }
+            }
+            words.join(" ")
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}

@@ -4,7 +4,7 @@
 
 use test_case::test_case;
 
-use crate::common::{Workspace, repo_root};
+use crate::common::{Workspace, redact_console, repo_root};
 
 /// Phase `one`: a -> b -> c; phase `two`: d (needs c), e (needs d) which
 /// fails when the file `fail-e` exists. Every action and rollback appends to
@@ -550,5 +550,30 @@ fn a_task_without_rollback_is_reported_as_left_in_place() {
             .expect("a reason")
             .contains("left in place"),
         "{b}"
+    );
+}
+
+/// With one slot, a task's end is printed before the next task starts: the
+/// console never shows an overlap that did not happen.
+#[test]
+fn the_console_prints_a_task_end_before_the_next_start() {
+    let workspace = Workspace::new();
+    workspace.write(
+        "plan.yaml",
+        "version: 1\nname: order\npolicy: {concurrency: 1}\nphases:\n  - id: one\n    tasks:\n      - {id: a, risk: low, run: {shell: [sh, -c, 'exit 0']}}\n      - {id: b, risk: low, run: {shell: [sh, -c, 'exit 0']}}\n      - {id: c, risk: low, run: {shell: [sh, -c, 'exit 0']}}\n",
+    );
+    let finished = workspace.run(["run", "plan.yaml"]);
+    finished.assert_code(0);
+    assert_eq!(
+        redact_console(&finished.stderr),
+        "run [RUN] started
+phase `one`: one
+  start   `a` (attempt 1)
+  ok      `a` in [TIME]
+  start   `b` (attempt 1)
+  ok      `b` in [TIME]
+  start   `c` (attempt 1)
+  ok      `c` in [TIME]
+run [RUN] succeeded"
     );
 }

@@ -328,7 +328,8 @@ impl TaskEnvironment {
                     )),
                     _ => None,
                 };
-                if settled.is_some() {
+                if let Some((state, reason)) = &settled {
+                    self.announce(task, *state, reason.clone(), started);
                     slot.release();
                 }
                 self.finish(
@@ -339,8 +340,8 @@ impl TaskEnvironment {
                     settled.clone(),
                 )
                 .await?;
-                if let Some((state, reason)) = settled {
-                    return Ok(self.announce(task, state, reason, started));
+                if let Some(settled) = settled {
+                    return Ok(settled);
                 }
                 match run.outcome.status {
                     OutcomeStatus::Succeeded | OutcomeStatus::Cancelled => {}
@@ -383,7 +384,8 @@ impl TaskEnvironment {
                 )),
                 OutcomeStatus::TimedOut | OutcomeStatus::Failed => None,
             };
-            if settled.is_some() {
+            if let Some((state, reason)) = &settled {
+                self.announce(task, *state, reason.clone(), started);
                 slot.release();
             }
             self.finish(
@@ -394,8 +396,8 @@ impl TaskEnvironment {
                 settled.clone(),
             )
             .await?;
-            if let Some((state, reason)) = settled {
-                return Ok(self.announce(task, state, reason, started));
+            if let Some(settled) = settled {
+                return Ok(settled);
             }
             last_failure = (
                 TaskState::Failed,
@@ -438,7 +440,10 @@ impl TaskEnvironment {
         Ok(self.announce(task, state, reason, started))
     }
 
-    /// Reports a task's end (already recorded).
+    /// Reports a task's end. When its last action ends, this comes before
+    /// the slot is freed (and so before the next task can start), so the
+    /// console shows events in the order they happened; the record follows
+    /// at once.
     fn announce(
         &self,
         task: &Task,
