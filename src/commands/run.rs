@@ -105,6 +105,16 @@ fn exit_code(outcome: &RunOutcome, printer: &Printer) -> u8 {
             printer.hint(&format!("continue with `plangate resume {}`", outcome.run));
             exit::INTERRUPTED
         }
+        RunStatus::Incomplete => {
+            if let Some(reason) = &outcome.reason {
+                printer.status(&format!("incomplete: {reason}"));
+            }
+            printer.hint(&format!(
+                "continue with `plangate resume {}`; the limits count the whole run, so raise a used-up one in the plan first (and resume with `--accept-plan-change`)",
+                outcome.run
+            ));
+            exit::INCOMPLETE
+        }
         _ => {
             printer.hint(&format!(
                 "see what happened with `plangate report {}`",

@@ -21,7 +21,7 @@ use std::{
     time::Duration,
 };
 
-use rusqlite::{Connection, ErrorCode, OpenFlags, TransactionBehavior};
+use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionBehavior};
 
 use crate::schema::{APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION};
 
@@ -491,25 +491,52 @@ fn migrate(connection: &mut Connection, path: &Path) -> Result<(), OpenStoreErro
             version,
             source,
         };
-        let transaction = connection
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(migrate_error)?;
-        // Another process may have migrated since the check above.
-        if read_version(&transaction).map_err(migrate_error)? >= i64::from(version) {
-            continue;
+        if migration.rebuilds_tables {
+            connection
+                .pragma_update(None, "foreign_keys", false)
+                .map_err(migrate_error)?;
         }
-        transaction
-            .execute_batch(migration)
-            .map_err(migrate_error)?;
-        transaction
-            .pragma_update(None, "user_version", version)
-            .map_err(migrate_error)?;
-        transaction
-            .pragma_update(None, "application_id", APPLICATION_ID)
-            .map_err(migrate_error)?;
-        transaction.commit().map_err(migrate_error)?;
+        let applied = apply_migration(connection, migration, version, read_version);
+        if migration.rebuilds_tables {
+            connection
+                .pragma_update(None, "foreign_keys", true)
+                .map_err(migrate_error)?;
+        }
+        applied.map_err(migrate_error)?;
     }
     Ok(())
+}
+
+/// Applies one migration in its own transaction, unless another process
+/// applied it meanwhile.
+fn apply_migration(
+    connection: &mut Connection,
+    migration: &crate::schema::Migration,
+    version: u32,
+    read_version: impl Fn(&Connection) -> rusqlite::Result<i64>,
+) -> rusqlite::Result<()> {
+    let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    // Another process may have migrated since the check above.
+    if read_version(&transaction)? >= i64::from(version) {
+        return Ok(());
+    }
+    transaction.execute_batch(migration.sql)?;
+    if migration.rebuilds_tables {
+        let violation: Option<String> = transaction
+            .query_row("PRAGMA foreign_key_check", [], |row| row.get(0))
+            .optional()?;
+        if let Some(table) = violation {
+            return Err(rusqlite::Error::SqliteFailure(
+                rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY),
+                Some(format!(
+                    "a rebuilt table left rows of `{table}` without their parent"
+                )),
+            ));
+        }
+    }
+    transaction.pragma_update(None, "user_version", version)?;
+    transaction.pragma_update(None, "application_id", APPLICATION_ID)?;
+    transaction.commit()
 }
 
 #[cfg(test)]
@@ -632,7 +659,7 @@ mod tests {
         let path = dir.path().join("state.db");
         let connection = Connection::open(&path).expect("a database can be made");
         connection
-            .execute_batch(MIGRATIONS[0])
+            .execute_batch(MIGRATIONS[0].sql)
             .and_then(|()| connection.pragma_update(None, "user_version", 1))
             .and_then(|()| connection.pragma_update(None, "application_id", APPLICATION_ID))
             .and_then(|()| {

@@ -28,7 +28,8 @@ const MAX_CANDIDATES: usize = 10;
 
 /// Selects the columns [`run_from_row`] reads, in order.
 const SELECT_RUN: &str = "SELECT runs.id, plan_name, plan_path, plan_hash, run_plans.plan_text, \
-                           environment, status, created_at, updated_at, finished_at, exit_reason \
+                           environment, status, created_at, updated_at, finished_at, exit_reason, \
+                           used_ms \
                            FROM runs JOIN run_plans ON run_plans.run_id = runs.id";
 
 pub(crate) const RESOLVE_RUN: &str =
@@ -127,6 +128,10 @@ pub struct RunRecord {
     pub finished_at: Option<i64>,
     /// Why the run has its status (the reason given with it).
     pub exit_reason: Option<String>,
+    /// Milliseconds the engine spent driving the run, summed over `run` and
+    /// every `resume` (time paused between them does not count); what
+    /// `policy.budget` measures.
+    pub used_ms: u64,
 }
 
 impl Store {
@@ -326,6 +331,55 @@ impl Store {
         })
     }
 
+    /// Adds the time an invocation spent driving the run, and its phases, to
+    /// their totals (`used_ms`), in one transaction.
+    pub fn add_used_time(
+        &mut self,
+        run: &RunId,
+        run_ms: u64,
+        phases: &[(&str, u64)],
+    ) -> Result<(), StoreError> {
+        let operation = "record the time used by a run";
+        let to_sql = |ms: u64| i64::try_from(ms).unwrap_or(i64::MAX);
+        self.write(operation, |transaction| {
+            let changed = transaction
+                .prepare_cached("UPDATE runs SET used_ms = used_ms + ?2 WHERE id = ?1")
+                .and_then(|mut statement| statement.execute((run, to_sql(run_ms))))
+                .map_err(sqlite(operation))?;
+            if changed == 0 {
+                return Err(StoreError::UnknownRun {
+                    run: run.to_string(),
+                });
+            }
+            for &(phase, ms) in phases {
+                transaction
+                    .prepare_cached(
+                        "INSERT INTO phase_usage (run_id, phase_id, used_ms) VALUES (?1, ?2, ?3) \
+                         ON CONFLICT (run_id, phase_id) DO UPDATE SET used_ms = used_ms + ?3",
+                    )
+                    .and_then(|mut statement| statement.execute((run, phase, to_sql(ms))))
+                    .map_err(sqlite(operation))?;
+            }
+            Ok(())
+        })
+    }
+
+    /// The time used by each phase of the run so far (phases never started
+    /// are absent), in milliseconds.
+    pub fn phase_usage(&self, run: &RunId) -> Result<Vec<(String, u64)>, StoreError> {
+        let operation = "read the time used by the phases of a run";
+        self.connection
+            .prepare_cached(
+                "SELECT phase_id, used_ms FROM phase_usage WHERE run_id = ?1 ORDER BY rowid",
+            )
+            .and_then(|mut statement| {
+                statement
+                    .query_map([run], |row| Ok((row.get(0)?, row.get(1)?)))?
+                    .collect()
+            })
+            .map_err(sqlite(operation))
+    }
+
     /// Records that the run continues with a changed plan (resume with
     /// `--accept-plan-change`): stores the new plan text and hash, updates the
     /// phase, position, risk, decision and reason of the tasks both plans have
@@ -443,6 +497,7 @@ fn run_from_row(row: &Row<'_>) -> rusqlite::Result<RunRecord> {
         updated_at: row.get(8)?,
         finished_at: row.get(9)?,
         exit_reason: row.get(10)?,
+        used_ms: row.get(11)?,
     })
 }
 
@@ -588,6 +643,35 @@ mod tests {
         }
         let error = store.resolve_run("7ZZZ").expect_err("unknown");
         assert_eq!(error.to_string(), "no run `7ZZZ` in the state file");
+    }
+
+    #[test]
+    fn every_status_is_accepted() {
+        let (_dir, mut store) = temp_store();
+        let run = create_run(&mut store, 1);
+        for (at, status) in (2..).zip(RunStatus::ALL) {
+            store
+                .set_run_status(&run, *status, None, at)
+                .expect("the schema accepts every status");
+            assert_eq!(store.run(&run).expect("readable").status, *status);
+        }
+    }
+
+    #[test]
+    fn used_time_adds_up_per_run_and_phase() {
+        let (_dir, mut store) = temp_store();
+        let run = create_run(&mut store, 1);
+        store
+            .add_used_time(&run, 1_000, &[("build", 600), ("deploy", 400)])
+            .expect("recorded");
+        store
+            .add_used_time(&run, 250, &[("deploy", 250)])
+            .expect("recorded");
+        assert_eq!(store.run(&run).expect("readable").used_ms, 1_250);
+        assert_eq!(
+            store.phase_usage(&run).expect("readable"),
+            [("build".to_owned(), 600), ("deploy".to_owned(), 650)]
+        );
     }
 
     #[test]

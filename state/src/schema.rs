@@ -11,11 +11,30 @@
 /// `PRAGMA application_id` of plangate state files: "PLGT" in ASCII.
 pub const APPLICATION_ID: i32 = 0x504C_4754;
 
+/// One schema change.
+pub(crate) struct Migration {
+    /// The statements.
+    pub(crate) sql: &'static str,
+    /// Whether it rebuilds a table that others reference, so that it runs
+    /// with `foreign_keys=OFF` (a pragma that has no effect inside a
+    /// transaction), followed by a `foreign_key_check` before its commit.
+    pub(crate) rebuilds_tables: bool,
+}
+
+/// A migration that only adds.
+const fn adds(sql: &'static str) -> Migration {
+    Migration {
+        sql,
+        rebuilds_tables: false,
+    }
+}
+
 /// The ordered migrations; migration `n` (0-based) takes the schema from
 /// version `n` to version `n + 1`.
-pub(crate) const MIGRATIONS: &[&str] = &[
+pub(crate) const MIGRATIONS: &[Migration] = &[
     // Version 1: the initial schema.
-    r"
+    adds(
+        r"
 CREATE TABLE runs (
     id TEXT NOT NULL PRIMARY KEY CHECK (length(id) = 26),
     plan_name TEXT NOT NULL,
@@ -114,17 +133,21 @@ CREATE TABLE locks (
     heartbeat_at INTEGER NOT NULL
 ) STRICT;
 ",
+    ),
     // Version 2: what `observe` found of an attempt a crash cut off, so that
     // a crash during reconciliation cannot lose the finding.
-    r"
+    adds(
+        r"
 ALTER TABLE attempts ADD COLUMN observed TEXT CHECK (observed IS NULL OR observed IN
     ('applied', 'not-applied', 'partial', 'unknown'));
 ",
+    ),
     // Version 3: the plan text moves out of the `runs` row. Every write
     // touches that row (`updated_at`), and SQLite rewrites a row whole,
     // overflow pages included: with a large plan each transaction re-read
     // and re-wrote the whole plan.
-    r"
+    adds(
+        r"
 CREATE TABLE run_plans (
     run_id TEXT NOT NULL PRIMARY KEY REFERENCES runs (id),
     plan_text TEXT NOT NULL
@@ -132,6 +155,55 @@ CREATE TABLE run_plans (
 INSERT INTO run_plans (run_id, plan_text) SELECT id, plan_text FROM runs;
 ALTER TABLE runs DROP COLUMN plan_text;
 ",
+    ),
+    // Version 4: two run statuses, `incomplete` (a budget or `max_tasks`
+    // deferred work; resumable) and `superseded` (replaced by a new run of
+    // the same plan; final), which need the `runs` table rebuilt for its
+    // CHECK; the time the engine spent driving each run and phase
+    // (`used_ms`, summed over `run` and every `resume`, for budgets); and
+    // the process group of an attempt with its leader's start time (field 22
+    // of `/proc/PID/stat`, clock ticks since boot), so that a `resume` can
+    // tell the group of a killed engine's action from a reused pid.
+    Migration {
+        sql: r"
+CREATE TABLE runs_v4 (
+    id TEXT NOT NULL PRIMARY KEY CHECK (length(id) = 26),
+    plan_name TEXT NOT NULL,
+    plan_path TEXT NOT NULL,
+    plan_hash TEXT NOT NULL,
+    environment TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN
+        ('running', 'paused', 'interrupted', 'incomplete', 'succeeded', 'failed', 'rolled-back',
+         'superseded')),
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    finished_at INTEGER,
+    exit_reason TEXT,
+    completed_count INTEGER NOT NULL DEFAULT 0 CHECK (completed_count >= 0),
+    used_ms INTEGER NOT NULL DEFAULT 0 CHECK (used_ms >= 0)
+) STRICT;
+INSERT INTO runs_v4 (id, plan_name, plan_path, plan_hash, environment, status, created_at,
+                     updated_at, finished_at, exit_reason, completed_count)
+    SELECT id, plan_name, plan_path, plan_hash, environment, status, created_at, updated_at,
+           finished_at, exit_reason, completed_count FROM runs;
+DROP TABLE runs;
+ALTER TABLE runs_v4 RENAME TO runs;
+CREATE INDEX runs_by_created_at ON runs (created_at);
+
+CREATE TABLE phase_usage (
+    run_id TEXT NOT NULL REFERENCES runs (id),
+    phase_id TEXT NOT NULL,
+    used_ms INTEGER NOT NULL DEFAULT 0 CHECK (used_ms >= 0),
+    PRIMARY KEY (run_id, phase_id)
+) STRICT;
+
+ALTER TABLE attempts ADD COLUMN process_group INTEGER
+    CHECK (process_group IS NULL OR process_group > 0);
+ALTER TABLE attempts ADD COLUMN process_started INTEGER
+    CHECK (process_started IS NULL OR process_started >= 0);
+",
+        rebuilds_tables: true,
+    },
 ];
 
 /// The schema version this build writes and the newest it reads.

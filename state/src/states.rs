@@ -92,12 +92,18 @@ text_enum! {
         Paused => "paused",
         /// Stopped by a signal; `resume` continues it.
         Interrupted => "interrupted",
+        /// Stopped at `policy.max_tasks` or a budget with work deferred;
+        /// `resume` continues it (the limits apply to the run's totals).
+        Incomplete => "incomplete",
         /// Every task that was to run succeeded.
         Succeeded => "succeeded",
         /// A task failed (after any rollback the policy asked for).
         Failed => "failed",
         /// Rolled back by `plangate rollback`, or wholly by the failure policy.
         RolledBack => "rolled-back",
+        /// Left unfinished, then replaced by a new run of the same plan
+        /// (`plangate run --new-run`); it cannot be resumed.
+        Superseded => "superseded",
     }
 }
 
@@ -106,7 +112,10 @@ impl RunStatus {
     pub fn is_terminal(self) -> bool {
         matches!(
             self,
-            RunStatus::Succeeded | RunStatus::Failed | RunStatus::RolledBack
+            RunStatus::Succeeded
+                | RunStatus::Failed
+                | RunStatus::RolledBack
+                | RunStatus::Superseded
         )
     }
 
@@ -119,6 +128,8 @@ impl RunStatus {
             RunStatus::Succeeded => "run-succeeded",
             RunStatus::Failed => "run-failed",
             RunStatus::RolledBack => "run-rolled-back",
+            RunStatus::Incomplete => "run-incomplete",
+            RunStatus::Superseded => "run-superseded",
         }
     }
 }

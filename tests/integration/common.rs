@@ -295,23 +295,34 @@ fn is_zombie(pid: u32) -> bool {
     })
 }
 
-/// The console output of a run with its run ids (`[RUN]`) and task
-/// durations (`in [TIME]`) redacted, line by line.
+/// The console output of a run with its run ids (`[RUN]`: 26 characters
+/// of `0-9A-Z`) and task durations (`in [TIME]`) redacted.
 pub(crate) fn redact_console(text: &str) -> String {
-    text.lines()
-        .map(|line| {
-            let mut words: Vec<String> = line.split(' ').map(str::to_owned).collect();
-            for at in 0..words.len() {
-                let word = words[at].trim_end_matches(':');
-                if word.len() == 26 && word.chars().all(|c| c.is_ascii_alphanumeric()) {
-                    let rest = &words[at][26..];
-                    words[at] = format!("[RUN]{rest}");
-                } else if at > 0 && words[at - 1] == "in" && word.ends_with('s') {
-                    let rest = words[at][word.len()..].to_owned();
-                    words[at] = format!("[TIME]{rest}");
-                }
+    let mut out = String::with_capacity(text.len());
+    let mut word = String::new();
+    let flush = |word: &mut String, out: &mut String| {
+        if word.len() == 26 {
+            out.push_str("[RUN]");
+        } else {
+            out.push_str(word);
+        }
+        word.clear();
+    };
+    for c in text.chars() {
+        if c.is_ascii_digit() || c.is_ascii_uppercase() {
+            word.push(c);
+        } else {
+            flush(&mut word, &mut out);
+            out.push(c);
+        }
+    }
+    flush(&mut word, &mut out);
+    out.lines()
+        .map(|line| match line.rfind("` in ") {
+            Some(at) if line[at + 5..].ends_with('s') && !line[at + 5..].contains(' ') => {
+                format!("{}` in [TIME]", &line[..at])
             }
-            words.join(" ")
+            _ => line.to_owned(),
         })
         .collect::<Vec<_>>()
         .join("\n")

@@ -384,58 +384,77 @@ fn secrets_are_redacted_in_output_and_state() {
 }
 
 #[test]
-fn a_used_up_phase_budget_defers_the_rest_and_resume_continues() {
+fn a_used_up_phase_budget_ends_the_run_incomplete_and_counts_across_resumes() {
     let workspace = Workspace::new();
-    workspace.write(
-        "plan.yaml",
-        "version: 1\nname: budget\npolicy: {require_rollback: none, concurrency: 1}\nphases:\n  - id: one\n    budget: 10ms\n    tasks:\n      - {id: slow, risk: low, run: {shell: [sleep, '0.05']}}\n      - {id: next, risk: low, run: {shell: [sh, -c, 'echo next >> out']}}\n      - {id: last, risk: low, needs: [next], run: {shell: [sh, -c, 'echo last >> out']}}\n",
-    );
+    let plan = |budget: &str| {
+        format!(
+            "version: 1\nname: budget\npolicy: {{require_rollback: none, concurrency: 1}}\nphases:\n  - id: one\n    budget: {budget}\n    tasks:\n      - {{id: slow, risk: low, run: {{shell: [sleep, '0.05']}}}}\n      - {{id: next, risk: low, run: {{shell: [sh, -c, 'echo next >> out']}}}}\n      - {{id: last, risk: low, needs: [next], run: {{shell: [sh, -c, 'echo last >> out']}}}}\n"
+        )
+    };
+    workspace.write("plan.yaml", &plan("10ms"));
     let finished = workspace.run(["run", "plan.yaml"]);
-    finished.assert_code(0);
+    finished.assert_code(4);
+    finished.assert_stderr_contains("incomplete: phase `one` budget 0.01s used: 2 tasks deferred");
     let status = workspace.status();
-    assert_eq!(status["status"], "succeeded");
-    assert!(
-        status["reason"]
-            .as_str()
-            .expect("a reason")
-            .contains("2 tasks deferred")
+    assert_eq!(status["status"], "incomplete");
+    assert_eq!(
+        status["reason"],
+        "phase `one` budget 0.01s used: 2 tasks deferred"
     );
     let tasks = status["tasks"].as_array().expect("tasks").clone();
     assert_eq!(tasks[0]["state"], "succeeded");
     assert_eq!(tasks[1]["state"], "deferred");
-    assert!(
-        tasks[1]["reason"]
-            .as_str()
-            .expect("reason")
-            .contains("phase `one` budget 0.01s is used up")
-    );
+    assert_eq!(tasks[1]["reason"], "phase `one` budget 0.01s used");
     assert_eq!(tasks[2]["state"], "deferred");
     assert!(workspace.read("out").is_empty(), "no deferred task ran");
 
-    // A resumed run gets the budget again: `next` starts, then the budget
-    // (10ms) is likely used up again before `last`; either way nothing runs twice.
-    workspace.run(["resume"]).assert_code(0);
-    assert!(workspace.read("out").starts_with("next\n"));
+    // The budget counts the whole run: a resume finds it used up and starts nothing.
+    let resumed = workspace.run(["resume"]);
+    resumed.assert_code(4);
+    assert!(workspace.read("out").is_empty(), "{}", resumed.stderr);
+    assert_eq!(workspace.status()["status"], "incomplete");
+
+    // With the budget raised, the resume continues the deferred tasks.
+    workspace.write("plan.yaml", &plan("1h"));
+    workspace
+        .run(["resume", "--accept-plan-change"])
+        .assert_code(0);
+    assert_eq!(workspace.read("out"), "next\nlast\n");
+    assert_eq!(workspace.status()["status"], "succeeded");
 }
 
 #[test]
-fn max_tasks_stops_starting_tasks() {
+fn max_tasks_ends_the_run_incomplete() {
     let workspace = Workspace::new();
     workspace.write(
         "plan.yaml",
         "version: 1\nname: cap\npolicy: {require_rollback: none, concurrency: 1, max_tasks: 2}\nphases:\n  - id: one\n    tasks:\n      - {id: a, risk: low, run: {shell: [\"true\"]}}\n      - {id: b, risk: low, run: {shell: [\"true\"]}}\n  - id: two\n    tasks:\n      - {id: c, risk: low, run: {shell: [\"true\"]}}\n      - {id: d, risk: low, run: {shell: [\"true\"]}}\n",
     );
-    workspace.run(["run", "plan.yaml"]).assert_code(0);
+    let finished = workspace.run(["run", "plan.yaml"]);
+    finished.assert_code(4);
+    assert_eq!(
+        redact_console(&finished.stderr),
+        "run [RUN] started
+phase `one`: one
+  start   `a` (attempt 1)
+  ok      `a` in [TIME]
+  start   `b` (attempt 1)
+  ok      `b` in [TIME]
+phase `two`: two
+  defer   `c`: `max_tasks` 2 reached
+  defer   `d`: `max_tasks` 2 reached
+run [RUN] incomplete
+incomplete: `max_tasks` 2 reached: 2 tasks deferred
+hint: continue with `plangate resume [RUN]`; the limits count the whole run, so raise a used-up one in the plan first (and resume with `--accept-plan-change`)"
+    );
     let states = workspace.states();
     assert_eq!(states["a"], "succeeded");
     assert_eq!(states["b"], "succeeded");
     assert_eq!(states["c"], "deferred");
     assert_eq!(states["d"], "deferred");
     let report = workspace.status();
-    assert_eq!(
-        report["tasks"][2]["reason"],
-        "`policy.max_tasks` (2) is reached"
-    );
+    assert_eq!(report["status"], "incomplete");
+    assert_eq!(report["tasks"][2]["reason"], "`max_tasks` 2 reached");
 }
 
 /// `count` independent tasks under `policy`, each logging `+` when its
@@ -509,7 +528,7 @@ fn max_tasks_holds_with_several_tasks_at_once() {
         "plan.yaml",
         &parallel_plan("require_rollback: none, concurrency: 3, max_tasks: 5", 12),
     );
-    workspace.run(["run", "plan.yaml"]).assert_code(0);
+    workspace.run(["run", "plan.yaml"]).assert_code(4);
     let states = workspace.states();
     let count = |state: &str| states.values().filter(|s| *s == state).count();
     assert_eq!(

@@ -7,7 +7,10 @@
 //! budget deadline. Task futures never touch the dispatcher's state; they only
 //! write their own rows to the state file.
 
-use std::collections::HashSet;
+use std::{
+    collections::{HashMap, HashSet},
+    time::Duration,
+};
 
 use plangate_plans::{Approvals, OnFailure, text::and_ticked};
 use plangate_state::{RunStatus, TaskState, now_millis};
@@ -38,6 +41,37 @@ pub(crate) struct Dispatcher {
     pub(crate) approvals: Approvals,
     /// Tasks that failed under `on_failure: continue`.
     pub(crate) failures: Vec<usize>,
+    /// The time this run and its phases used before this invocation.
+    pub(crate) used: UsedTime,
+    /// The limits (`max_tasks`, budgets) that deferred tasks in this
+    /// invocation, in the words of the run's reason.
+    pub(crate) limits: Vec<String>,
+}
+
+/// The time the engine spends driving a run, which budgets measure: summed
+/// over `run` and every `resume`, so time between invocations (paused for an
+/// approval, stopped) does not count.
+pub(crate) struct UsedTime {
+    /// The run's total before this invocation.
+    pub(crate) run_before: Duration,
+    /// Each phase's total before this invocation.
+    pub(crate) phases_before: HashMap<String, Duration>,
+    /// Up to when this invocation's time is recorded.
+    pub(crate) recorded_until: Instant,
+}
+
+impl UsedTime {
+    /// What is left of `budget` for the run, from now.
+    fn run_deadline(&self, budget: Duration) -> Instant {
+        let used = self.run_before + self.recorded_until.elapsed();
+        Instant::now() + budget.saturating_sub(used)
+    }
+
+    /// What is left of `budget` for `phase`, from now (when the phase starts).
+    fn phase_deadline(&self, phase: &str, budget: Duration) -> Instant {
+        let used = self.phases_before.get(phase).copied().unwrap_or_default();
+        Instant::now() + budget.saturating_sub(used)
+    }
 }
 
 pub(crate) enum PhaseEnd {
@@ -89,14 +123,38 @@ impl Dispatcher {
         Ok(())
     }
 
+    /// Adds the time used since the last record to the run's total, and
+    /// `phase`'s time in this invocation to the phase's, in one transaction.
+    /// Recorded at the end of each phase and of the invocation, so a crash
+    /// loses at most the current phase's time.
+    async fn record_used_time(
+        &mut self,
+        phase: Option<(String, Duration)>,
+    ) -> Result<(), RunError> {
+        let now = Instant::now();
+        let run_ms = millis(now - self.used.recorded_until);
+        self.used.recorded_until = now;
+        let run = self.env.run_id.clone();
+        self.env
+            .store
+            .call(move |store| {
+                let phases: Vec<(&str, u64)> = phase
+                    .iter()
+                    .map(|(id, used)| (id.as_str(), millis(*used)))
+                    .collect();
+                store.add_used_time(&run, run_ms, &phases)
+            })
+            .await?;
+        Ok(())
+    }
+
     /// Drives the run from its current task states to the end of this invocation.
     pub(crate) async fn drive(mut self) -> Result<RunOutcome, RunError> {
-        let invocation_start = Instant::now();
         let plan_deadline = self
             .plan()
             .policy
             .budget
-            .map(|budget| invocation_start + budget);
+            .map(|budget| self.used.run_deadline(budget));
         for phase_index in 0..self.plan().phases.len() {
             let phase = self.plan().phases[phase_index].clone();
             // Interrupted tasks keep their phase open: the run pauses there
@@ -134,12 +192,18 @@ impl Dispatcher {
                 phase: phase.id.to_string(),
                 name: phase.display_name().to_owned(),
             });
-            let phase_deadline = phase.budget.map(|budget| Instant::now() + budget);
+            let phase_start = Instant::now();
+            let phase_deadline = phase
+                .budget
+                .map(|budget| self.used.phase_deadline(phase.id.as_str(), budget));
             let deadline = match (phase_deadline, plan_deadline) {
                 (Some(a), Some(b)) => Some(a.min(b)),
                 (a, b) => a.or(b),
             };
-            match self.run_phase(phase_index, deadline, plan_deadline).await? {
+            let end = self.run_phase(phase_index, deadline, plan_deadline).await?;
+            self.record_used_time(Some((phase.id.to_string(), phase_start.elapsed())))
+                .await?;
+            match end {
                 PhaseEnd::Interrupted => return self.interrupted().await,
                 PhaseEnd::Failed(task) => match self.plan().policy.on_failure {
                     OnFailure::Continue => {}
@@ -233,13 +297,21 @@ impl Dispatcher {
                 .iter()
                 .filter(|s| **s == TaskState::Deferred)
                 .count();
-            let reason = (deferred > 0).then(|| {
-                format!(
-                    "{} deferred by a budget or `policy.max_tasks`; `plangate resume` continues them",
+            if deferred == 0 {
+                self.finish(RunStatus::Succeeded, None).await
+            } else {
+                let limits = if self.limits.is_empty() {
+                    // Deferred by an earlier invocation and not reached since.
+                    "a budget or `policy.max_tasks`".to_owned()
+                } else {
+                    self.limits.join("; ")
+                };
+                let reason = format!(
+                    "{limits}: {} deferred",
                     plangate_plans::text::plural(deferred, "task", "tasks")
-                )
-            });
-            self.finish(RunStatus::Succeeded, reason).await
+                );
+                self.finish(RunStatus::Incomplete, Some(reason)).await
+            }
         } else {
             let names: Vec<String> = self
                 .failures
@@ -278,11 +350,11 @@ impl Dispatcher {
         format!("task `{}` failed ({mode})", self.plan().tasks[task].id)
     }
 
-    async fn pause(&self, reason: String) -> Result<RunOutcome, RunError> {
+    async fn pause(&mut self, reason: String) -> Result<RunOutcome, RunError> {
         self.finish(RunStatus::Paused, Some(reason)).await
     }
 
-    async fn interrupted(&self) -> Result<RunOutcome, RunError> {
+    async fn interrupted(&mut self) -> Result<RunOutcome, RunError> {
         self.finish(
             RunStatus::Interrupted,
             Some("interrupted by a signal".to_owned()),
@@ -291,10 +363,11 @@ impl Dispatcher {
     }
 
     async fn finish(
-        &self,
+        &mut self,
         status: RunStatus,
         reason: Option<String>,
     ) -> Result<RunOutcome, RunError> {
+        self.record_used_time(None).await?;
         self.run_status(status, reason.clone()).await?;
         (self.env.progress)(&Progress::RunFinished {
             run: self.env.run_id.to_string(),
@@ -418,5 +491,17 @@ async fn sleep_until_some(at: Option<Instant>) {
     match at {
         Some(at) => tokio::time::sleep_until(at).await,
         None => std::future::pending().await,
+    }
+}
+
+/// Whole milliseconds of `duration`.
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// Notes `limit` among the limits that deferred tasks (once).
+pub(crate) fn note_limit(limits: &mut Vec<String>, limit: &str) {
+    if !limits.iter().any(|known| known == limit) {
+        limits.push(limit.to_owned());
     }
 }

@@ -20,7 +20,7 @@ use tokio_util::sync::CancellationToken;
 use super::{
     RunError, RunOutcome,
     context::ContextFactory,
-    dispatch::Dispatcher,
+    dispatch::{Dispatcher, UsedTime},
     progress::{Progress, ProgressSink},
     resume::cut_off,
     shared_store::SharedStore,
@@ -209,8 +209,10 @@ impl Engine {
             .iter()
             .any(|t| t.state == TaskState::Deferred);
         let finished = match record.status {
+            // Runs recorded before `incomplete` existed ended `succeeded`
+            // with work deferred.
             RunStatus::Succeeded => !deferred,
-            RunStatus::RolledBack => true,
+            RunStatus::RolledBack | RunStatus::Superseded => true,
             _ => false,
         };
         // A rollback that started (by the failure policy) and did not end
@@ -429,6 +431,15 @@ impl Engine {
             approvals,
             resumed,
         } = drive;
+        let used = UsedTime {
+            run_before: Duration::from_millis(store.run(&run)?.used_ms),
+            phases_before: store
+                .phase_usage(&run)?
+                .into_iter()
+                .map(|(phase, ms)| (phase, Duration::from_millis(ms)))
+                .collect(),
+            recorded_until: tokio::time::Instant::now(),
+        };
         let shared = SharedStore::new(store);
         let env = self.environment(Arc::new(plan), &run, &shared);
         let progress = Arc::clone(&self.settings.progress);
@@ -465,6 +476,8 @@ impl Engine {
                 completed,
                 approvals,
                 failures: Vec::new(),
+                used,
+                limits: Vec::new(),
             };
             let outcome = dispatcher.drive().await;
             unlock(&shared, &run, holder).await;

@@ -16,7 +16,7 @@ use plangate_state::TaskState;
 use tokio::{sync::mpsc, time::Instant};
 
 use super::{
-    dispatch::{Dispatcher, PhaseEnd},
+    dispatch::{Dispatcher, PhaseEnd, note_limit},
     task::{Slot, StartAt, TaskEvent},
 };
 use crate::run::RunError;
@@ -172,28 +172,32 @@ impl PhaseRun {
             return Ok(());
         }
         let plan = dispatcher.plan_arc();
-        let which = if self.plan_deadline == Some(deadline) {
+        let reason = if self.plan_deadline == Some(deadline) {
             format!(
-                "`policy.budget` {}",
+                "plan budget {} used",
                 plan.policy.budget.map(format_duration).unwrap_or_default()
             )
         } else {
             let phase = &plan.phases[self.phase_index];
             format!(
-                "phase `{}` budget {}",
+                "phase `{}` budget {} used",
                 phase.id,
                 phase.budget.map(format_duration).unwrap_or_default()
             )
         };
-        let reason = format!("{which} is used up");
         self.stop_starting = Some(reason.clone());
         if self.failed.is_none() && !self.interrupted {
+            let mut deferred_any = false;
             for &task in &self.members {
                 if dispatcher.states[task] == TaskState::Pending {
                     dispatcher
                         .set(task, TaskState::Deferred, reason.clone())
                         .await?;
+                    deferred_any = true;
                 }
+            }
+            if deferred_any {
+                note_limit(&mut dispatcher.limits, &reason);
             }
             self.ready.clear();
         }
@@ -227,13 +231,9 @@ impl PhaseRun {
                     break;
                 }
                 self.ready.pop();
-                dispatcher
-                    .set(
-                        task,
-                        TaskState::Deferred,
-                        format!("`policy.max_tasks` ({max}) is reached"),
-                    )
-                    .await?;
+                let limit = format!("`max_tasks` {max} reached");
+                note_limit(&mut dispatcher.limits, &limit);
+                dispatcher.set(task, TaskState::Deferred, limit).await?;
                 dispatcher.settle_dependents(task, &self.dependents).await?;
                 continue;
             }
