@@ -41,7 +41,7 @@
 //! ([`OpenStoreError::Corrupt`]). Then it migrates the schema to
 //! [`SCHEMA_VERSION`] (`PRAGMA user_version`), one transaction per migration.
 //!
-//! # Schema (version 1)
+//! # Schema (version 4)
 //!
 //! All tables are `STRICT`; enum columns carry `CHECK` constraints with the
 //! spellings of `plan-format.md`; times are unix milliseconds chosen by the
@@ -49,10 +49,11 @@
 //!
 //! | table | key | columns |
 //! | --- | --- | --- |
-//! | `runs` | `id` (26-char [`RunId`]) | `plan_name`, `plan_path`, `plan_hash` (SHA-256 hex), `environment`, `status` ([`RunStatus`]), `created_at`, `updated_at` (latest write about the run), `finished_at` (terminal statuses only), `exit_reason`, `completed_count` (counter behind `tasks.completed_seq`) |
+//! | `runs` | `id` (26-char [`RunId`]) | `plan_name`, `plan_path`, `plan_hash` (SHA-256 hex), `environment`, `status` ([`RunStatus`]), `created_at`, `updated_at` (latest write about the run), `finished_at` (terminal statuses only), `exit_reason`, `completed_count` (counter behind `tasks.completed_seq`), `used_ms` (time the engine spent driving the run, summed over invocations) |
+//! | `phase_usage` | (`run_id`, `phase_id`) | `used_ms`: the same per phase, for phase budgets |
 //! | `run_plans` | `run_id` | `plan_text`: the whole plan file (its own table so that the many writes to `runs` never rewrite it) |
 //! | `tasks` | (`run_id`, `task_id`) | `phase_id`, `position` (run order), `risk`, `decision` and `reason` (from the dry run), `state` ([`TaskState`]), `state_reason`, `attempts` (started `run` actions), `started_at`, `finished_at`, `verified` (0/1, null until a verify result), `completed_seq` (1, 2, ... in completion order: rollback goes in reverse) |
-//! | `attempts` | `id` ([`AttemptId`]) | `run_id`, `task_id`, `role` ([`AttemptRole`]), `number` (1-based per task and role), `command` (redacted display text), `started_at`, `finished_at` and `outcome` ([`AttemptOutcome`]; both null while in flight: the intent row), `exit_code`, `signal`, `duration_ms`, `stdout_tail`, `stderr_tail`, `evidence` (JSON), `observed` (what `observe` found on resume of an attempt a crash cut off: [`ObservedEffect`]) |
+//! | `attempts` | `id` ([`AttemptId`]) | `run_id`, `task_id`, `role` ([`AttemptRole`]), `number` (1-based per task and role), `command` (redacted display text), `started_at`, `finished_at` and `outcome` ([`AttemptOutcome`]; both null while in flight: the intent row), `exit_code`, `signal`, `duration_ms`, `stdout_tail`, `stderr_tail`, `evidence` (JSON), `observed` (what `observe` found on resume of an attempt a crash cut off: [`ObservedEffect`]), `process_group` and `process_started` (the group the action's process leads and its start time in clock ticks since boot, field 22 of `/proc/PID/stat`, committed right after the spawn) |
 //! | `events` | `seq` (autoincrement) | `run_id`, `at`, `kind`, `task_id`, `message`, `data` (JSON); append-only |
 //! | `approvals` | `id` | `run_id`, `target_kind` (`task` or `phase`), `target_id`, `approved_by`, `reason`, `at` |
 //! | `locks` | `run_id` | `pid`, `host`, `acquired_at`, `heartbeat_at` |

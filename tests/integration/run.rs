@@ -596,3 +596,39 @@ phase `one`: one
 run [RUN] succeeded"
     );
 }
+
+/// Budgets measure the time the engine drives the run: a run paused for an
+/// approval for longer than its budget still has its budget when resumed,
+/// and the report tells the used time from the wall time.
+#[test]
+fn time_paused_for_an_approval_does_not_count_against_the_budget() {
+    let workspace = Workspace::new();
+    workspace.write(
+        "plan.yaml",
+        "version: 1\nname: paused\npolicy: {require_rollback: none, budget: 3s}\nphases:\n  - id: one\n    tasks:\n      - {id: a, risk: low, run: {shell: [sh, -c, 'echo a >> out']}}\n  - id: two\n    approval: true\n    tasks:\n      - {id: b, risk: low, run: {shell: [sh, -c, 'echo b >> out']}}\n",
+    );
+    let started = std::time::Instant::now();
+    workspace.run(["run", "plan.yaml"]).assert_code(3);
+    let run = workspace.status()["run"]
+        .as_str()
+        .expect("run id")
+        .to_owned();
+    // The pause lasts longer than the whole budget.
+    let pause = std::time::Duration::from_millis(3_500);
+    std::thread::sleep(pause.saturating_sub(started.elapsed()));
+    workspace.run(["approve", &run, "two"]).assert_code(0);
+    let resumed = workspace.run(["resume"]);
+    resumed.assert_code(0);
+    assert_eq!(workspace.read("out"), "a\nb\n", "{}", resumed.stderr);
+    let report = workspace.run(["report", "--format", "json"]).json();
+    assert_eq!(report["status"], "succeeded");
+    assert_eq!(report["budget_s"], 3);
+    assert!(
+        report["used_s"].as_u64().expect("used_s") < 3,
+        "the driving time is well under the budget: {report}"
+    );
+    assert!(
+        report["wall_s"].as_u64().expect("wall_s") >= 3,
+        "the wall time includes the pause: {report}"
+    );
+}

@@ -252,6 +252,7 @@ pub fn run_report(
                         })
                         .unwrap_or(0),
                     used_s: 0,
+                    wall_s: 0,
                     tasks: vec![outcome],
                 };
                 extend_used(&mut phase, span);
@@ -259,7 +260,10 @@ pub fn run_report(
             }
         }
     }
-    let _ = &mut phases;
+    let usage: HashMap<String, u64> = store.phase_usage(&record.id)?.into_iter().collect();
+    for phase in &mut phases {
+        phase.used_s = usage.get(&phase.id).map_or(0, |ms| ms / 1000);
+    }
     Ok(RunReport {
         format_version: FORMAT_VERSION,
         run: record.id.to_string(),
@@ -270,6 +274,15 @@ pub fn run_report(
         reason: record.exit_reason.clone(),
         created_at: record.created_at,
         finished_at: record.finished_at,
+        budget_s: plan
+            .as_ref()
+            .and_then(|p| p.policy.budget)
+            .map(|b| b.as_secs()),
+        used_s: record.used_ms / 1000,
+        wall_s: u64::try_from(
+            (record.finished_at.unwrap_or(record.updated_at) - record.created_at).max(0) / 1000,
+        )
+        .unwrap_or(0),
         summary: RunSummary {
             tasks: tasks.len(),
             completed,
@@ -282,10 +295,10 @@ pub fn run_report(
 }
 
 /// Phase wall time is tracked as the span of its attempts; the span is kept
-/// in `used_s` as seconds, widened task by task.
+/// in `wall_s` as seconds, widened task by task.
 fn extend_used(phase: &mut PhaseOutcome, span: Option<(i64, i64)>) {
     if let Some((start, end)) = span {
         let seconds = u64::try_from((end - start).max(0) / 1000).unwrap_or(0);
-        phase.used_s = phase.used_s.max(seconds);
+        phase.wall_s = phase.wall_s.max(seconds);
     }
 }

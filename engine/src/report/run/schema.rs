@@ -75,6 +75,14 @@ pub struct RunReport {
     pub created_at: i64,
     /// Unix milliseconds.
     pub finished_at: Option<i64>,
+    /// `policy.budget` in seconds.
+    pub budget_s: Option<u64>,
+    /// Seconds the engine spent driving the run, summed over `run` and every
+    /// `resume` (what `policy.budget` measures; time paused between them
+    /// does not count).
+    pub used_s: u64,
+    /// Seconds from the run's creation to its end (or its latest write).
+    pub wall_s: u64,
     /// Tasks by outcome.
     pub summary: RunSummary,
     /// Phases in run order.
@@ -109,8 +117,11 @@ pub struct PhaseOutcome {
     pub budget_s: Option<u64>,
     /// The dry run's forecast for the phase, in seconds.
     pub forecast_s: u64,
-    /// Wall time from the first attempt's start to the last attempt's end.
+    /// Seconds the engine spent driving the phase, summed over `run` and
+    /// every `resume` (what the phase budget measures).
     pub used_s: u64,
+    /// Wall time from the first attempt's start to the last attempt's end.
+    pub wall_s: u64,
     /// Tasks in run order.
     pub tasks: Vec<TaskOutcome>,
 }
