@@ -40,30 +40,33 @@ pub(crate) fn core_versions(server_address: &str) -> Value {
     })
 }
 
-fn group(name: &str, version: &str) -> Value {
-    let group_version = json!({"groupVersion": format!("{name}/{version}"), "version": version});
+fn group(name: &str, versions: &[&str]) -> Value {
+    let listed: Vec<Value> = versions
+        .iter()
+        .map(|version| json!({"groupVersion": format!("{name}/{version}"), "version": version}))
+        .collect();
     json!({
         "name": name,
-        "versions": [group_version.clone()],
-        "preferredVersion": group_version,
+        "preferredVersion": listed.first().cloned().unwrap_or_default(),
+        "versions": listed,
     })
 }
 
 /// `/apis`.
-pub(crate) fn groups() -> Value {
-    let groups: Vec<Value> = resources::groups()
+pub(crate) fn groups(types: &[&'static ResourceType]) -> Value {
+    let groups: Vec<Value> = resources::groups(types)
         .into_iter()
-        .map(|(name, version)| group(name, version))
+        .map(|(name, versions)| group(name, &versions))
         .collect();
     json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})
 }
 
 /// `/apis/{group}`.
-pub(crate) fn group_document(name: &str) -> Option<Value> {
-    let (name, version) = resources::groups()
+pub(crate) fn group_document(types: &[&'static ResourceType], name: &str) -> Option<Value> {
+    let (name, versions) = resources::groups(types)
         .into_iter()
         .find(|(group, _)| *group == name)?;
-    let mut document = group(name, version);
+    let mut document = group(name, &versions);
     document["kind"] = json!("APIGroup");
     document["apiVersion"] = json!("v1");
     Some(document)
@@ -79,9 +82,13 @@ fn verbs(resource: &ResourceType) -> Vec<&'static str> {
 }
 
 /// `/api/v1` and `/apis/{group}/{version}`, or `None` for an unknown group version.
-pub(crate) fn resource_list(group: &str, version: &str) -> Option<Value> {
+pub(crate) fn resource_list(
+    types: &[&'static ResourceType],
+    group: &str,
+    version: &str,
+) -> Option<Value> {
     let mut list = Vec::new();
-    for resource in resources::in_group_version(group, version) {
+    for resource in resources::in_group_version(types, group, version) {
         let mut entry = json!({
             "name": resource.plural,
             "singularName": resource.singular,
@@ -149,7 +156,8 @@ mod tests {
 
     #[test]
     fn apps_lists_deployments_with_subresources() {
-        let list = resource_list("apps", "v1").expect("served");
+        let types: Vec<&'static ResourceType> = resources::RESOURCES.iter().collect();
+        let list = resource_list(&types, "apps", "v1").expect("served");
         let names: Vec<&str> = list["resources"]
             .as_array()
             .expect("a list")
@@ -161,12 +169,13 @@ mod tests {
         assert!(names.contains(&"deployments/status"));
         let deployments = &list["resources"][0];
         assert_eq!(deployments["shortNames"], json!(["deploy"]));
-        assert!(resource_list("apps", "v2").is_none());
+        assert!(resource_list(&types, "apps", "v2").is_none());
     }
 
     #[test]
     fn groups_have_preferred_versions() {
-        let groups = groups();
+        let types: Vec<&'static ResourceType> = resources::RESOURCES.iter().collect();
+        let groups = groups(&types);
         let apps = groups["groups"]
             .as_array()
             .expect("a list")

@@ -210,6 +210,17 @@ impl ApiError {
         }
     }
 
+    /// `415 UnsupportedMediaType` for a patch type custom resources do not take (strategic
+    /// merge patch needs Go struct tags that custom resources do not have).
+    pub(crate) fn unsupported_patch_for_custom() -> Self {
+        Self {
+            code: 415,
+            reason: "UnsupportedMediaType",
+            message: "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml".into(),
+            details: None,
+        }
+    }
+
     /// `410 Expired` for a watch from a compacted resource version.
     pub(crate) fn expired(requested: u64, oldest: u64) -> Self {
         Self {

@@ -3,9 +3,10 @@
 //! No Kubernetes API server can run where plangate's tests run, yet plangate's kubectl and
 //! helm executors must be tested with the real `kubectl` and `helm` binaries. This crate
 //! serves an honest emulation of the API on `127.0.0.1`: it keeps real state, answers with the
-//! real API's shapes and status codes (discovery, OpenAPI v3, CRUD, watch, the four patch
-//! types including server-side apply, `dryRun`, `Status` errors, `Table`s) and runs a tiny
-//! controller so deployments roll out and become available.
+//! real API's shapes and status codes (discovery, OpenAPI v2 and v3, CRUD, watch, the four
+//! patch types including server-side apply, `dryRun`, `Status` errors, `Table`s, custom
+//! resources of stored CRDs) and runs a tiny controller so deployments roll out and become
+//! available.
 //!
 //! ```no_run
 //! # async fn example() -> Result<(), Box<dyn std::error::Error>> {

@@ -21,7 +21,7 @@
 
 use crate::{
     meta,
-    resources::{self, RESOURCES, ResourceType},
+    resources::{self, ResourceType},
 };
 use serde_json::{Map, Value, json};
 
@@ -34,21 +34,23 @@ fn document_path(group: &str, version: &str) -> String {
     }
 }
 
-fn group_versions() -> Vec<(&'static str, &'static str)> {
+fn group_versions(types: &[&'static ResourceType]) -> Vec<(&'static str, &'static str)> {
     let mut versions = vec![("", "v1")];
-    versions.extend(resources::groups());
+    for (group, served) in resources::groups(types) {
+        versions.extend(served.into_iter().map(|version| (group, version)));
+    }
     versions
 }
 
 /// `/openapi/v3`: the index of group-version documents.
-pub(crate) fn index() -> Value {
+pub(crate) fn index(types: &[&'static ResourceType]) -> Value {
     let mut paths = Map::new();
-    for (group, version) in group_versions() {
+    for (group, version) in group_versions(types) {
         let path = document_path(group, version);
         let hash = format!(
             "{:08X}",
             meta::fnv32a(
-                document(group, version)
+                document(types, group, version)
                     .unwrap_or_default()
                     .to_string()
                     .as_bytes()
@@ -63,11 +65,99 @@ pub(crate) fn index() -> Value {
 }
 
 /// Finds the document for a path below `/openapi/v3/`.
-pub(crate) fn document_for_path(path: &str) -> Option<Value> {
-    group_versions()
+pub(crate) fn document_for_path(types: &[&'static ResourceType], path: &str) -> Option<Value> {
+    group_versions(types)
         .into_iter()
         .find(|(group, version)| document_path(group, version) == path)
-        .and_then(|(group, version)| document(group, version))
+        .and_then(|(group, version)| document(types, group, version))
+}
+
+const OBJECT_META: &str = "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta";
+
+/// The `ObjectMeta` schema custom resource schemas refer to, with the fields clients set.
+fn object_meta() -> Value {
+    let string = |description: &str| json!({"type": "string", "description": description});
+    let map = |description: &str| json!({"type": "object", "additionalProperties": {"type": "string", "default": ""}, "description": description});
+    json!({
+        "type": "object",
+        "description": "ObjectMeta is metadata that all persisted resources must have, which includes all objects users must create.",
+        "properties": {
+            "name": string("Name must be unique within a namespace."),
+            "generateName": string("GenerateName is an optional prefix, used by the server, to generate a unique name ONLY IF the Name field has not been provided."),
+            "namespace": string("Namespace defines the space within which each name must be unique."),
+            "labels": map("Map of string keys and values that can be used to organize and categorize (scope and select) objects."),
+            "annotations": map("Annotations is an unstructured key value map stored with a resource that may be set by external tools to store and retrieve arbitrary metadata."),
+            "uid": string("UID is the unique in time and space value for this object."),
+            "resourceVersion": string("An opaque value that represents the internal version of this object."),
+            "generation": {"type": "integer", "format": "int64", "description": "A sequence number representing a specific generation of the desired state."},
+            "creationTimestamp": {"type": "string", "format": "date-time", "description": "CreationTimestamp is a timestamp representing the server time when this object was created."},
+            "finalizers": {"type": "array", "items": {"type": "string", "default": ""}, "x-kubernetes-list-type": "set", "description": "Must be empty before the object is deleted from the registry."},
+        },
+    })
+}
+
+/// The component-schema name of a custom type: its group reversed, version and kind
+/// (`com.bitnami.v1alpha1.SealedSecret`), as the real server names them.
+fn schema_name(resource: &ResourceType) -> String {
+    let mut parts: Vec<&str> = resource.group.split('.').rev().collect();
+    parts.push(resource.version);
+    parts.push(resource.kind);
+    parts.join(".")
+}
+
+/// A custom type's schema: its definition's `openAPIV3Schema` with `apiVersion`, `kind`,
+/// `metadata` (a reference to `ObjectMeta`; `allOf`-wrapped in v3, plain in v2) and its
+/// `x-kubernetes-group-version-kind`.
+fn custom_schema(resource: &ResourceType, schema: Option<&Value>, v3: bool) -> Value {
+    let mut schema = schema
+        .cloned()
+        .filter(Value::is_object)
+        .unwrap_or_else(|| json!({"type": "object", "x-kubernetes-preserve-unknown-fields": true}));
+    let reference = if v3 {
+        json!({"allOf": [{"$ref": format!("#/components/schemas/{OBJECT_META}")}], "description": "Standard object's metadata."})
+    } else {
+        json!({"$ref": format!("#/definitions/{OBJECT_META}"), "description": "Standard object's metadata."})
+    };
+    let properties = schema
+        .as_object_mut()
+        .expect("the schema was checked to be a map")
+        .entry("properties")
+        .or_insert_with(|| json!({}));
+    if let Some(properties) = properties.as_object_mut() {
+        properties.insert(
+            "apiVersion".into(),
+            json!({"type": "string", "description": "APIVersion defines the versioned schema of this representation of an object."}),
+        );
+        properties.insert(
+            "kind".into(),
+            json!({"type": "string", "description": "Kind is a string value representing the REST resource this object represents."}),
+        );
+        properties.insert("metadata".into(), reference);
+    }
+    schema["x-kubernetes-group-version-kind"] = json!([group_version_kind(resource)]);
+    schema
+}
+
+fn schemas(types: &[&'static ResourceType], v3: bool) -> Map<String, Value> {
+    let mut schemas = Map::new();
+    for resource in types {
+        if let Some(custom) = &resource.custom {
+            schemas.insert(
+                schema_name(resource),
+                custom_schema(resource, custom.schema.as_ref(), v3),
+            );
+        }
+    }
+    if !schemas.is_empty() {
+        schemas.insert(OBJECT_META.into(), object_meta());
+    }
+    schemas
+}
+
+/// The component schemas of `types` in the v2 form (`definitions`): one per custom type,
+/// and `ObjectMeta` they refer to. Built-in kinds have none (see the module documentation).
+pub(crate) fn component_schemas(types: &[&'static ResourceType]) -> Map<String, Value> {
+    schemas(types, false)
 }
 
 /// What an operation's request body is.
@@ -284,11 +374,9 @@ fn render_v3(operation: &Operation) -> Value {
     rendered
 }
 
-fn document(group: &str, version: &str) -> Option<Value> {
-    let served: Vec<&'static ResourceType> = RESOURCES
-        .iter()
-        .filter(|resource| resource.group == group && resource.version == version)
-        .collect();
+fn document(types: &[&'static ResourceType], group: &str, version: &str) -> Option<Value> {
+    let served: Vec<&'static ResourceType> =
+        resources::in_group_version(types, group, version).collect();
     if served.is_empty() {
         return None;
     }
@@ -304,7 +392,7 @@ fn document(group: &str, version: &str) -> Option<Value> {
         "openapi": "3.0.0",
         "info": {"title": "Kubernetes", "version": crate::discovery::KUBERNETES_VERSION},
         "paths": rendered,
-        "components": {"schemas": {}},
+        "components": {"schemas": schemas(&served, true)},
     }))
 }
 
@@ -314,18 +402,20 @@ mod tests {
 
     #[test]
     fn index_points_at_documents() {
-        let index = index();
+        let types: Vec<&'static ResourceType> = resources::RESOURCES.iter().collect();
+        let index = index(&types);
         let url = index["paths"]["apis/apps/v1"]["serverRelativeURL"]
             .as_str()
             .expect("listed");
         assert!(url.starts_with("/openapi/v3/apis/apps/v1?hash="));
-        assert!(document_for_path("api/v1").is_some());
-        assert!(document_for_path("apis/nope/v1").is_none());
+        assert!(document_for_path(&types, "api/v1").is_some());
+        assert!(document_for_path(&types, "apis/nope/v1").is_none());
     }
 
     #[test]
     fn patch_operations_advertise_field_validation() {
-        let document = document_for_path("apis/apps/v1").expect("served");
+        let types: Vec<&'static ResourceType> = resources::RESOURCES.iter().collect();
+        let document = document_for_path(&types, "apis/apps/v1").expect("served");
         let patch =
             &document["paths"]["/apis/apps/v1/namespaces/{namespace}/deployments/{name}"]["patch"];
         assert_eq!(

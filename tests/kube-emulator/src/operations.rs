@@ -636,8 +636,30 @@ pub(crate) fn delete(
     }
     let mut last = object.clone();
     if !options.dry_run {
+        if resource.group == "apiextensions.k8s.io" {
+            // Deleting a definition deletes its custom objects, as the real server's
+            // finalizer does before the definition goes.
+            let custom = store.resource_types().into_iter().find(|custom| {
+                custom.custom.is_some() && format!("{}.{}", custom.plural, custom.group) == name
+            });
+            if let Some(custom) = custom {
+                let keys: Vec<(String, String)> = store
+                    .list(custom, None)
+                    .iter()
+                    .map(|object| {
+                        (
+                            meta::namespace_of(object).to_owned(),
+                            meta::name_of(object).to_owned(),
+                        )
+                    })
+                    .collect();
+                for (object_namespace, object_name) in keys {
+                    store.remove(custom, &object_namespace, &object_name);
+                }
+            }
+        }
         if resource.kind == "Namespace" {
-            for other in resources::RESOURCES.iter().filter(|r| r.namespaced) {
+            for other in store.storage_types().into_iter().filter(|r| r.namespaced) {
                 let names: Vec<String> = store
                     .list(other, Some(name))
                     .iter()

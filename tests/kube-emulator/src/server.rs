@@ -153,7 +153,7 @@ enum Route {
     NotFound,
 }
 
-fn route(path: &str) -> Route {
+fn route(path: &str, types: &[&'static ResourceType]) -> Route {
     let segments: Vec<String> = path
         .trim_matches('/')
         .split('/')
@@ -174,14 +174,19 @@ fn route(path: &str) -> Route {
         ["openapi", "v3", rest @ ..] => Route::OpenApiDocument(rest.join("/")),
         ["_emulator", "state"] => Route::AdminState,
         ["_emulator", "reset"] => Route::AdminReset,
-        ["api", version, rest @ ..] => resource_route("", version, rest),
-        ["apis", group, version, rest @ ..] => resource_route(group, version, rest),
+        ["api", version, rest @ ..] => resource_route(types, "", version, rest),
+        ["apis", group, version, rest @ ..] => resource_route(types, group, version, rest),
         _ => Route::NotFound,
     }
 }
 
-fn resource_route(group: &str, version: &str, rest: &[&str]) -> Route {
-    let found = |plural: &str| resources::by_plural(group, version, plural);
+fn resource_route(
+    types: &[&'static ResourceType],
+    group: &str,
+    version: &str,
+    rest: &[&str],
+) -> Route {
+    let found = |plural: &str| resources::find(types, group, version, plural);
     let owned = |value: &&str| Some((*value).to_owned());
     let path = match rest {
         ["namespaces", namespace, plural, tail @ ..]
@@ -249,23 +254,24 @@ async fn dispatch(
     body: Bytes,
 ) -> Response {
     let query = parse_query(&uri);
-    let response = match route(uri.path()) {
+    let types = state.lock_store().resource_types();
+    let response = match route(uri.path(), &types) {
         Route::Version => ok(&discovery::version()),
         Route::Health => (StatusCode::OK, "ok").into_response(),
         Route::CoreVersions => ok(&discovery::core_versions(&state.server_address)),
-        Route::Groups => ok(&discovery::groups()),
-        Route::Group(group) => discovery::group_document(&group).map_or_else(
+        Route::Groups => ok(&discovery::groups(&types)),
+        Route::Group(group) => discovery::group_document(&types, &group).map_or_else(
             || ApiError::path_not_found().into_response(),
             |document| ok(&document),
         ),
-        Route::ResourceList(group, version) => discovery::resource_list(&group, &version)
+        Route::ResourceList(group, version) => discovery::resource_list(&types, &group, &version)
             .map_or_else(
                 || ApiError::path_not_found().into_response(),
                 |list| ok(&list),
             ),
-        Route::OpenApiV2 => openapi_v2(&headers),
-        Route::OpenApiIndex => ok(&openapi::index()),
-        Route::OpenApiDocument(path) => openapi::document_for_path(&path).map_or_else(
+        Route::OpenApiV2 => openapi_v2(&headers, &types),
+        Route::OpenApiIndex => ok(&openapi::index(&types)),
+        Route::OpenApiDocument(path) => openapi::document_for_path(&types, &path).map_or_else(
             || ApiError::path_not_found().into_response(),
             |document| ok(&document),
         ),
@@ -287,17 +293,15 @@ async fn dispatch(
 }
 
 /// `/openapi/v2`, in the format the `Accept` header asks for.
-fn openapi_v2(headers: &HeaderMap) -> Response {
+fn openapi_v2(headers: &HeaderMap, types: &[&'static ResourceType]) -> Response {
     let accept = headers
         .get(header::ACCEPT)
         .and_then(|value| value.to_str().ok());
-    let types: Vec<&'static ResourceType> = resources::RESOURCES.iter().collect();
+    let definitions = openapi::component_schemas(types);
     match openapi_v2::negotiate(accept) {
-        Some(openapi_v2::Format::Json) => {
-            ok(&openapi_v2::json_document(&types, &serde_json::Map::new()))
-        }
+        Some(openapi_v2::Format::Json) => ok(&openapi_v2::json_document(types, &definitions)),
         Some(openapi_v2::Format::Protobuf) => {
-            let body = openapi_v2::protobuf_document(&types, &serde_json::Map::new());
+            let body = openapi_v2::protobuf_document(types, &definitions);
             let mut response = (StatusCode::OK, body).into_response();
             response.headers_mut().insert(
                 header::CONTENT_TYPE,
@@ -464,11 +468,16 @@ fn resource_request(
             let patch_type = match media_type(headers).as_str() {
                 "application/json-patch+json" => PatchType::Json,
                 "application/merge-patch+json" => PatchType::Merge,
-                "application/strategic-merge-patch+json" => PatchType::Strategic,
+                "application/strategic-merge-patch+json" if resource.custom.is_none() => {
+                    PatchType::Strategic
+                }
                 "application/apply-patch+yaml" | "application/apply-patch+cbor" => {
                     PatchType::Apply {
                         force: query.get("force").is_some_and(|force| force == "true"),
                     }
+                }
+                _ if resource.custom.is_some() => {
+                    return Err(ApiError::unsupported_patch_for_custom());
                 }
                 other => return Err(ApiError::unsupported_media_type(other)),
             };
@@ -765,7 +774,9 @@ mod tests {
 
     #[test]
     fn routes_resource_paths() {
-        let Route::Resource(path) = route("/apis/apps/v1/namespaces/dev/deployments/api/scale")
+        let types: Vec<&'static ResourceType> = resources::RESOURCES.iter().collect();
+        let Route::Resource(path) =
+            route("/apis/apps/v1/namespaces/dev/deployments/api/scale", &types)
         else {
             panic!("a resource path");
         };
@@ -774,22 +785,25 @@ mod tests {
         assert_eq!(path.name.as_deref(), Some("api"));
         assert_eq!(path.subresource.as_deref(), Some("scale"));
 
-        let Route::Resource(path) = route("/api/v1/namespaces/dev") else {
+        let Route::Resource(path) = route("/api/v1/namespaces/dev", &types) else {
             panic!("a namespace path");
         };
         assert_eq!(path.resource.plural, "namespaces");
         assert_eq!(path.name.as_deref(), Some("dev"));
 
-        let Route::Resource(path) = route("/api/v1/namespaces/dev/status") else {
+        let Route::Resource(path) = route("/api/v1/namespaces/dev/status", &types) else {
             panic!("a namespace status path");
         };
         assert_eq!(path.subresource.as_deref(), Some("status"));
 
-        let Route::Resource(path) = route("/api/v1/pods") else {
+        let Route::Resource(path) = route("/api/v1/pods", &types) else {
             panic!("an all-namespaces list");
         };
         assert!(path.namespace.is_none() && path.name.is_none());
-        assert!(matches!(route("/apis/apps/v1/widgets"), Route::NotFound));
+        assert!(matches!(
+            route("/apis/apps/v1/widgets", &types),
+            Route::NotFound
+        ));
     }
 
     #[test]

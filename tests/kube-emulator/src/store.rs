@@ -61,6 +61,10 @@ pub(crate) struct Event {
 
 type ObjectKey = (String, String);
 
+fn is_definitions(resource: &ResourceType) -> bool {
+    resource.group == "apiextensions.k8s.io" && resource.plural == "customresourcedefinitions"
+}
+
 /// All objects.
 #[derive(Debug)]
 pub(crate) struct Store {
@@ -69,6 +73,8 @@ pub(crate) struct Store {
     history: VecDeque<Arc<Event>>,
     sender: broadcast::Sender<Arc<Event>>,
     next_cluster_ip: u32,
+    /// The types the stored CustomResourceDefinitions serve, in definition-name order.
+    custom: Vec<&'static ResourceType>,
 }
 
 impl Store {
@@ -82,6 +88,7 @@ impl Store {
             history: VecDeque::new(),
             sender,
             next_cluster_ip: 10,
+            custom: Vec::new(),
         };
         store.seed();
         store
@@ -128,8 +135,9 @@ impl Store {
     /// Drops every object and seeds the initial namespaces again. Running watches see the
     /// deletions.
     pub(crate) fn reset(&mut self) {
-        let all: Vec<(&'static ResourceType, String, String)> = RESOURCES
-            .iter()
+        let all: Vec<(&'static ResourceType, String, String)> = self
+            .storage_types()
+            .into_iter()
             .flat_map(|resource| {
                 self.objects
                     .get(&(resource.group, resource.plural))
@@ -146,6 +154,45 @@ impl Store {
         }
         self.next_cluster_ip = 10;
         self.seed();
+    }
+
+    /// Every served type: the built-in ones, then every served version of each stored
+    /// CustomResourceDefinition whose group and plural no built-in type uses.
+    pub(crate) fn resource_types(&self) -> Vec<&'static ResourceType> {
+        RESOURCES
+            .iter()
+            .chain(self.custom.iter().copied())
+            .collect()
+    }
+
+    /// One type per stored kind (custom kinds in their storage version): what the store holds
+    /// objects of.
+    pub(crate) fn storage_types(&self) -> Vec<&'static ResourceType> {
+        let mut types: Vec<&'static ResourceType> = Vec::new();
+        for resource in self.resource_types() {
+            if !types
+                .iter()
+                .any(|known| known.group == resource.group && known.plural == resource.plural)
+            {
+                types.push(resource);
+            }
+        }
+        types
+    }
+
+    fn refresh_custom_types(&mut self) {
+        let definitions = resources::known("apiextensions.k8s.io", "customresourcedefinitions");
+        let derived: Vec<&'static ResourceType> = self
+            .list(definitions, None)
+            .into_iter()
+            .flat_map(resources::from_definition)
+            .filter(|custom| {
+                !RESOURCES
+                    .iter()
+                    .any(|known| known.group == custom.group && known.plural == custom.plural)
+            })
+            .collect();
+        self.custom = derived;
     }
 
     /// Subscribes to future events.
@@ -248,6 +295,9 @@ impl Store {
             object: object.clone(),
             previous,
         });
+        if is_definitions(resource) {
+            self.refresh_custom_types();
+        }
         object
     }
 
@@ -274,13 +324,16 @@ impl Store {
             object: object.clone(),
             previous: None,
         });
+        if is_definitions(resource) {
+            self.refresh_custom_types();
+        }
         Some(object)
     }
 
     /// Every object whose `ownerReferences` name `uid`, with its type.
     pub(crate) fn dependents(&self, uid: &str) -> Vec<(&'static ResourceType, Value)> {
         let mut found = Vec::new();
-        for resource in RESOURCES {
+        for resource in self.storage_types() {
             for object in self.list(resource, None) {
                 let owned = object
                     .pointer("/metadata/ownerReferences")
@@ -304,7 +357,7 @@ impl Store {
     /// Every object, grouped by qualified resource name, for `/_emulator/state`.
     pub(crate) fn dump(&self) -> Value {
         let mut resources = Map::new();
-        for resource in RESOURCES {
+        for resource in self.storage_types() {
             let objects: Vec<Value> = self.list(resource, None).into_iter().cloned().collect();
             if !objects.is_empty() {
                 resources.insert(resource.qualified_plural(), Value::Array(objects));
@@ -320,6 +373,47 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stored_definitions_add_and_remove_custom_types() {
+        let mut store = Store::new();
+        let definitions = resources::known("apiextensions.k8s.io", "customresourcedefinitions");
+        let builtin = store.resource_types().len();
+        let definition = json!({
+            "metadata": {"name": "widgets.example.com"},
+            "spec": {
+                "group": "example.com",
+                "scope": "Namespaced",
+                "names": {"kind": "Widget", "plural": "widgets"},
+                "versions": [{"name": "v1", "served": true, "storage": true}],
+            },
+        });
+        store.put(definitions, definition);
+        assert_eq!(store.resource_types().len(), builtin + 1);
+        let widgets = resources::find(&store.resource_types(), "example.com", "v1", "widgets")
+            .expect("served");
+        store.put(
+            widgets,
+            json!({"metadata": {"name": "a", "namespace": "default"}}),
+        );
+        assert!(store.dump()["resources"]["widgets.example.com"].is_array());
+        // A definition that reuses a built-in group and plural serves nothing.
+        store.put(
+            definitions,
+            json!({
+                "metadata": {"name": "deployments.apps"},
+                "spec": {
+                    "group": "apps",
+                    "scope": "Namespaced",
+                    "names": {"kind": "Deployment", "plural": "deployments"},
+                    "versions": [{"name": "v2", "served": true, "storage": true}],
+                },
+            }),
+        );
+        assert_eq!(store.resource_types().len(), builtin + 1);
+        store.remove(definitions, "", "widgets.example.com");
+        assert_eq!(store.resource_types().len(), builtin);
+    }
 
     #[test]
     fn seeds_namespaces_and_tracks_versions() {

@@ -6,7 +6,10 @@
 //! `NAME` and `AGE`. Rows embed the object (`includeObject=Object`) or its metadata
 //! (`PartialObjectMetadata`, the default), as the real server does.
 
-use crate::{meta, resources::ResourceType};
+use crate::{
+    meta,
+    resources::{Custom, ResourceType},
+};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 
@@ -43,6 +46,77 @@ fn text(object: &Value, pointer: &str) -> String {
         .and_then(Value::as_str)
         .unwrap_or_default()
         .to_owned()
+}
+
+/// Evaluates the JSONPath subset CRD printer columns use: `.a.b`, `[N]` and
+/// `[?(@.key=="value")]` (first match).
+fn json_path<'a>(object: &'a Value, path: &str) -> Option<&'a Value> {
+    let mut current = object;
+    let mut rest = path.trim().trim_start_matches('{').trim_end_matches('}');
+    while !rest.is_empty() {
+        if let Some(tail) = rest.strip_prefix('.') {
+            let end = tail.find(['.', '[']).unwrap_or(tail.len());
+            current = current.get(&tail[..end])?;
+            rest = &tail[end..];
+        } else if let Some(tail) = rest.strip_prefix('[') {
+            let end = tail.find(']')?;
+            let selector = &tail[..end];
+            rest = &tail[end + 1..];
+            let items = current.as_array()?;
+            current = if let Some(filter) = selector
+                .strip_prefix("?(@.")
+                .and_then(|filter| filter.strip_suffix(')'))
+            {
+                let (key, expected) = filter.split_once("==")?;
+                let expected = expected.trim().trim_matches(|c| c == '"' || c == '\'');
+                items
+                    .iter()
+                    .find(|item| item.get(key.trim()).and_then(Value::as_str) == Some(expected))?
+            } else {
+                items.get(selector.trim().parse::<usize>().ok()?)?
+            };
+        } else {
+            return None;
+        }
+    }
+    Some(current)
+}
+
+/// A custom type's columns: `Name`, then its definition's printer columns, or `Age` when it
+/// declares none, like the real server's table convertor.
+fn custom_columns(custom: &Custom) -> Vec<(String, String, i64, String)> {
+    let mut columns = vec![("Name".to_owned(), "string".to_owned(), 0, String::new())];
+    if custom.columns.is_empty() {
+        columns.push(("Age".into(), "date".into(), 0, String::new()));
+    }
+    columns.extend(custom.columns.iter().map(|column| {
+        (
+            column.name.clone(),
+            column.kind.clone(),
+            column.priority,
+            column.description.clone(),
+        )
+    }));
+    columns
+}
+
+fn custom_cells(custom: &Custom, object: &Value) -> Vec<Value> {
+    let mut cells = vec![json!(meta::name_of(object))];
+    if custom.columns.is_empty() {
+        cells.push(json!(age(object)));
+    }
+    for column in &custom.columns {
+        let value = json_path(object, &column.json_path).cloned();
+        cells.push(match (column.kind.as_str(), value) {
+            ("date", Some(Value::String(timestamp))) => meta::parse_rfc3339(&timestamp)
+                .map_or(Value::String(timestamp), |at| {
+                    json!(human_duration(meta::now_seconds().saturating_sub(at)))
+                }),
+            (_, Some(value)) => value,
+            (_, None) => Value::Null,
+        });
+    }
+    cells
 }
 
 fn columns(resource: &ResourceType) -> Vec<(&'static str, &'static str)> {
@@ -257,15 +331,22 @@ pub(crate) fn render(
     let include_object = query
         .get("includeObject")
         .map_or("Metadata", String::as_str);
-    let column_definitions: Vec<Value> = columns(resource)
+    let definitions: Vec<(String, String, i64, String)> = match &resource.custom {
+        Some(custom) => custom_columns(custom),
+        None => columns(resource)
+            .into_iter()
+            .map(|(name, kind)| (name.to_owned(), kind.to_owned(), 0, String::new()))
+            .collect(),
+    };
+    let column_definitions: Vec<Value> = definitions
         .into_iter()
-        .map(|(name, kind)| {
+        .map(|(name, kind, priority, description)| {
             json!({
+                "format": if name == "Name" { "name" } else { "" },
                 "name": name,
                 "type": kind,
-                "format": if name == "Name" { "name" } else { "" },
-                "description": "",
-                "priority": 0,
+                "description": description,
+                "priority": priority,
             })
         })
         .collect();
@@ -284,7 +365,11 @@ pub(crate) fn render(
                     "metadata": object.get("metadata").cloned().unwrap_or_default(),
                 }),
             };
-            json!({"cells": cells(resource, object), "object": embedded})
+            let cells = match &resource.custom {
+                Some(custom) => custom_cells(custom, object),
+                None => cells(resource, object),
+            };
+            json!({"cells": cells, "object": embedded})
         })
         .collect();
     json!({
@@ -307,6 +392,20 @@ mod tests {
         assert_eq!(human_duration(3600), "60m");
         assert_eq!(human_duration(4 * 3600 + 60), "4h1m");
         assert_eq!(human_duration(3 * 86_400), "3d");
+    }
+
+    #[test]
+    fn printer_column_paths() {
+        let object = json!({"status": {"conditions": [{"type": "Synced", "status": "True"}, {"type": "Ready", "status": "False"}]}});
+        assert_eq!(
+            json_path(&object, ".status.conditions[0].status"),
+            Some(&json!("True"))
+        );
+        assert_eq!(
+            json_path(&object, ".status.conditions[?(@.type==\"Ready\")].status"),
+            Some(&json!("False"))
+        );
+        assert_eq!(json_path(&object, ".spec.missing"), None);
     }
 
     #[test]

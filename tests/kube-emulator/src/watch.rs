@@ -58,7 +58,9 @@ impl WatchFilter {
     }
 
     fn translate(&self, event: &Event) -> Option<EventType> {
-        if !std::ptr::eq(event.resource, self.resource) {
+        if event.resource.group != self.resource.group
+            || event.resource.plural != self.resource.plural
+        {
             return None;
         }
         let now = self.matches(&event.object);

@@ -238,3 +238,330 @@ fn helm_test_passes_for_a_good_image_and_fails_for_a_broken_one() {
         pods.stdout
     );
 }
+
+const SEALED: &str = "apiVersion: sealing.example.com/v1alpha1
+kind: SealedSecret
+metadata:
+  name: db
+spec:
+  encryptedData:
+    password: AgCx9
+";
+
+fn rows(stdout: &str) -> Vec<Vec<String>> {
+    stdout
+        .lines()
+        .map(|line| line.split_whitespace().map(str::to_owned).collect())
+        .collect()
+}
+
+#[test]
+fn custom_resources_of_a_chart_crd_are_served_until_the_definition_is_deleted() {
+    let cluster = Cluster::start();
+    cluster
+        .helm()
+        .args([
+            "install",
+            "sealer",
+            &chart("sealer"),
+            "--wait",
+            "--timeout",
+            "60s",
+        ])
+        .success();
+    assert!(
+        cluster
+            .object(
+                "sealedsecrets.sealing.example.com",
+                "default",
+                "sealer-bootstrap"
+            )
+            .is_some(),
+        "the chart's custom object is stored"
+    );
+
+    let manifest = cluster.write("sealed.yaml", SEALED);
+    let created = cluster
+        .kubectl()
+        .args(["apply", "--validate=strict", "-f"])
+        .args([&manifest])
+        .success();
+    assert_eq!(
+        created.stdout.trim(),
+        "sealedsecret.sealing.example.com/db created"
+    );
+    let unchanged = cluster
+        .kubectl()
+        .args(["apply", "--validate=strict", "-f"])
+        .args([&manifest])
+        .success();
+    assert_eq!(
+        unchanged.stdout.trim(),
+        "sealedsecret.sealing.example.com/db unchanged"
+    );
+    cluster
+        .kubectl()
+        .args(["apply", "--server-side", "-f"])
+        .args([&manifest])
+        .success();
+
+    cluster
+        .kubectl()
+        .args([
+            "patch",
+            "sealedsecret",
+            "db",
+            "--subresource=status",
+            "--type=merge",
+            "-p",
+            r#"{"status":{"conditions":[{"type":"Synced","status":"True","message":"unsealed"}]}}"#,
+        ])
+        .success();
+    let listed = cluster.kubectl().args(["get", "sealedsecrets"]).success();
+    let table = rows(&listed.stdout);
+    assert_eq!(
+        table[0],
+        ["NAME", "STATUS", "SYNCED", "AGE"],
+        "{}",
+        listed.stdout
+    );
+    assert!(
+        table
+            .iter()
+            .any(|row| row.len() == 4 && row[..3] == ["db", "unsealed", "True"]),
+        "{}",
+        listed.stdout
+    );
+    // The short name works, and status is kept apart from the main resource.
+    let object = cluster
+        .kubectl()
+        .args(["get", "sealed", "db", "-o", "json"])
+        .success()
+        .json();
+    assert_eq!(object["status"]["conditions"][0]["status"], "True");
+    assert_eq!(object["metadata"]["generation"], 1);
+
+    let strategic = cluster
+        .kubectl()
+        .args([
+            "patch",
+            "sealedsecret",
+            "db",
+            "--type=strategic",
+            "-p",
+            r#"{"spec":{}}"#,
+        ])
+        .failure(1);
+    assert!(
+        strategic
+            .stderr
+            .contains("accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml"),
+        "{}",
+        strategic.stderr
+    );
+
+    let explained = cluster
+        .kubectl()
+        .args(["explain", "sealedsecret.spec"])
+        .success();
+    assert!(
+        explained
+            .stdout
+            .contains("encryptedData\t<map[string]string> -required-"),
+        "{}",
+        explained.stdout
+    );
+
+    let explained_v2 = cluster
+        .kubectl()
+        .args([
+            "explain",
+            "sealedsecret.spec",
+            "--output",
+            "plaintext-openapiv2",
+        ])
+        .success();
+    assert!(
+        explained_v2.stdout.contains("encryptedData"),
+        "{}",
+        explained_v2.stdout
+    );
+
+    cluster
+        .kubectl()
+        .args(["delete", "crd", "sealedsecrets.sealing.example.com"])
+        .success();
+    assert!(
+        cluster
+            .objects("sealedsecrets.sealing.example.com")
+            .is_empty()
+    );
+    let gone = cluster
+        .kubectl()
+        .args(["get", "--raw", "/apis/sealing.example.com/v1alpha1"])
+        .failure(1);
+    assert!(
+        gone.stderr
+            .contains("the server could not find the requested resource"),
+        "{}",
+        gone.stderr
+    );
+    let groups = cluster.kubectl().args(["get", "--raw", "/apis"]).success();
+    assert!(
+        !groups.stdout.contains("sealing.example.com"),
+        "{}",
+        groups.stdout
+    );
+}
+
+#[test]
+fn a_crd_among_the_templates_is_owned_by_the_release() {
+    let cluster = Cluster::start();
+    cluster
+        .helm()
+        .args([
+            "install",
+            "sealer",
+            &chart("sealer-templated"),
+            "--wait",
+            "--timeout",
+            "60s",
+        ])
+        .success();
+    let manifest = cluster.write("sealed.yaml", SEALED);
+    cluster
+        .kubectl()
+        .args(["apply", "-f"])
+        .args([&manifest])
+        .success();
+    let watched = cluster
+        .kubectl()
+        .args([
+            "get",
+            "--raw",
+            "/apis/sealing.example.com/v1alpha1/namespaces/default/sealedsecrets?watch=true&timeoutSeconds=1",
+        ])
+        .success();
+    let event: serde_json::Value =
+        serde_json::from_str(watched.stdout.lines().next().unwrap_or_default())
+            .expect("a watch event");
+    assert_eq!(event["type"], "ADDED");
+    assert_eq!(event["object"]["kind"], "SealedSecret");
+    assert_eq!(event["object"]["metadata"]["name"], "db");
+    cluster
+        .helm()
+        .args(["uninstall", "sealer", "--wait"])
+        .success();
+    assert!(
+        cluster
+            .objects("customresourcedefinitions.apiextensions.k8s.io")
+            .is_empty()
+    );
+    assert!(
+        cluster
+            .objects("sealedsecrets.sealing.example.com")
+            .is_empty()
+    );
+}
+
+#[test]
+fn cluster_scoped_custom_resources_with_two_versions() {
+    let cluster = Cluster::start();
+    let definition = cluster.write(
+        "crd.yaml",
+        "apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: policies.rules.example.com
+spec:
+  group: rules.example.com
+  scope: Cluster
+  names:
+    kind: Policy
+    plural: policies
+  versions:
+    - name: v1beta1
+      served: true
+      storage: false
+      schema:
+        openAPIV3Schema:
+          type: object
+          x-kubernetes-preserve-unknown-fields: true
+    - name: v1
+      served: true
+      storage: true
+      schema:
+        openAPIV3Schema:
+          type: object
+          properties:
+            spec:
+              type: object
+              properties:
+                level: {type: string}
+",
+    );
+    cluster
+        .kubectl()
+        .args(["apply", "-f"])
+        .args([&definition])
+        .success();
+    let group = cluster
+        .kubectl()
+        .args(["get", "--raw", "/apis/rules.example.com"])
+        .success()
+        .json();
+    assert_eq!(
+        group["preferredVersion"]["groupVersion"],
+        "rules.example.com/v1"
+    );
+    let policy = cluster.write(
+        "policy.yaml",
+        "apiVersion: rules.example.com/v1beta1
+kind: Policy
+metadata:
+  name: strict
+spec:
+  level: high
+",
+    );
+    cluster
+        .kubectl()
+        .args(["apply", "--validate=strict", "-f"])
+        .args([&policy])
+        .success();
+    let stored = cluster
+        .object("policies.rules.example.com", "", "strict")
+        .expect("the policy is stored without a namespace");
+    assert!(stored["metadata"].get("namespace").is_none());
+    // Served in every version, like a definition with conversion `None`.
+    let read = cluster
+        .kubectl()
+        .args([
+            "get",
+            "policies.v1.rules.example.com",
+            "strict",
+            "-o",
+            "json",
+        ])
+        .success()
+        .json();
+    assert_eq!(read["apiVersion"], "rules.example.com/v1");
+    let listed = cluster.kubectl().args(["get", "policies"]).success();
+    assert_eq!(
+        rows(&listed.stdout)[0],
+        ["NAME", "AGE"],
+        "{}",
+        listed.stdout
+    );
+    let missing = cluster
+        .kubectl()
+        .args(["get", "policies", "lax"])
+        .failure(1);
+    assert!(
+        missing
+            .stderr
+            .contains(r#"policies.rules.example.com "lax" not found"#),
+        "{}",
+        missing.stderr
+    );
+}
