@@ -191,7 +191,7 @@ pub enum ExecutorError {
     /// A tool run by the executor for its own purposes (a snapshot, a status
     /// query) failed, so the request could not be carried out. Retryable
     /// when the cause is transient (an unreachable cluster).
-    #[error("`{command}` {}", describe_exit(*exit_code, *signal))]
+    #[error("`{command}` {}{}", describe_exit(*exit_code, *signal), quoted_error_line(stderr_tail))]
     Tool {
         /// The shell-quoted, redacted command line.
         command: String,
@@ -199,7 +199,9 @@ pub enum ExecutorError {
         exit_code: Option<i32>,
         /// The signal that ended it, when one did.
         signal: Option<i32>,
-        /// The redacted tail of its stderr.
+        /// Its redacted stderr (head and tail, see
+        /// [`ActionOutcome::stderr`](crate::ActionOutcome::stderr)); the
+        /// message quotes its [`error_line`](crate::error_line).
         stderr_tail: String,
     },
 
@@ -232,6 +234,11 @@ fn joined(problems: &[FieldProblem]) -> String {
         .map(ToString::to_string)
         .collect::<Vec<_>>()
         .join("; ")
+}
+
+/// `: <the tool's error line>`, or nothing for an empty stderr.
+fn quoted_error_line(stderr: &str) -> String {
+    crate::outcome::error_line(stderr).map_or_else(String::new, |line| format!(": {line}"))
 }
 
 fn describe_exit(exit_code: Option<i32>, signal: Option<i32>) -> String {
@@ -290,6 +297,16 @@ mod tests {
         assert_eq!(
             error.to_string(),
             "`kubectl get deployment/api` exited with code 1"
+        );
+        let error = ExecutorError::Tool {
+            command: "kubectl apply -f app.yaml --dry-run=client".to_owned(),
+            exit_code: Some(1),
+            signal: None,
+            stderr_tail: "W1202 warning\nerror: context \"dev\" does not exist\n".to_owned(),
+        };
+        assert_eq!(
+            error.to_string(),
+            "`kubectl apply -f app.yaml --dry-run=client` exited with code 1: error: context \"dev\" does not exist"
         );
         let error = ExecutorError::UnsupportedRollback {
             kind: ExecutorKind::Shell,

@@ -161,6 +161,25 @@ impl Redactor {
         splice(text, start, &self.matches(text))
     }
 
+    /// `text[..end]` redacted, where a secret that begins before `end` and
+    /// ends after it is replaced whole. `end` must be a character boundary.
+    ///
+    /// Output heads use this: the bytes after `end` are kept only so a
+    /// secret cut in two by the head's limit is still recognised.
+    pub(crate) fn redact_until(&self, text: &str, end: usize) -> String {
+        let mut out = String::with_capacity(end);
+        let mut position = 0;
+        for range in self.matches(text).iter().filter(|range| range.start < end) {
+            out.push_str(&text[position..range.start]);
+            out.push_str(REDACTED);
+            position = range.end;
+        }
+        if position < end {
+            out.push_str(&text[position..end]);
+        }
+        out
+    }
+
     /// The byte ranges of secrets in `text`: leftmost first, the longest one
     /// where several start at the same place, never overlapping.
     fn matches(&self, text: &str) -> Vec<Range<usize>> {

@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+pub(crate) use plangate_executors::error_line;
 use plangate_executors::{
     ActionContext, ActionOutcome, ExecutorError, Executors, OutcomeStatus, Redactor,
 };
@@ -556,7 +557,7 @@ fn attempt_result(outcome: &ActionOutcome) -> AttemptResult {
     result.signal = outcome.signal;
     result.duration_ms = Some(u64::try_from(outcome.duration.as_millis()).unwrap_or(u64::MAX));
     result.stdout_tail = Some(outcome.stdout_tail.clone());
-    result.stderr_tail = Some(outcome.stderr_tail.clone());
+    result.stderr_tail = Some(outcome.stderr());
     result.evidence.clone_from(&outcome.evidence);
     result
 }
@@ -569,7 +570,7 @@ pub(crate) fn describe(outcome: &ActionOutcome) -> String {
         (None, Some(signal)) => Some(format!("killed by signal {signal}")),
         (None, None) => None,
     };
-    match (status, error_line(&outcome.stderr_tail)) {
+    match (status, outcome.error_line()) {
         (Some(status), Some(line)) => format!("{status}: {line}"),
         (Some(status), None) => status,
         (None, Some(line)) => line,
@@ -590,28 +591,6 @@ pub(crate) fn describe_error(error: &ExecutorError) -> String {
         text.push_str(&line);
     }
     text
-}
-
-/// The longest error line a reason quotes, in characters.
-const ERROR_LINE_LIMIT: usize = 300;
-
-/// The line of a tool's stderr that says what went wrong: the first line
-/// starting with `error:` or `Error:` (kubectl, helm and most Go tools print
-/// one; the lines after it are often help or a URL), else the last non-empty
-/// line. Bounded to [`ERROR_LINE_LIMIT`] characters.
-pub(crate) fn error_line(stderr: &str) -> Option<String> {
-    let mut lines = stderr
-        .lines()
-        .map(str::trim)
-        .filter(|line| !line.is_empty());
-    let line = lines
-        .clone()
-        .find(|line| line.starts_with("error:") || line.starts_with("Error:"))
-        .or_else(|| lines.next_back())?;
-    Some(match line.char_indices().nth(ERROR_LINE_LIMIT) {
-        Some((end, _)) => format!("{}...", &line[..end]),
-        None => line.to_owned(),
-    })
 }
 
 /// An error and its sources, joined with `: `.
@@ -653,7 +632,10 @@ mod tests {
     fn the_error_line_is_bounded() {
         let long = format!("error: {}", "é".repeat(400));
         let line = error_line(&long).expect("a line");
-        assert_eq!(line.chars().count(), ERROR_LINE_LIMIT + 3);
+        assert_eq!(
+            line.chars().count(),
+            plangate_executors::ERROR_LINE_LIMIT + 3
+        );
         assert!(line.ends_with("..."));
     }
 

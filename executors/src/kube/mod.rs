@@ -26,7 +26,7 @@ pub(crate) use object::{
 };
 pub(crate) use request::{Request, prepare};
 pub(crate) use scratch::ScratchDir;
-pub(crate) use summary::{ChangeCounts, last_line};
+pub(crate) use summary::{ChangeCounts, failure_line};
 pub(crate) use target::{
     Target, TargetFields, check_context, configured, kubeconfig_current_context, no_context,
 };

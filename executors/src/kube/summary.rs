@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::preview::ChangeKind;
+use crate::{outcome::ActionOutcome, preview::ChangeKind};
 
 /// How many objects a preview finds for each kind of change.
 #[derive(Clone, Debug, Default)]
@@ -43,16 +43,12 @@ impl ChangeCounts {
     }
 }
 
-/// The last non-empty line of a tool's stderr.
-pub(crate) fn last_line(stderr: &str) -> String {
-    stderr
-        .lines()
-        .rev()
-        .find(|line| !line.trim().is_empty())
-        .map_or_else(
-            || "no error output".to_owned(),
-            |line| line.trim().to_owned(),
-        )
+/// What a failed query said, for a preview's summary: its
+/// [`error_line`](ActionOutcome::error_line).
+pub(crate) fn failure_line(outcome: &ActionOutcome) -> String {
+    outcome
+        .error_line()
+        .unwrap_or_else(|| "no error output".to_owned())
 }
 
 #[cfg(test)]
@@ -70,8 +66,10 @@ mod tests {
     }
 
     #[test]
-    fn the_last_error_line() {
-        assert_eq!(last_line("warning\nerror: boom\n\n"), "error: boom");
-        assert_eq!(last_line(""), "no error output");
+    fn the_failure_line() {
+        let mut outcome = ActionOutcome::new(crate::OutcomeStatus::Failed, "kubectl diff");
+        assert_eq!(failure_line(&outcome), "no error output");
+        outcome.stderr_tail = "warning\nerror: boom\nsee the docs\n\n".to_owned();
+        assert_eq!(failure_line(&outcome), "error: boom");
     }
 }

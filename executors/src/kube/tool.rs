@@ -22,6 +22,7 @@ use tokio::{sync::Mutex, time::Instant};
 use crate::{
     context::ActionContext,
     error::ExecutorError,
+    outcome::HEAD_LIMIT,
     outcome::{ActionOutcome, OutcomeStatus},
     process::{ProcessSpec, quote_command, run_process},
     redact::Redactor,
@@ -312,10 +313,10 @@ impl Invocation<'_> {
 /// The error of a query that exited unsuccessfully.
 pub(crate) fn tool_error(outcome: ActionOutcome) -> ExecutorError {
     ExecutorError::Tool {
+        stderr_tail: outcome.stderr(),
         command: outcome.command,
         exit_code: outcome.exit_code,
         signal: outcome.signal,
-        stderr_tail: outcome.stderr_tail,
     }
 }
 
@@ -363,7 +364,7 @@ impl Steps {
     pub(crate) fn push(&mut self, outcome: ActionOutcome) -> bool {
         self.commands.push(outcome.command.clone());
         self.stdout.push_str(&outcome.stdout_tail);
-        self.stderr.push_str(&outcome.stderr_tail);
+        self.stderr.push_str(&outcome.stderr());
         self.leaked |= outcome.leaked_processes;
         let succeeded = outcome.succeeded();
         self.last = Some(outcome);
@@ -383,6 +384,7 @@ impl Steps {
         evidence: Option<serde_json::Value>,
     ) -> ActionOutcome {
         let (stdout_tail, stdout_truncated) = tail(self.stdout, self.limit);
+        let (stderr_head, stderr_omitted) = head(&self.stderr, self.limit);
         let (stderr_tail, stderr_truncated) = tail(self.stderr, self.limit);
         let mut outcome = match self.last {
             Some(last) => {
@@ -396,6 +398,8 @@ impl Steps {
         outcome.duration = self.started.elapsed();
         outcome.stdout_tail = stdout_tail;
         outcome.stdout_truncated = stdout_truncated;
+        outcome.stderr_head = stderr_head;
+        outcome.stderr_omitted = stderr_omitted;
         outcome.stderr_tail = stderr_tail;
         outcome.stderr_truncated = stderr_truncated;
         outcome.leaked_processes = self.leaked;
@@ -414,6 +418,27 @@ fn tail(text: String, limit: usize) -> (String, bool) {
         cut += 1;
     }
     (text[cut..].to_owned(), true)
+}
+
+/// The first bytes of `text` (up to [`HEAD_LIMIT`], whole lines where there
+/// is a line end) when its last `limit` bytes are not all of it, with the
+/// count of bytes between them; else nothing.
+fn head(text: &str, limit: usize) -> (String, u64) {
+    if text.len() <= limit {
+        return (String::new(), 0);
+    }
+    let mut end = HEAD_LIMIT.min(text.len() - limit);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    if let Some(newline) = text[..end].rfind('\n') {
+        end = newline + 1;
+    }
+    let omitted = text.len() - limit - end;
+    (
+        text[..end].to_owned(),
+        u64::try_from(omitted).unwrap_or(u64::MAX),
+    )
 }
 
 /// Whether a path names a folder (kubectl needs `-R` to recurse into one).
@@ -454,6 +479,21 @@ mod tests {
         assert_eq!(outcome.command, "kubectl delete a && kubectl replace b");
         assert_eq!(outcome.stdout_tail, "deleted a\n");
         assert_eq!(outcome.stderr_tail, "conflict\n");
+    }
+
+    #[test]
+    fn steps_keep_the_head_of_a_long_stderr() {
+        let mut steps = Steps::new(16);
+        let mut first = ActionOutcome::new(OutcomeStatus::Failed, "kubectl replace a");
+        first.stderr_tail = format!("error: conflict on a\n{}\nthe end\n", "x".repeat(100));
+        assert!(!steps.push(first));
+        let outcome = steps.finish("nothing", None);
+        assert_eq!(outcome.stderr_head, "error: conflict on a\n");
+        assert_eq!(outcome.stderr_tail.len(), 16);
+        assert_eq!(
+            outcome.error_line().as_deref(),
+            Some("error: conflict on a")
+        );
     }
 
     #[test]

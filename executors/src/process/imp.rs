@@ -125,6 +125,8 @@ impl ProcessOutcome {
             command: self.command,
             stdout_tail: self.stdout.tail,
             stdout_truncated: self.stdout.truncated,
+            stderr_head: self.stderr.head,
+            stderr_omitted: self.stderr.omitted,
             stderr_tail: self.stderr.tail,
             stderr_truncated: self.stderr.truncated,
             evidence,

@@ -576,3 +576,20 @@ async fn a_cancelled_request_runs_nothing() {
     assert!(checkpoints.all().is_empty());
     assert!(cluster.objects().is_empty());
 }
+
+/// A failure quotes kubectl's own error line, not only its exit code.
+#[tokio::test]
+async fn a_missing_context_is_reported_in_kubectls_words() {
+    let cluster = Cluster::new();
+    let executor = cluster.kubectl_executor();
+    let action = kubectl_action(&format!("{APPLY_APP}\ncontext: nowhere"));
+    let error = executor
+        .apply(&action, &cluster.ctx())
+        .await
+        .expect_err("no such context");
+    let message = error.to_string();
+    assert!(
+        message.ends_with("exited with code 1: error: context \"nowhere\" does not exist"),
+        "{message}"
+    );
+}

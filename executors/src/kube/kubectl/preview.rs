@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use super::{executor::Request, snapshot::parse_json_items};
 use crate::{
-    kube::{ChangeCounts, Halt, ObjectRef, last_line, object_diff, parse_kubectl_diff},
+    kube::{ChangeCounts, Halt, ObjectRef, failure_line, object_diff, parse_kubectl_diff},
     preview::{ChangeKind, Preview, PreviewChange},
 };
 
@@ -29,7 +29,7 @@ impl Request<'_> {
         Ok(match outcome.exit_code {
             Some(0) => Ok(BTreeMap::new()),
             Some(1) => Ok(parse_kubectl_diff(&outcome.stdout_tail)),
-            _ => Err(last_line(&outcome.stderr_tail)),
+            _ => Err(failure_line(&outcome)),
         })
     }
 
@@ -80,7 +80,7 @@ impl Request<'_> {
                     "kubectl {} in context `{}`: the server-side dry run failed: {}",
                     self.action.op.as_str(),
                     self.target.context,
-                    last_line(&outcome.stderr_tail)
+                    failure_line(&outcome)
                 ),
                 changes: vec![PreviewChange {
                     object: self.resource_label(),
