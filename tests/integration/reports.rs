@@ -225,7 +225,7 @@ fn the_reason_quotes_the_first_error_line_not_the_last_line() {
 const REPORT_PLAN: &str = "version: 1
 name: report
 environment: dev
-policy: {max_risk: medium, above_max: approve, require_rollback: none, on_failure: continue, concurrency: 1}
+policy: {max_risk: medium, above_max: approve, require_rollback: none, on_failure: continue, concurrency: 1, budget: 1h}
 phases:
   - id: build
     name: Build
@@ -273,7 +273,7 @@ fn redact(text: &str) -> String {
             (r"\b[0-9A-HJKMNP-TV-Z]{26}\b", "[RUN]"),
             (r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", "[TIME]"),
             (r" in \d+(\.\d+)?(ms|s)\b", " in [DURATION]"),
-            (r"used \d+[hms]( \d+[ms])*", "used [DURATION]"),
+            (r"(used|wall) \d+[hms]( \d+[ms])*", "$1 [DURATION]"),
         ]
         .into_iter()
         .map(|(pattern, replacement)| {
@@ -336,4 +336,119 @@ fn run_report_renderings() {
         "run_report_html",
         redact(&workspace.run(["report", "--format", "html"]).stdout)
     );
+}
+
+#[test]
+fn deferred_tasks_come_first_in_status_and_reports() {
+    let workspace = Workspace::new();
+    workspace.write(
+        "plan.yaml",
+        "version: 1\nname: cap\npolicy: {require_rollback: none, concurrency: 1, max_tasks: 2}\nphases:\n  - id: one\n    tasks:\n      - {id: a, risk: low, run: {shell: [\"true\"]}}\n      - {id: b, risk: low, run: {shell: [\"true\"]}}\n  - id: two\n    tasks:\n      - {id: c, risk: low, run: {shell: [\"true\"]}}\n      - {id: d, risk: low, run: {shell: [\"true\"]}}\n",
+    );
+    workspace.run(["run", "plan.yaml"]).assert_code(4);
+
+    let status = workspace.run(["status"]);
+    status.assert_code(0);
+    let (header, body) = status.stdout.split_once('\n').expect("a header line");
+    assert!(
+        header.ends_with(": incomplete (`max_tasks` 2 reached: 2 tasks deferred)"),
+        "{header}"
+    );
+    assert_eq!(
+        body,
+        "2 tasks deferred (`resume` continues them):
+  c  `max_tasks` 2 reached
+  d  `max_tasks` 2 reached
+task  phase  state            attempts  reason
+a     one    succeeded               1
+b     one    succeeded               1
+c     two    deferred                0  `max_tasks` 2 reached
+d     two    deferred                0  `max_tasks` 2 reached
+"
+    );
+    let json = workspace.status();
+    assert_eq!(json["deferred"][0]["id"], "c");
+    assert_eq!(json["deferred"][1]["id"], "d");
+
+    let markdown = workspace.run(["report"]).stdout;
+    let deferred = "## Deferred\n\n2 tasks deferred (`resume` continues them):\n\n- `c`: `max_tasks` 2 reached\n- `d`: `max_tasks` 2 reached\n\n";
+    let at = markdown
+        .find(deferred)
+        .unwrap_or_else(|| panic!("{markdown}"));
+    assert!(
+        at < markdown.find("Complete, with evidence").expect("a summary"),
+        "{markdown}"
+    );
+    let report = workspace.run(["report", "--format", "json"]).json();
+    assert_eq!(report["deferred"][0]["id"], "c");
+    assert_eq!(report["deferred"][1]["reason"], "`max_tasks` 2 reached");
+    let html = workspace.run(["report", "--format", "html"]).stdout;
+    let at = html
+        .find("<h2>Deferred</h2>\n<p>2 tasks deferred (`resume` continues them):</p>\n<ul>\n<li><code>c</code>: `max_tasks` 2 reached</li>")
+        .unwrap_or_else(|| panic!("{html}"));
+    assert!(at < html.find("Complete, with evidence").expect("a summary"));
+}
+
+/// `format_duration` of whole seconds, as the renderings print them.
+fn seconds(value: &serde_json::Value) -> String {
+    plangate_plans::format_duration(std::time::Duration::from_secs(
+        value
+            .as_u64()
+            .unwrap_or_else(|| panic!("seconds, not {value}")),
+    ))
+}
+
+#[test]
+fn budget_used_and_wall_time_are_the_same_facts_in_every_format() {
+    let workspace = reported_run();
+    let report = workspace.run(["report", "--format", "json"]).json();
+    let budget = |value: &serde_json::Value| {
+        if value.is_null() {
+            "none".to_owned()
+        } else {
+            seconds(value)
+        }
+    };
+    let run_line = format!(
+        "budget {}, used {}, wall {}",
+        budget(&report["budget_s"]),
+        seconds(&report["used_s"]),
+        seconds(&report["wall_s"])
+    );
+    let phase_lines: Vec<String> = report["phases"]
+        .as_array()
+        .expect("phases")
+        .iter()
+        .map(|phase| {
+            format!(
+                "budget {}, forecast {}, used {}, wall {}",
+                budget(&phase["budget_s"]),
+                seconds(&phase["forecast_s"]),
+                seconds(&phase["used_s"]),
+                seconds(&phase["wall_s"])
+            )
+        })
+        .collect();
+    assert!(phase_lines[0].starts_with("budget 1m, forecast 2s, used "));
+    assert!(phase_lines[1].starts_with("budget none, forecast 2s, used "));
+    // The wait for the approval is wall time, not used time.
+    assert!(report["used_s"].as_u64() <= report["wall_s"].as_u64());
+
+    let markdown = workspace.run(["report"]).stdout;
+    assert!(
+        markdown.contains(&format!("\nTime: {run_line}. Used is ")),
+        "{markdown}"
+    );
+    let html = workspace.run(["report", "--format", "html"]).stdout;
+    assert!(
+        html.contains(&format!("<p>Time: {run_line}. Used is ")),
+        "{html}"
+    );
+    for line in &phase_lines {
+        assert!(
+            markdown.contains(&format!("\nTime: {line}.\n")),
+            "{markdown}"
+        );
+        assert!(html.contains(&format!("<p>Time: {line}.</p>")), "{html}");
+    }
 }

@@ -40,6 +40,15 @@ pub fn status_report(
             }),
             verified: t.verified,
         })
+        .collect::<Vec<_>>();
+    let deferred = tasks
+        .iter()
+        .filter(|t| t.state == TaskState::Deferred)
+        .map(|t| NotDone {
+            id: t.id.clone(),
+            state: t.state,
+            reason: t.reason.clone(),
+        })
         .collect();
     Ok(StatusReport {
         format_version: FORMAT_VERSION,
@@ -49,6 +58,7 @@ pub fn status_report(
         reason: record.exit_reason,
         created_at: record.created_at,
         finished_at: record.finished_at,
+        deferred,
         tasks,
         approvals: store
             .approvals(&record.id)?
@@ -163,7 +173,7 @@ pub fn run_report(
             .or_default()
             .push(attempt);
     }
-    let mut phases: Vec<PhaseOutcome> = Vec::new();
+    let mut phases: Vec<(PhaseOutcome, Option<(i64, i64)>)> = Vec::new();
     let mut by_state = std::collections::BTreeMap::new();
     let mut completed = 0;
     let mut not_done = Vec::new();
@@ -228,19 +238,17 @@ pub fn run_report(
         let span = attempts
             .iter()
             .map(|a| (a.started_at, a.finished_at.unwrap_or(a.started_at)))
-            .fold(None, |acc: Option<(i64, i64)>, (s, e)| {
-                Some(acc.map_or((s, e), |(a, b)| (a.min(s), b.max(e))))
-            });
+            .reduce(|(s1, e1), (s2, e2)| (s1.min(s2), e1.max(e2)));
         match phases.last_mut() {
-            Some(phase) if phase.id == task.phase_id.as_str() => {
+            Some((phase, phase_span)) if phase.id == task.phase_id.as_str() => {
                 phase.tasks.push(outcome);
-                extend_used(phase, span);
+                *phase_span = widen(*phase_span, span);
             }
             _ => {
                 let phase_plan = plan
                     .as_ref()
                     .and_then(|p| p.phase_index(task.phase_id.as_str()).map(|i| (p, i)));
-                let mut phase = PhaseOutcome {
+                let phase = PhaseOutcome {
                     id: task.phase_id.to_string(),
                     name: phase_plan.and_then(|(p, i)| p.phases[i].name.clone()),
                     budget_s: phase_plan
@@ -255,15 +263,20 @@ pub fn run_report(
                     wall_s: 0,
                     tasks: vec![outcome],
                 };
-                extend_used(&mut phase, span);
-                phases.push(phase);
+                phases.push((phase, span));
             }
         }
     }
     let usage: HashMap<String, u64> = store.phase_usage(&record.id)?.into_iter().collect();
-    for phase in &mut phases {
-        phase.used_s = usage.get(&phase.id).map_or(0, |ms| ms / 1000);
-    }
+    let phases: Vec<PhaseOutcome> = phases
+        .into_iter()
+        .map(|(mut phase, span)| {
+            phase.wall_s = span.map_or(0, |(start, end)| whole_seconds(end - start));
+            phase.used_s = usage.get(&phase.id).map_or(0, |ms| ms / 1000);
+            phase
+        })
+        .collect();
+    let deferred = deferred(&not_done);
     Ok(RunReport {
         format_version: FORMAT_VERSION,
         run: record.id.to_string(),
@@ -279,10 +292,7 @@ pub fn run_report(
             .and_then(|p| p.policy.budget)
             .map(|b| b.as_secs()),
         used_s: record.used_ms / 1000,
-        wall_s: u64::try_from(
-            (record.finished_at.unwrap_or(record.updated_at) - record.created_at).max(0) / 1000,
-        )
-        .unwrap_or(0),
+        wall_s: whole_seconds(record.finished_at.unwrap_or(record.updated_at) - record.created_at),
         summary: RunSummary {
             tasks: tasks.len(),
             completed,
@@ -290,15 +300,30 @@ pub fn run_report(
         },
         phases,
         approvals: approvals.into_iter().map(approval_report).collect(),
+        deferred,
         not_done,
     })
 }
 
-/// Phase wall time is tracked as the span of its attempts; the span is kept
-/// in `wall_s` as seconds, widened task by task.
-fn extend_used(phase: &mut PhaseOutcome, span: Option<(i64, i64)>) {
-    if let Some((start, end)) = span {
-        let seconds = u64::try_from((end - start).max(0) / 1000).unwrap_or(0);
-        phase.wall_s = phase.wall_s.max(seconds);
+/// The span from the first start to the last end of two sets of attempts.
+fn widen(a: Option<(i64, i64)>, b: Option<(i64, i64)>) -> Option<(i64, i64)> {
+    match (a, b) {
+        (Some((s1, e1)), Some((s2, e2))) => Some((s1.min(s2), e1.max(e2))),
+        (a, b) => a.or(b),
     }
+}
+
+/// Whole seconds of a span in milliseconds (0 for a negative one, which only
+/// a clock set back can record).
+fn whole_seconds(ms: i64) -> u64 {
+    u64::try_from(ms / 1000).unwrap_or(0)
+}
+
+/// The deferred tasks among those not done, in run order.
+fn deferred(not_done: &[NotDone]) -> Vec<NotDone> {
+    not_done
+        .iter()
+        .filter(|task| task.state == TaskState::Deferred)
+        .cloned()
+        .collect()
 }

@@ -3,7 +3,7 @@
 use plangate_plans::format_duration;
 use plangate_state::AttemptOutcome;
 
-use super::schema::{ApprovalReport, AttemptReport};
+use super::schema::{ApprovalReport, AttemptReport, NotDone, PhaseOutcome, RunReport};
 use crate::report::rfc3339;
 
 /// Whole seconds as `1m 30s`.
@@ -40,4 +40,43 @@ pub(super) fn approval_line(approval: &ApprovalReport) -> String {
         rfc3339(approval.at),
         approval.reason.as_deref().unwrap_or("no reason given")
     )
+}
+
+/// `2 tasks deferred (`resume` continues them)`: the heading of the
+/// deferred tasks, which every rendering puts first (each task's reason
+/// names the limit that deferred it).
+pub(super) fn deferred_heading(deferred: &[NotDone]) -> String {
+    format!(
+        "{} (`resume` continues {})",
+        plangate_plans::text::plural(deferred.len(), "task deferred", "tasks deferred"),
+        if deferred.len() == 1 { "it" } else { "them" }
+    )
+}
+
+/// `budget 10m, used 12s, wall 3m 5s` for the run.
+pub(super) fn run_time(report: &RunReport) -> String {
+    format!(
+        "budget {}, used {}, wall {}",
+        budget(report.budget_s),
+        seconds(report.used_s),
+        seconds(report.wall_s)
+    )
+}
+
+/// `budget 2m, forecast 5s, used 1s, wall 4s` for a phase.
+pub(super) fn phase_time(phase: &PhaseOutcome) -> String {
+    format!(
+        "budget {}, forecast {}, used {}, wall {}",
+        budget(phase.budget_s),
+        seconds(phase.forecast_s),
+        seconds(phase.used_s),
+        seconds(phase.wall_s)
+    )
+}
+
+/// What `used` and `wall` mean, said once per report.
+pub(super) const TIME_LEGEND: &str = "Used is the time the engine spent driving the work, summed over `run` and every `resume`, without waits for an approval: what budgets count. Wall is clock time, pauses included.";
+
+fn budget(seconds_or_none: Option<u64>) -> String {
+    seconds_or_none.map_or_else(|| "none".to_owned(), seconds)
 }

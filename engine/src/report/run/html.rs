@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 
 use super::{
-    format::{attempt_status, millis, seconds},
+    format::{TIME_LEGEND, attempt_status, deferred_heading, millis, phase_time, run_time},
     schema::{RunReport, TaskOutcome},
 };
 use crate::report::{escape_html, rfc3339};
@@ -19,7 +19,7 @@ pub fn render_run_html(report: &RunReport) -> String {
     );
     let _ = writeln!(
         out,
-        "<h1>Run {} of <code>{}</code></h1>\n<p>Status <strong>{}</strong>{}. Environment <code>{}</code>.</p>\n<p>Complete, with evidence: <strong>{} of {}</strong> tasks.</p>",
+        "<h1>Run {} of <code>{}</code></h1>\n<p>Status <strong>{}</strong>{}. Environment <code>{}</code>.</p>",
         escape_html(&report.run),
         escape_html(&report.plan),
         report.status,
@@ -29,8 +29,36 @@ pub fn render_run_html(report: &RunReport) -> String {
             .map(|r| format!(" ({})", escape_html(r)))
             .unwrap_or_default(),
         escape_html(&report.environment),
-        report.summary.completed,
-        report.summary.tasks
+    );
+    if !report.deferred.is_empty() {
+        let _ = writeln!(
+            out,
+            "<h2>Deferred</h2>\n<p>{}:</p>\n<ul>",
+            escape_html(&deferred_heading(&report.deferred))
+        );
+        for task in &report.deferred {
+            let _ = writeln!(
+                out,
+                "<li><code>{}</code>{}</li>",
+                escape_html(&task.id),
+                task.reason
+                    .as_deref()
+                    .map(|r| format!(": {}", escape_html(r)))
+                    .unwrap_or_default()
+            );
+        }
+        let _ = writeln!(out, "</ul>");
+    }
+    let _ = writeln!(
+        out,
+        "<p>Time: {}. {}</p>",
+        run_time(report),
+        escape_html(TIME_LEGEND)
+    );
+    let _ = writeln!(
+        out,
+        "<p>Complete, with evidence: <strong>{} of {}</strong> tasks.</p>",
+        report.summary.completed, report.summary.tasks
     );
     let _ = writeln!(out, "<table><tr><th>state</th><th>tasks</th></tr>");
     for (state, count) in &report.summary.by_state {
@@ -44,12 +72,10 @@ pub fn render_run_html(report: &RunReport) -> String {
     for phase in &report.phases {
         let _ = writeln!(
             out,
-            "<h2>{} <code>{}</code></h2>\n<p>Budget {}, forecast {}, used {}.</p>",
+            "<h2>{} <code>{}</code></h2>\n<p>Time: {}.</p>",
             escape_html(phase.name.as_deref().unwrap_or(&phase.id)),
             escape_html(&phase.id),
-            phase.budget_s.map_or_else(|| "none".to_owned(), seconds),
-            seconds(phase.forecast_s),
-            seconds(phase.used_s)
+            phase_time(phase)
         );
         let _ = writeln!(
             out,

@@ -3,7 +3,9 @@
 use std::fmt::Write as _;
 
 use super::{
-    format::{approval_line, attempt_status, millis, seconds},
+    format::{
+        TIME_LEGEND, approval_line, attempt_status, deferred_heading, millis, phase_time, run_time,
+    },
     schema::RunReport,
 };
 
@@ -16,6 +18,23 @@ pub fn render_run_markdown(report: &RunReport) -> String {
         let _ = write!(out, " ({reason})");
     }
     let _ = writeln!(out, ". Environment `{}`.\n", report.environment);
+    if !report.deferred.is_empty() {
+        let _ = writeln!(
+            out,
+            "## Deferred\n\n{}:\n",
+            deferred_heading(&report.deferred)
+        );
+        for task in &report.deferred {
+            let _ = writeln!(
+                out,
+                "- `{}`{}",
+                task.id,
+                reason_suffix(task.reason.as_deref())
+            );
+        }
+        out.push('\n');
+    }
+    let _ = writeln!(out, "Time: {}. {TIME_LEGEND}\n", run_time(report));
     let _ = writeln!(
         out,
         "Complete, with evidence: **{} of {}** tasks.\n",
@@ -29,12 +48,10 @@ pub fn render_run_markdown(report: &RunReport) -> String {
     for phase in &report.phases {
         let _ = writeln!(
             out,
-            "## {} (`{}`)\n\nBudget {}, forecast {}, used {}.\n",
+            "## {} (`{}`)\n\nTime: {}.\n",
             phase.name.as_deref().unwrap_or(&phase.id),
             phase.id,
-            phase.budget_s.map_or_else(|| "none".to_owned(), seconds),
-            seconds(phase.forecast_s),
-            seconds(phase.used_s)
+            phase_time(phase)
         );
         let _ = writeln!(
             out,
@@ -104,11 +121,13 @@ pub fn render_run_markdown(report: &RunReport) -> String {
             "- `{}`: {}{}",
             task.id,
             task.state,
-            task.reason
-                .as_deref()
-                .map(|r| format!(": {r}"))
-                .unwrap_or_default()
+            reason_suffix(task.reason.as_deref())
         );
     }
     out
+}
+
+/// `: why`, or nothing.
+fn reason_suffix(reason: Option<&str>) -> String {
+    reason.map(|r| format!(": {r}")).unwrap_or_default()
 }

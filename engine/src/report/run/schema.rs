@@ -29,6 +29,9 @@ pub struct StatusReport {
     pub created_at: i64,
     /// Unix milliseconds, when the run ended.
     pub finished_at: Option<i64>,
+    /// The tasks a limit (a budget, `policy.max_tasks`) deferred, in run
+    /// order; `resume` continues them. The run's `reason` names the limit.
+    pub deferred: Vec<NotDone>,
     /// Tasks in run order.
     pub tasks: Vec<TaskStatus>,
     /// Approvals, oldest first.
@@ -89,7 +92,10 @@ pub struct RunReport {
     pub phases: Vec<PhaseOutcome>,
     /// Approvals, oldest first.
     pub approvals: Vec<ApprovalReport>,
-    /// Tasks that did not complete, with why.
+    /// The tasks a limit (a budget, `policy.max_tasks`) deferred, in run
+    /// order; `resume` continues them. The run's `reason` names the limit.
+    pub deferred: Vec<NotDone>,
+    /// Tasks that did not complete, with why (the deferred ones included).
     pub not_done: Vec<NotDone>,
 }
 
@@ -120,7 +126,8 @@ pub struct PhaseOutcome {
     /// Seconds the engine spent driving the phase, summed over `run` and
     /// every `resume` (what the phase budget measures).
     pub used_s: u64,
-    /// Wall time from the first attempt's start to the last attempt's end.
+    /// Wall time from the first attempt's start to the last attempt's end,
+    /// across resumes (time paused between them included).
     pub wall_s: u64,
     /// Tasks in run order.
     pub tasks: Vec<TaskOutcome>,

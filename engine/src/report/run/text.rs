@@ -2,7 +2,10 @@
 
 use std::fmt::Write as _;
 
-use super::{format::approval_line, schema::StatusReport};
+use super::{
+    format::{approval_line, deferred_heading},
+    schema::StatusReport,
+};
 
 /// The status as a text table.
 pub fn render_status_text(report: &StatusReport) -> String {
@@ -14,6 +17,24 @@ pub fn render_status_text(report: &StatusReport) -> String {
         let _ = write!(out, " ({reason})");
     }
     out.push('\n');
+    if !report.deferred.is_empty() {
+        let _ = writeln!(out, "{}:", deferred_heading(&report.deferred));
+        let width = report
+            .deferred
+            .iter()
+            .map(|t| t.id.len())
+            .max()
+            .unwrap_or(0);
+        for task in &report.deferred {
+            let row = format!(
+                "  {:<width$}  {}",
+                task.id,
+                task.reason.as_deref().unwrap_or("")
+            );
+            out.push_str(row.trim_end());
+            out.push('\n');
+        }
+    }
     let width = report
         .tasks
         .iter()
