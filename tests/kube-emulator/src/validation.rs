@@ -1,6 +1,7 @@
 //! Validation, the `422 Invalid` answers of the real API server.
 //!
-//! Only the rules that real tools trip over in practice are checked: object names, workload
+//! Only the rules that real tools trip over in practice are checked: object names, the total
+//! size of annotations (which a large CRD's `last-applied-configuration` exceeds), workload
 //! selectors that must match their pod template, required containers and images, and the
 //! immutable fields an upgrade must not change (workload selectors, Job templates, Service
 //! cluster IPs). Messages follow the real field paths and wording.
@@ -15,6 +16,10 @@ use serde_json::Value;
 
 const SUBDOMAIN_MESSAGE: &str = "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')";
 const LABEL_MESSAGE: &str = "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')";
+
+/// The most bytes (keys plus values) an object's annotations may hold, which large CRDs
+/// exceed when `kubectl apply` stores them in `last-applied-configuration`.
+const TOTAL_ANNOTATION_SIZE: usize = 256 * 1024;
 
 fn is_label(name: &str) -> bool {
     !name.is_empty()
@@ -72,6 +77,22 @@ pub(crate) fn validate(
             "FieldValueInvalid",
             "metadata.name",
             format!("Invalid value: {name:?}: {SUBDOMAIN_MESSAGE}"),
+        ));
+    }
+    let annotations: usize = object
+        .pointer("/metadata/annotations")
+        .and_then(Value::as_object)
+        .map_or(0, |annotations| {
+            annotations
+                .iter()
+                .map(|(key, value)| key.len() + value.as_str().map_or(0, str::len))
+                .sum()
+        });
+    if annotations > TOTAL_ANNOTATION_SIZE {
+        causes.push(cause(
+            "FieldValueTooLong",
+            "metadata.annotations",
+            format!("Too long: must have at most {TOTAL_ANNOTATION_SIZE} bytes"),
         ));
     }
     match (resource.group, resource.kind) {
@@ -230,6 +251,19 @@ mod tests {
         assert_eq!(
             error.message,
             "Deployment.apps \"api\" is invalid: spec.template.metadata.labels: Invalid value: map[string]string{\"app\":\"web\"}: `selector` does not match template `labels`"
+        );
+    }
+
+    #[test]
+    fn annotations_are_limited_in_total() {
+        let definitions = by_plural("apiextensions.k8s.io", "v1", "customresourcedefinitions")
+            .expect("registered");
+        let big = "x".repeat(TOTAL_ANNOTATION_SIZE);
+        let object = json!({"metadata": {"name": "apps.example.com", "annotations": {"a": big}}});
+        let error = validate(definitions, &object, None).expect_err("too long");
+        assert_eq!(
+            error.message,
+            "CustomResourceDefinition.apiextensions.k8s.io \"apps.example.com\" is invalid: metadata.annotations: Too long: must have at most 262144 bytes"
         );
     }
 

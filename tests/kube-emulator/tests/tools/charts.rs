@@ -565,3 +565,57 @@ spec:
         missing.stderr
     );
 }
+
+#[test]
+fn a_large_crd_needs_server_side_apply_like_argo_cd_install() {
+    let cluster = Cluster::start();
+    let description = "A field with a long description. ".repeat(9000);
+    let definition = cluster.write(
+        "crd.yaml",
+        &format!(
+            "apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: applications.deploy.example.com
+spec:
+  group: deploy.example.com
+  scope: Namespaced
+  names:
+    kind: Application
+    plural: applications
+  versions:
+    - name: v1alpha1
+      served: true
+      storage: true
+      schema:
+        openAPIV3Schema:
+          type: object
+          description: \"{description}\"
+          x-kubernetes-preserve-unknown-fields: true
+"
+        ),
+    );
+    let refused = cluster
+        .kubectl()
+        .args(["apply", "-f"])
+        .args([&definition])
+        .failure(1);
+    assert!(
+        refused.stderr.contains(
+            r#"The CustomResourceDefinition "applications.deploy.example.com" is invalid: metadata.annotations: Too long: must have at most 262144 bytes"#
+        ),
+        "{}",
+        refused.stderr
+    );
+    assert!(
+        cluster
+            .objects("customresourcedefinitions.apiextensions.k8s.io")
+            .is_empty()
+    );
+    cluster
+        .kubectl()
+        .args(["apply", "--server-side", "-f"])
+        .args([&definition])
+        .success();
+    cluster.kubectl().args(["get", "applications"]).success();
+}
