@@ -7,7 +7,7 @@ use plangate_plans::{Action, ExecutorKind, Rollback};
 use crate::{
     context::ActionContext,
     error::ExecutorError,
-    outcome::{ActionOutcome, Observation},
+    outcome::{ActionOutcome, LeftChanges, Observation},
     preview::Preview,
 };
 
@@ -77,4 +77,15 @@ pub trait Executor: Send + Sync {
         evidence: Option<&'a serde_json::Value>,
         ctx: &'a ActionContext,
     ) -> BoxFuture<'a, Result<Observation, ExecutorError>>;
+
+    /// Whether a failed `apply` left anything to undo, judged from the evidence it recorded
+    /// and the outcome it returned. The engine asks this before rolling back a failed task.
+    fn left_changes(
+        &self,
+        _action: &Action,
+        _evidence: Option<&serde_json::Value>,
+        _outcome: &ActionOutcome,
+    ) -> LeftChanges {
+        LeftChanges::Unknown
+    }
 }

@@ -43,7 +43,9 @@ pub use context::{ActionContext, CheckpointFn};
 pub use error::ExecutorError;
 pub use executor::{BoxFuture, Executor};
 pub use kube::{HelmExecutor, KubectlExecutor};
-pub use outcome::{ActionOutcome, ERROR_LINE_LIMIT, Observation, OutcomeStatus, error_line};
+pub use outcome::{
+    ActionOutcome, ERROR_LINE_LIMIT, LeftChanges, Observation, OutcomeStatus, error_line,
+};
 pub use preview::{ChangeKind, Preview, PreviewChange};
 pub use redact::{MIN_SECRET_LEN, REDACTED, Redactor, RedactorBuilder};
 pub use registry::Executors;

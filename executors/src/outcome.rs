@@ -220,6 +220,24 @@ pub enum Observation {
     Unknown,
 }
 
+/// What a failed `apply` left behind, as its executor judges from the
+/// evidence it recorded and the outcome it returned
+/// ([`crate::Executor::left_changes`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LeftChanges {
+    /// Nothing was changed (for example the tool failed before it touched
+    /// any object): there is nothing to undo.
+    None {
+        /// Why nothing was changed, in words (`the context `dev` does not
+        /// exist`).
+        reason: String,
+    },
+    /// Something may have been changed: roll back.
+    Some,
+    /// The executor cannot tell; the engine asks `observe`.
+    Unknown,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -66,6 +66,7 @@ fn describe(event: &Progress) -> Option<String> {
                 .map(|r| format!(": {r}"))
                 .unwrap_or_default()
         ),
+        Progress::NothingToUndo { task, reason } => format!("  {:<7} `{task}`: {reason}", "keep"),
         Progress::Warning(message) => format!("warning: {message}"),
         Progress::RunFinished { run, status } => format!("run {run} {status}"),
         _ => return None,

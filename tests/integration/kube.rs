@@ -504,3 +504,56 @@ fn kill_9_during_kubectl_apply_then_resume_reconciles_without_applying_twice() {
         "the kill never landed while kubectl apply was in flight"
     );
 }
+
+/// A kubectl task that fails before touching anything (its kube context does
+/// not exist) has nothing to undo: no rollback runs and no false
+/// `rollback-failed` alarm is raised.
+#[test]
+fn a_kubectl_task_that_changed_nothing_has_nothing_to_undo() {
+    let cluster = Cluster::new();
+    cluster.workspace.write("app.yaml", APP);
+    cluster.workspace.write(
+        "plan.yaml",
+        "version: 1
+name: app
+environment: dev
+policy: {on_failure: rollback-task, concurrency: 1}
+vars: {namespace: demo, kube_context: dev-missing}
+phases:
+  - id: deploy
+    tasks:
+      - id: apply-app
+        risk: medium
+        run: {kubectl: {op: apply, files: [app.yaml]}}
+        rollback: auto
+",
+    );
+    let finished = cluster.run(["run", "plan.yaml"]);
+    finished.assert_code(1);
+    finished.assert_stderr_contains(
+        "  keep    `apply-app`: nothing to undo: observe found that its action had not taken effect\n",
+    );
+    assert!(
+        !finished.stderr.contains("undo    `apply-app`"),
+        "no rollback starts: {}",
+        finished.stderr
+    );
+    let report = cluster.run(["report", "--format", "json"]).json();
+    let task = &report["phases"][0]["tasks"][0];
+    assert_eq!(task["state"], "failed", "{task}");
+    assert!(
+        task["reason"]
+            .as_str()
+            .expect("a reason")
+            .ends_with("; nothing to undo: observe found that its action had not taken effect"),
+        "{task}"
+    );
+    let roles: Vec<&str> = task["history"]
+        .as_array()
+        .expect("history")
+        .iter()
+        .map(|attempt| attempt["role"].as_str().expect("role"))
+        .collect();
+    assert_eq!(roles, ["run"], "no rollback attempt is recorded: {task}");
+    assert_eq!(report["status"], "failed");
+}

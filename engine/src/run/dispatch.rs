@@ -216,8 +216,7 @@ impl Dispatcher {
                             .await;
                     }
                     OnFailure::RollbackTask => {
-                        let state = self.env.roll_back(task).await?;
-                        self.states[task] = state;
+                        self.states[task] = self.env.roll_back(task).await?.state;
                         return self
                             .finish(
                                 RunStatus::Failed,
@@ -478,9 +477,9 @@ impl Dispatcher {
         );
         let mut all_ok = true;
         for task in order {
-            let state = self.env.roll_back(task).await?;
-            all_ok &= state == TaskState::RolledBack;
-            self.states[task] = state;
+            let rolled_back = self.env.roll_back(task).await?;
+            all_ok &= rolled_back.undone;
+            self.states[task] = rolled_back.state;
         }
         Ok(all_ok)
     }

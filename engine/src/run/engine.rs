@@ -359,7 +359,7 @@ impl Engine {
             });
             let mut all_ok = true;
             for index in order {
-                all_ok &= env.roll_back(index).await? == TaskState::RolledBack;
+                all_ok &= env.roll_back(index).await?.undone;
             }
             let status = if all_ok {
                 RunStatus::RolledBack

@@ -64,6 +64,13 @@ pub enum Progress {
         /// Detail.
         reason: Option<String>,
     },
+    /// A failed task is not rolled back: its action changed nothing.
+    NothingToUndo {
+        /// Task id.
+        task: String,
+        /// `nothing to undo: ...`, with why.
+        reason: String,
+    },
     /// A warning (lock taken over, signal received...).
     Warning(String),
     /// The invocation ends with the run in this status.

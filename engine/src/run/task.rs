@@ -6,7 +6,8 @@ use std::sync::Arc;
 
 pub(crate) use plangate_executors::error_line;
 use plangate_executors::{
-    ActionContext, ActionOutcome, ExecutorError, Executors, OutcomeStatus, Redactor,
+    ActionContext, ActionOutcome, ExecutorError, Executors, LeftChanges, Observation,
+    OutcomeStatus, Redactor,
 };
 use plangate_plans::{Action, Plan, Rollback, Task};
 use plangate_state::{
@@ -463,9 +464,12 @@ impl TaskEnvironment {
 
     /// Rolls back one task; returns its new state. A task without a rollback
     /// keeps its state, and the skip is recorded as an event.
-    pub(crate) async fn roll_back(&self, index: usize) -> Result<TaskState, StoreError> {
+    pub(crate) async fn roll_back(&self, index: usize) -> Result<RolledBack, StoreError> {
         let task = &self.plan.tasks[index];
         let id = task.id.to_string();
+        if let Some(reason) = self.nothing_to_undo(task).await? {
+            return self.record_nothing_to_undo(task, reason).await;
+        }
         let Some(rollback) = &task.rollback else {
             let run = self.run_id.clone();
             let task_id = id.clone();
@@ -492,7 +496,10 @@ impl TaskEnvironment {
                 state,
                 reason: Some("no rollback declared; left in place".to_owned()),
             });
-            return Ok(state);
+            return Ok(RolledBack {
+                state,
+                undone: false,
+            });
         };
         (self.progress)(&Progress::RollbackStarted { task: id.clone() });
         let evidence = {
@@ -541,8 +548,117 @@ impl TaskEnvironment {
             state,
             reason,
         });
-        Ok(state)
+        Ok(RolledBack {
+            state,
+            undone: state == TaskState::RolledBack,
+        })
     }
+
+    /// Why a failed task left nothing to undo, if it did: its executor
+    /// judges from the last `run` attempt's evidence and outcome
+    /// ([`Executor::left_changes`](plangate_executors::Executor::left_changes)),
+    /// and when it cannot tell, `observe` may find the action not applied.
+    /// `None` for a task that did not fail, or that may have changed something.
+    async fn nothing_to_undo(&self, task: &Task) -> Result<Option<String>, StoreError> {
+        let run = self.run_id.clone();
+        let task_id = task.id.to_string();
+        let (state, last_run) = self
+            .store
+            .call(move |store| {
+                let state = store.task(&run, &task_id)?.state;
+                let last_run = store
+                    .attempts(&run, Some(&task_id))?
+                    .into_iter()
+                    .rev()
+                    .find(|attempt| attempt.role == AttemptRole::Run);
+                Ok((state, last_run))
+            })
+            .await?;
+        let Some(last_run) =
+            last_run.filter(|_| matches!(state, TaskState::Failed | TaskState::TimedOut))
+        else {
+            return Ok(None);
+        };
+        let status = match last_run.outcome {
+            Some(AttemptOutcome::Failed) => OutcomeStatus::Failed,
+            Some(AttemptOutcome::TimedOut) => OutcomeStatus::TimedOut,
+            _ => return Ok(None),
+        };
+        let Some(executor) = self.executors.for_action(&task.run) else {
+            return Ok(None);
+        };
+        let mut outcome = ActionOutcome::new(status, last_run.command.clone());
+        outcome.exit_code = last_run.exit_code;
+        outcome.signal = last_run.signal;
+        outcome.stdout_tail = last_run.stdout_tail.clone().unwrap_or_default();
+        outcome.stderr_tail = last_run.stderr_tail.clone().unwrap_or_default();
+        outcome.evidence.clone_from(&last_run.evidence);
+        let evidence = last_run.evidence.as_ref();
+        match executor.left_changes(&task.run, evidence, &outcome) {
+            LeftChanges::None { reason } => Ok(Some(reason)),
+            LeftChanges::Some => Ok(None),
+            LeftChanges::Unknown => {
+                let context = self.context_for(task, &task.run, last_run.number);
+                let observed = executor.observe(&task.run, evidence, &context).await;
+                Ok(matches!(observed, Ok(Observation::NotApplied))
+                    .then(|| "observe found that its action had not taken effect".to_owned()))
+            }
+        }
+    }
+
+    /// Records that a failed task has nothing to undo: it stays failed, its
+    /// reason says so, and an event of kind `rollback-not-needed` is written.
+    async fn record_nothing_to_undo(
+        &self,
+        task: &Task,
+        reason: String,
+    ) -> Result<RolledBack, StoreError> {
+        let run = self.run_id.clone();
+        let task_id = task.id.to_string();
+        let note = format!("nothing to undo: {reason}");
+        let stored_note = note.clone();
+        let state = self
+            .store
+            .call(move |store| {
+                let record = store.task(&run, &task_id)?;
+                let at = now_millis();
+                let reason = match &record.state_reason {
+                    Some(failure) => format!("{failure}; {stored_note}"),
+                    None => stored_note.clone(),
+                };
+                store.set_task_state(&run, &task_id, record.state, Some(&reason), at)?;
+                store.append_event(
+                    &run,
+                    plangate_state::NewEvent {
+                        at,
+                        kind: "rollback-not-needed",
+                        task_id: Some(&task_id),
+                        message: &format!("task `{task_id}`: {stored_note}"),
+                        data: None,
+                    },
+                )?;
+                Ok(record.state)
+            })
+            .await?;
+        (self.progress)(&Progress::NothingToUndo {
+            task: task.id.to_string(),
+            reason: note,
+        });
+        Ok(RolledBack {
+            state,
+            undone: true,
+        })
+    }
+}
+
+/// How a task's rollback ended.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct RolledBack {
+    /// The task's state now.
+    pub(crate) state: TaskState,
+    /// Whether nothing of the task is left in place: it was rolled back, or
+    /// it failed having changed nothing.
+    pub(crate) undone: bool,
 }
 
 fn attempt_result(outcome: &ActionOutcome) -> AttemptResult {
