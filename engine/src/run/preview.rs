@@ -54,7 +54,7 @@ impl Engine {
                         })
                         .collect(),
                 ),
-                Err(error) => PreviewReport::failed(crate::run::task::describe_error(&error)),
+                Err(error) => PreviewReport::failed(crate::run::task::error_chain(&error)),
             };
             out.insert(index, preview);
         }

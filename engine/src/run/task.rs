@@ -4,7 +4,6 @@
 
 use std::sync::Arc;
 
-pub(crate) use plangate_executors::error_line;
 use plangate_executors::{
     ActionContext, ActionOutcome, ExecutorError, Executors, LeftChanges, Observation,
     OutcomeStatus, Redactor,
@@ -244,17 +243,18 @@ impl TaskEnvironment {
         let outcome = outcome.unwrap_or_else(|error| {
             retryable = error.is_retryable();
             let mut failed = ActionOutcome::new(OutcomeStatus::Failed, command.clone());
-            // The tool's own stderr follows plangate's line, so the report
-            // shows what the tool said, not only that it failed.
-            let mut stderr = error_chain(&error);
-            if let ExecutorError::Tool { stderr_tail, .. } = &error
-                && !stderr_tail.trim().is_empty()
-            {
-                stderr.push('\n');
-                stderr.push_str(stderr_tail.trim_end());
-            }
+            // The attempt's stderr is what the tool printed, when a tool the
+            // executor ran failed (its reason says which); else plangate's
+            // own line.
+            let message = error_chain(&error);
+            let stderr = match &error {
+                ExecutorError::Tool { stderr_tail, .. } if !stderr_tail.trim().is_empty() => {
+                    stderr_tail.trim_end().to_owned()
+                }
+                _ => message.clone(),
+            };
             failed.stderr_tail = self.redactor.redact(&stderr).into_owned();
-            failure = Some(self.redactor.redact(&describe_error(&error)).into_owned());
+            failure = Some(self.redactor.redact(&message).into_owned());
             failed
         });
         Ok(Attempted {
@@ -679,7 +679,7 @@ fn attempt_result(outcome: &ActionOutcome) -> AttemptResult {
 }
 
 /// `exit code 3`, `killed by signal 9`, plus the tool's own words: its
-/// error line (see [`error_line`]).
+/// error line (see [`ActionOutcome::error_line`]).
 pub(crate) fn describe(outcome: &ActionOutcome) -> String {
     let status = match (outcome.exit_code, outcome.signal) {
         (Some(code), _) => Some(format!("exit code {code}")),
@@ -692,21 +692,6 @@ pub(crate) fn describe(outcome: &ActionOutcome) -> String {
         (None, Some(line)) => line,
         (None, None) => outcome.status.as_str().to_owned(),
     }
-}
-
-/// An executor error in one line; when a tool the executor ran failed, its
-/// error line follows: ``kubectl apply ...` exited with code 1: error:
-/// context "dev" does not exist`.
-pub(crate) fn describe_error(error: &ExecutorError) -> String {
-    let mut text = error_chain(error);
-    if let ExecutorError::Tool { stderr_tail, .. } = error
-        && let Some(line) = error_line(stderr_tail)
-        && !text.contains(&line)
-    {
-        text.push_str(": ");
-        text.push_str(&line);
-    }
-    text
 }
 
 /// An error and its sources, joined with `: `.
@@ -726,37 +711,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_error_line_is_the_first_error_line_else_the_last_line() {
-        let kubectl = "Warning: resource is deprecated\nerror: Apply failed with 1 conflict: conflict with \"kubectl\"\nPlease review the fields above.\nhttps://kubernetes.io/docs/reference/using-api/server-side-apply/#conflicts\n";
-        assert_eq!(
-            error_line(kubectl).as_deref(),
-            Some("error: Apply failed with 1 conflict: conflict with \"kubectl\"")
-        );
-        let helm = "client.go:486: [debug] Starting delete\nError: UPGRADE FAILED: pre-upgrade hooks failed\n";
-        assert_eq!(
-            error_line(helm).as_deref(),
-            Some("Error: UPGRADE FAILED: pre-upgrade hooks failed")
-        );
-        assert_eq!(
-            error_line("compiling\n  no such file  \n\n").as_deref(),
-            Some("no such file")
-        );
-        assert_eq!(error_line(" \n\n"), None);
-    }
-
-    #[test]
-    fn the_error_line_is_bounded() {
-        let long = format!("error: {}", "é".repeat(400));
-        let line = error_line(&long).expect("a line");
-        assert_eq!(
-            line.chars().count(),
-            plangate_executors::ERROR_LINE_LIMIT + 3
-        );
-        assert!(line.ends_with("..."));
-    }
-
-    #[test]
-    fn a_failed_tool_is_described_with_its_error_line() {
+    fn a_failed_attempt_is_described_with_the_tools_error_line() {
         let error = ExecutorError::Tool {
             command: "kubectl apply -f app.yaml --dry-run=client".to_owned(),
             exit_code: Some(1),
@@ -764,12 +719,13 @@ mod tests {
             stderr_tail: "error: context \"dev\" does not exist\n".to_owned(),
         };
         assert_eq!(
-            describe_error(&error),
+            error_chain(&error),
             "`kubectl apply -f app.yaml --dry-run=client` exited with code 1: error: context \"dev\" does not exist"
         );
         let mut outcome = ActionOutcome::new(OutcomeStatus::Failed, "kubectl apply");
         outcome.exit_code = Some(1);
-        outcome.stderr_tail = "error: context \"dev\" does not exist\n".to_owned();
+        outcome.stderr_tail =
+            "Warning: deprecated\nerror: context \"dev\" does not exist\nsee the docs\n".to_owned();
         assert_eq!(
             describe(&outcome),
             "exit code 1: error: context \"dev\" does not exist"

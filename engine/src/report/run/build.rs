@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 
+use plangate_executors::error_line;
 use plangate_plans::{Approvals, Plan, decide, load_plan_text};
 use plangate_state::{
     ApprovalRecord, ApprovalTarget, AttemptOutcome, AttemptRecord, AttemptRole, Store, TaskState,
@@ -11,10 +12,7 @@ use super::schema::{
     ApprovalReport, AttemptReport, NotDone, PhaseOutcome, RunReport, RunSummary, StatusReport,
     TaskOutcome, TaskStatus,
 };
-use crate::{
-    report::schema::FORMAT_VERSION,
-    run::{RunError, task::error_line},
-};
+use crate::{report::schema::FORMAT_VERSION, run::RunError};
 
 /// Reads the status of a run (the latest when `run` is `None`).
 pub fn status_report(
