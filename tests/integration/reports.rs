@@ -384,7 +384,7 @@ d     two    deferred                0  `max_tasks` 2 reached
     assert_eq!(report["deferred"][1]["reason"], "`max_tasks` 2 reached");
     let html = workspace.run(["report", "--format", "html"]).stdout;
     let at = html
-        .find("<h2>Deferred</h2>\n<p>2 tasks deferred (`resume` continues them):</p>\n<ul>\n<li><code>c</code>: `max_tasks` 2 reached</li>")
+        .find("<h2>Deferred</h2>\n<p>2 tasks deferred (<code>resume</code> continues them):</p>\n<ul>\n<li><code>c</code>: <code>max_tasks</code> 2 reached</li>")
         .unwrap_or_else(|| panic!("{html}"));
     assert!(at < html.find("Complete, with evidence").expect("a summary"));
 }

@@ -26,7 +26,7 @@ pub fn render_run_html(report: &RunReport) -> String {
         report
             .reason
             .as_deref()
-            .map(|r| format!(" ({})", escape_html(r)))
+            .map(|r| format!(" ({})", prose(r)))
             .unwrap_or_default(),
         escape_html(&report.environment),
     );
@@ -34,7 +34,7 @@ pub fn render_run_html(report: &RunReport) -> String {
         let _ = writeln!(
             out,
             "<h2>Deferred</h2>\n<p>{}:</p>\n<ul>",
-            escape_html(&deferred_heading(&report.deferred))
+            prose(&deferred_heading(&report.deferred))
         );
         for task in &report.deferred {
             let _ = writeln!(
@@ -43,7 +43,7 @@ pub fn render_run_html(report: &RunReport) -> String {
                 escape_html(&task.id),
                 task.reason
                     .as_deref()
-                    .map(|r| format!(": {}", escape_html(r)))
+                    .map(|r| format!(": {}", prose(r)))
                     .unwrap_or_default()
             );
         }
@@ -53,7 +53,7 @@ pub fn render_run_html(report: &RunReport) -> String {
         out,
         "<p>Time: {}. {}</p>",
         run_time(report),
-        escape_html(TIME_LEGEND)
+        prose(TIME_LEGEND)
     );
     let _ = writeln!(
         out,
@@ -89,7 +89,7 @@ pub fn render_run_html(report: &RunReport) -> String {
                 escape_html(&task.id),
                 escape_html(&task.risk),
                 task.state,
-                escape_html(&task.evidence),
+                prose(&task.evidence),
                 task.attempts
             );
         }
@@ -129,7 +129,7 @@ pub fn render_run_html(report: &RunReport) -> String {
                 task.state,
                 task.reason
                     .as_deref()
-                    .map(|r| format!(": {}", escape_html(r)))
+                    .map(|r| format!(": {}", prose(r)))
                     .unwrap_or_default()
             );
         }
@@ -166,4 +166,39 @@ fn render_history(out: &mut String, task: &TaskOutcome) {
         let _ = writeln!(out, "</li>");
     }
     let _ = writeln!(out, "</ul>");
+}
+
+/// plangate's own sentences in HTML: escaped, with each `code` span (the
+/// Markdown convention of every message) in a `<code>` element. An unpaired
+/// backtick stays as it is.
+fn prose(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find('`') {
+        let Some(length) = rest[start + 1..].find('`') else {
+            break;
+        };
+        out.push_str(&escape_html(&rest[..start]));
+        out.push_str("<code>");
+        out.push_str(&escape_html(&rest[start + 1..start + 1 + length]));
+        out.push_str("</code>");
+        rest = &rest[start + length + 2..];
+    }
+    out.push_str(&escape_html(rest));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::prose;
+
+    #[test]
+    fn code_spans_become_code_elements() {
+        assert_eq!(
+            prose("task `a<b>` needs `c` & more"),
+            "task <code>a&lt;b&gt;</code> needs <code>c</code> &amp; more"
+        );
+        assert_eq!(prose("one ` alone"), "one ` alone");
+        assert_eq!(prose("``"), "<code></code>");
+    }
 }
