@@ -92,6 +92,10 @@ pub(crate) struct RunArgs {
     /// With `--dry-run`: ask each executor what it would change.
     #[arg(long, requires = "dry_run")]
     pub(crate) preview: bool,
+    /// Start a new run although an earlier run of this plan is unfinished;
+    /// that run is recorded as superseded and can no longer be resumed.
+    #[arg(long, conflicts_with = "dry_run")]
+    pub(crate) new_run: bool,
 }
 
 #[derive(Debug, Args)]

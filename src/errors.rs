@@ -46,7 +46,9 @@ impl CliError {
                 | RunError::NoRuns { .. }
                 | RunError::UnknownApprovalTarget { .. }
                 | RunError::UnknownPlanTarget { .. }
-                | RunError::Lock(_),
+                | RunError::Lock(_)
+                | RunError::RunInProgress { .. }
+                | RunError::UnfinishedRun { .. },
             ) => exit::USAGE,
             CliError::Run(_) | CliError::WriteOutput { .. } | CliError::Stdout(_) => exit::FAILED,
         }

@@ -141,6 +141,7 @@ pub(crate) fn run(args: &RunArgs, settings: &Settings, printer: &Printer) -> Res
         &args.plan,
         &RunOptions {
             approve: args.approve.clone(),
+            new_run: args.new_run,
         },
     )?;
     Ok(exit_code(&outcome, printer))

@@ -95,7 +95,8 @@ pub use ids::{AttemptId, InvalidRunId, RUN_ID_LEN, RunId};
 pub use locks::{LOCK_TAKEN_OVER, LockAcquired, LockError, LockHolder, LockRecord};
 pub use open::{OpenOptions, OpenStoreError};
 pub use runs::{
-    NewRun, NewTask, PLAN_CHANGED, PlanChange, PlanChangeSummary, RUN_STARTED, RunRecord,
+    CreateRun, NewRun, NewTask, PLAN_CHANGED, PlanChange, PlanChangeSummary, RUN_STARTED,
+    RunRecord, UnfinishedRun,
 };
 pub use schema::{APPLICATION_ID, SCHEMA_VERSION};
 pub use states::{

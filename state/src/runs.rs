@@ -14,6 +14,7 @@ use serde_json::json;
 use crate::{
     error::{StoreError, sqlite},
     ids::{RunId, is_run_id_prefix},
+    locks::{LockHolder, LockRecord},
     states::{RunStatus, TaskState},
     store::{EventRow, Store, id_column, insert_event},
 };
@@ -139,71 +140,81 @@ impl Store {
     /// transaction, and returns the new run id.
     pub fn create_run(&mut self, new_run: NewRun) -> Result<RunId, StoreError> {
         let operation = "create a run";
-        let NewRun {
-            plan_name,
-            plan_path,
-            plan_hash,
-            plan_text,
-            environment,
-            at,
-            tasks,
-        } = new_run;
-        let plan_path = utf8_path(&plan_path)?;
-        check_unique(&tasks)?;
-        let id = RunId::generate(at);
+        check_unique(&new_run.tasks)?;
         self.write(operation, |transaction| {
-            transaction
+            insert_run_in(transaction, &new_run, operation)
+        })
+    }
+
+    /// Creates a run as [`Store::create_run`] does, unless `decide` refuses,
+    /// and takes its lock for `holder`, in one `BEGIN IMMEDIATE` transaction:
+    /// two processes cannot both pass the check. `decide` sees the
+    /// unfinished runs of the same plan name and environment (`running`,
+    /// `paused`, `interrupted`, `incomplete`), newest first, with their
+    /// locks; with [`CreateRun::Supersede`] they all become `superseded`,
+    /// naming the new run.
+    pub fn create_run_exclusive<E>(
+        &mut self,
+        new_run: NewRun,
+        holder: &LockHolder,
+        decide: impl FnOnce(&[UnfinishedRun]) -> CreateRun<E>,
+    ) -> Result<Result<RunId, E>, StoreError> {
+        let operation = "create a run";
+        check_unique(&new_run.tasks)?;
+        self.write(operation, |transaction| {
+            let unfinished: Vec<UnfinishedRun> = transaction
                 .prepare_cached(
-                    "INSERT INTO runs (id, plan_name, plan_path, plan_hash, \
-                     environment, status, created_at, updated_at) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
+                    "SELECT runs.id, runs.status, locks.pid, locks.host, locks.acquired_at, \
+                     locks.heartbeat_at FROM runs LEFT JOIN locks ON locks.run_id = runs.id \
+                     WHERE plan_name = ?1 AND environment = ?2 AND status IN \
+                     ('running', 'paused', 'interrupted', 'incomplete') \
+                     ORDER BY created_at DESC, runs.rowid DESC",
                 )
                 .and_then(|mut statement| {
-                    statement.execute((
-                        &id,
-                        plan_name.as_str(),
-                        plan_path,
-                        &plan_hash,
-                        &environment,
-                        RunStatus::Running,
-                        at,
-                    ))
+                    statement
+                        .query_map((new_run.plan_name.as_str(), &new_run.environment), |row| {
+                            let id: RunId = row.get(0)?;
+                            let pid: Option<u32> = row.get(2)?;
+                            let lock = match pid {
+                                Some(pid) => Some(LockRecord {
+                                    run_id: id.clone(),
+                                    pid,
+                                    host: row.get(3)?,
+                                    acquired_at: row.get(4)?,
+                                    heartbeat_at: row.get(5)?,
+                                }),
+                                None => None,
+                            };
+                            Ok(UnfinishedRun {
+                                id,
+                                status: row.get(1)?,
+                                lock,
+                            })
+                        })?
+                        .collect()
                 })
                 .map_err(sqlite(operation))?;
-            transaction
-                .prepare_cached("INSERT INTO run_plans (run_id, plan_text) VALUES (?1, ?2)")
-                .and_then(|mut statement| statement.execute((&id, &plan_text)))
-                .map_err(sqlite(operation))?;
-            let mut insert = transaction
-                .prepare_cached(INSERT_TASK)
-                .map_err(sqlite(operation))?;
-            for task in &tasks {
-                insert_task(&mut insert, &id, task).map_err(sqlite(operation))?;
+            let supersede = match decide(&unfinished) {
+                CreateRun::Refuse(refusal) => return Ok(Err(refusal)),
+                CreateRun::Create => false,
+                CreateRun::Supersede => true,
+            };
+            let id = insert_run_in(transaction, &new_run, operation)?;
+            if supersede {
+                for old in &unfinished {
+                    supersede_in(transaction, old, &id, new_run.at, operation)?;
+                }
             }
-            let message = format!(
-                "run of plan `{}` started with {}",
-                plan_name,
-                plural(tasks.len(), "task", "tasks")
-            );
-            let data = json!({
-                "plan": plan_name,
-                "plan_hash": plan_hash,
-                "environment": environment,
-                "tasks": tasks.len(),
-            });
-            insert_event(
-                transaction,
-                &id,
-                &EventRow {
-                    at,
-                    kind: RUN_STARTED,
-                    task_id: None,
-                    message: &message,
-                    data: Some(&data),
-                },
-                operation,
-            )?;
-            Ok(id.clone())
+            transaction
+                .prepare_cached(
+                    "INSERT INTO locks (run_id, pid, host, acquired_at, heartbeat_at) \
+                     VALUES (?1, ?2, ?3, ?4, ?4)",
+                )
+                .and_then(|mut statement| {
+                    statement.execute((&id, holder.pid, &holder.host, new_run.at))
+                })
+                .map_err(sqlite(operation))?;
+            Ok(Ok(id))
         })
     }
 
@@ -481,6 +492,138 @@ impl Store {
             Ok(summary)
         })
     }
+}
+
+/// Inserts a run, its plan text, its tasks and its `run-started` event.
+fn insert_run_in(
+    transaction: &Transaction<'_>,
+    new_run: &NewRun,
+    operation: &'static str,
+) -> Result<RunId, StoreError> {
+    let NewRun {
+        plan_name,
+        plan_path,
+        plan_hash,
+        plan_text,
+        environment,
+        at,
+        tasks,
+    } = new_run;
+    let at = *at;
+    let plan_path = utf8_path(plan_path)?;
+    let id = RunId::generate(at);
+    transaction
+        .prepare_cached(
+            "INSERT INTO runs (id, plan_name, plan_path, plan_hash, \
+                 environment, status, created_at, updated_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
+        )
+        .and_then(|mut statement| {
+            statement.execute((
+                &id,
+                plan_name.as_str(),
+                plan_path,
+                &plan_hash,
+                &environment,
+                RunStatus::Running,
+                at,
+            ))
+        })
+        .map_err(sqlite(operation))?;
+    transaction
+        .prepare_cached("INSERT INTO run_plans (run_id, plan_text) VALUES (?1, ?2)")
+        .and_then(|mut statement| statement.execute((&id, &plan_text)))
+        .map_err(sqlite(operation))?;
+    let mut insert = transaction
+        .prepare_cached(INSERT_TASK)
+        .map_err(sqlite(operation))?;
+    for task in tasks {
+        insert_task(&mut insert, &id, task).map_err(sqlite(operation))?;
+    }
+    let message = format!(
+        "run of plan `{}` started with {}",
+        plan_name,
+        plural(tasks.len(), "task", "tasks")
+    );
+    let data = json!({
+        "plan": plan_name,
+        "plan_hash": plan_hash,
+        "environment": environment,
+        "tasks": tasks.len(),
+    });
+    insert_event(
+        transaction,
+        &id,
+        &EventRow {
+            at,
+            kind: RUN_STARTED,
+            task_id: None,
+            message: &message,
+            data: Some(&data),
+        },
+        operation,
+    )?;
+    Ok(id)
+}
+
+/// Marks `old` as superseded by `new`: final, with a reason and an event.
+fn supersede_in(
+    transaction: &Transaction<'_>,
+    old: &UnfinishedRun,
+    new: &RunId,
+    at: i64,
+    operation: &'static str,
+) -> Result<(), StoreError> {
+    let reason = format!("superseded by run `{new}` (`plangate run --new-run`)");
+    transaction
+        .prepare_cached(
+            "UPDATE runs SET status = ?2, exit_reason = ?3, updated_at = max(updated_at, ?4), \
+             finished_at = ?4 WHERE id = ?1",
+        )
+        .and_then(|mut statement| statement.execute((&old.id, RunStatus::Superseded, &reason, at)))
+        .map_err(sqlite(operation))?;
+    transaction
+        .prepare_cached("DELETE FROM locks WHERE run_id = ?1")
+        .and_then(|mut statement| statement.execute([&old.id]))
+        .map_err(sqlite(operation))?;
+    let message = format!("run is now {}: {reason}", RunStatus::Superseded);
+    let data = json!({ "status": RunStatus::Superseded, "reason": reason, "by": new });
+    insert_event(
+        transaction,
+        &old.id,
+        &EventRow {
+            at,
+            kind: RunStatus::Superseded.event_kind(),
+            task_id: None,
+            message: &message,
+            data: Some(&data),
+        },
+        operation,
+    )?;
+    Ok(())
+}
+
+/// An unfinished run of the same plan, as [`Store::create_run_exclusive`]
+/// shows it to its `decide`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UnfinishedRun {
+    /// The run.
+    pub id: RunId,
+    /// Its status (`running`, `paused`, `interrupted` or `incomplete`).
+    pub status: RunStatus,
+    /// Its lock, when a process holds (or held, and died holding) one.
+    pub lock: Option<LockRecord>,
+}
+
+/// What [`Store::create_run_exclusive`] does.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CreateRun<E> {
+    /// Create the run; the unfinished ones stay as they are.
+    Create,
+    /// Create the run; the unfinished ones become `superseded`.
+    Supersede,
+    /// Create nothing.
+    Refuse(E),
 }
 
 /// Decodes a row selected with [`SELECT_RUN`].

@@ -531,3 +531,75 @@ fn a_timeout_kills_the_whole_process_group() {
     let attempt = &report["phases"][0]["tasks"][0]["history"][0];
     assert_eq!(attempt["outcome"], "timed-out");
 }
+
+/// Phase `one`: `long` runs until the file `go` exists; phase `two` waits
+/// for an approval.
+const TWO_RUNS_PLAN: &str = "version: 1\nname: twice\npolicy: {require_rollback: none}\nphases:\n  - id: one\n    tasks:\n      - {id: long, risk: low, idempotent: true, run: {shell: [sh, -c, 'touch started; while [ ! -e go ]; do sleep 0.01; done; echo long >> journal']}}\n  - id: two\n    approval: true\n    tasks:\n      - {id: after, risk: low, run: {shell: [sh, -c, 'echo after >> journal']}}\n";
+
+/// A second `plangate run` of a plan is refused while a live process drives
+/// the first (naming it, its pid and host), and while the first waits for a
+/// resume; `--new-run` starts over and records the first as superseded.
+#[test]
+fn a_second_run_of_the_same_plan_is_refused_until_new_run() {
+    let workspace = Workspace::new();
+    workspace.write("plan.yaml", TWO_RUNS_PLAN);
+    let mut first = workspace
+        .command(["run", "plan.yaml"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("plangate starts");
+    wait_until("the long task to start", || {
+        workspace.path().join("started").exists()
+    });
+    let run = workspace.status()["run"]
+        .as_str()
+        .expect("run id")
+        .to_owned();
+    let host = nix::unistd::gethostname()
+        .expect("the host name")
+        .to_string_lossy()
+        .into_owned();
+
+    let refused = workspace.run(["run", "plan.yaml"]);
+    refused.assert_code(2);
+    assert_eq!(
+        refused.stderr,
+        format!(
+            "error: plan `twice` (environment `dev`) is being run: run `{run}` is driven by process {} on `{host}`\n\nhint: wait for it to finish, or stop it (`kill -INT {}` on `{host}`)\n",
+            first.id(),
+            first.id()
+        )
+    );
+    let runs = workspace.run(["runs"]);
+    assert_eq!(
+        runs.stdout.matches("twice").count(),
+        1,
+        "the refused run left no record: {}",
+        runs.stdout
+    );
+
+    workspace.write("go", "");
+    let status = first.wait().expect("the first run ends");
+    assert_eq!(status.code(), Some(3), "it pauses for the approval");
+    let refused = workspace.run(["run", "plan.yaml"]);
+    refused.assert_code(2);
+    assert_eq!(
+        refused.stderr,
+        format!(
+            "error: plan `twice` (environment `dev`) has an unfinished run `{run}` (paused)\n\nhint: continue it with `plangate resume {run}`, or start over with `plangate run PLAN --new-run` (run `{run}` is then recorded as superseded)\n"
+        )
+    );
+
+    let fresh = workspace.run(["run", "plan.yaml", "--new-run"]);
+    fresh.assert_code(3);
+    let old = workspace.run(["status", &run, "--format", "json"]).json();
+    assert_eq!(old["status"], "superseded");
+    let new = workspace.status();
+    assert_ne!(new["run"], run.as_str());
+    assert_eq!(new["status"], "paused");
+    let resumed = workspace.run(["resume", &run]);
+    resumed.assert_code(2);
+    resumed.assert_stderr_contains(&format!("run `{run}` is superseded and cannot be resumed"));
+    assert_eq!(workspace.read("journal"), "long\nlong\n");
+}

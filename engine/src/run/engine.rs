@@ -11,8 +11,8 @@ use std::{
 use plangate_executors::{Executors, Redactor};
 use plangate_plans::{Approvals, Decision, LoadedPlan, Plan, decide, load_plan, load_plan_text};
 use plangate_state::{
-    ApprovalTarget, AttemptRole, LockAcquired, LockHolder, NewRun, NewTask, OpenOptions, RunId,
-    RunRecord, RunStatus, Store, TaskState, now_millis,
+    ApprovalTarget, AttemptRole, CreateRun, LockAcquired, LockHolder, NewRun, NewTask, OpenOptions,
+    RunId, RunRecord, RunStatus, Store, TaskState, UnfinishedRun, now_millis,
 };
 use tokio::signal::unix::{SignalKind, signal};
 use tokio_util::sync::CancellationToken;
@@ -73,6 +73,9 @@ pub fn default_approver() -> String {
 pub struct RunOptions {
     /// Task or phase ids approved up front (`--approve`).
     pub approve: Vec<String>,
+    /// Start a new run although an earlier run of the plan (same name and
+    /// environment) is unfinished; that run becomes `superseded`.
+    pub new_run: bool,
 }
 
 /// Options of `plangate resume`.
@@ -144,15 +147,23 @@ impl Engine {
         let absolute = std::path::absolute(plan_path).unwrap_or_else(|_| plan_path.to_owned());
         let tasks = initial_tasks(&plan, &dry_run);
         let at = now_millis();
-        let run = store.create_run(NewRun {
-            plan_name: plan.name.clone(),
-            plan_path: absolute,
-            plan_hash: plan.content_hash.clone(),
-            plan_text: source.into_text(),
-            environment: plan.environment.clone(),
-            at,
-            tasks,
-        })?;
+        let holder = lock_holder();
+        let plan_name = plan.name.to_string();
+        let environment = plan.environment.clone();
+        let new_run = options.new_run;
+        let run = store.create_run_exclusive(
+            NewRun {
+                plan_name: plan.name.clone(),
+                plan_path: absolute,
+                plan_hash: plan.content_hash.clone(),
+                plan_text: source.into_text(),
+                environment: plan.environment.clone(),
+                at,
+                tasks,
+            },
+            &holder,
+            |unfinished| earlier_runs(unfinished, &holder, &plan_name, &environment, new_run),
+        )??;
         let approver = self.settings.approver.clone();
         for target in &options.approve {
             let target = if plan.task(target).is_some() {
@@ -504,6 +515,44 @@ struct Drive {
     approvals: Approvals,
     /// Whether this invocation is a `resume`.
     resumed: bool,
+}
+
+/// Whether a new run of plan `plan` in `environment` may start, given its
+/// unfinished runs: never while a live process drives one (a lock of another
+/// host counts as live: its pid means nothing here); and, unless `new_run`
+/// (which supersedes them), not while one waits for a `resume`.
+fn earlier_runs(
+    unfinished: &[UnfinishedRun],
+    holder: &LockHolder,
+    plan: &str,
+    environment: &str,
+    new_run: bool,
+) -> CreateRun<RunError> {
+    let live = unfinished.iter().find_map(|earlier| {
+        earlier
+            .lock
+            .as_ref()
+            .filter(|lock| lock.host != holder.host || plangate_state::pid_is_alive(lock.pid))
+    });
+    if let Some(lock) = live {
+        return CreateRun::Refuse(RunError::RunInProgress {
+            plan: plan.to_owned(),
+            environment: environment.to_owned(),
+            run: lock.run_id.to_string(),
+            pid: lock.pid,
+            host: lock.host.clone(),
+        });
+    }
+    match unfinished.first() {
+        None => CreateRun::Create,
+        Some(_) if new_run => CreateRun::Supersede,
+        Some(earlier) => CreateRun::Refuse(RunError::UnfinishedRun {
+            plan: plan.to_owned(),
+            environment: environment.to_owned(),
+            run: earlier.id.to_string(),
+            status: earlier.status,
+        }),
+    }
 }
 
 /// Takes the run's lock before the runtime is involved (resume reconciles

@@ -63,6 +63,36 @@ pub enum RunError {
         /// The run.
         run: String,
     },
+    /// A live process drives a run of the same plan (name and environment):
+    /// a second run of it would interleave with the first.
+    #[error(
+        "plan `{plan}` (environment `{environment}`) is being run: run `{run}` is driven by process {pid} on `{host}`"
+    )]
+    RunInProgress {
+        /// The plan.
+        plan: String,
+        /// Its environment.
+        environment: String,
+        /// The live run.
+        run: String,
+        /// The process driving it.
+        pid: u32,
+        /// That process's host.
+        host: String,
+    },
+    /// An earlier run of the same plan (name and environment) is unfinished
+    /// (paused, interrupted, incomplete, or left running by a dead process).
+    #[error("plan `{plan}` (environment `{environment}`) has an unfinished run `{run}` ({status})")]
+    UnfinishedRun {
+        /// The plan.
+        plan: String,
+        /// Its environment.
+        environment: String,
+        /// The unfinished run.
+        run: String,
+        /// Its status.
+        status: RunStatus,
+    },
     /// No run exists yet in the state file.
     #[error("no runs in `{}`", path.display())]
     NoRuns {
@@ -94,6 +124,12 @@ impl RunError {
             RunError::PlanChanged { .. } => Some(
                 "pass `--accept-plan-change` to continue with the new plan (finished tasks stay finished), or restore the plan file".to_owned(),
             ),
+            RunError::RunInProgress { pid, host, .. } => Some(format!(
+                "wait for it to finish, or stop it (`kill -INT {pid}` on `{host}`)"
+            )),
+            RunError::UnfinishedRun { run, .. } => Some(format!(
+                "continue it with `plangate resume {run}`, or start over with `plangate run PLAN --new-run` (run `{run}` is then recorded as superseded)"
+            )),
             RunError::Lock(_) => Some(
                 "wait for that process to finish, or stop it; a lock left by a dead process on this host is taken over automatically".to_owned(),
             ),
