@@ -142,7 +142,7 @@ impl Store {
         let operation = "create a run";
         check_unique(&new_run.tasks)?;
         self.write(operation, |transaction| {
-            insert_run_in(transaction, &new_run, operation)
+            insert_run_in(transaction, new_run, operation)
         })
     }
 
@@ -199,10 +199,11 @@ impl Store {
                 CreateRun::Create => false,
                 CreateRun::Supersede => true,
             };
-            let id = insert_run_in(transaction, &new_run, operation)?;
+            let at = new_run.at;
+            let id = insert_run_in(transaction, new_run, operation)?;
             if supersede {
                 for old in &unfinished {
-                    supersede_in(transaction, old, &id, new_run.at, operation)?;
+                    supersede_in(transaction, old, &id, at, operation)?;
                 }
             }
             transaction
@@ -210,9 +211,7 @@ impl Store {
                     "INSERT INTO locks (run_id, pid, host, acquired_at, heartbeat_at) \
                      VALUES (?1, ?2, ?3, ?4, ?4)",
                 )
-                .and_then(|mut statement| {
-                    statement.execute((&id, holder.pid, &holder.host, new_run.at))
-                })
+                .and_then(|mut statement| statement.execute((&id, holder.pid, &holder.host, at)))
                 .map_err(sqlite(operation))?;
             Ok(Ok(id))
         })
@@ -497,7 +496,7 @@ impl Store {
 /// Inserts a run, its plan text, its tasks and its `run-started` event.
 fn insert_run_in(
     transaction: &Transaction<'_>,
-    new_run: &NewRun,
+    new_run: NewRun,
     operation: &'static str,
 ) -> Result<RunId, StoreError> {
     let NewRun {
@@ -509,8 +508,7 @@ fn insert_run_in(
         at,
         tasks,
     } = new_run;
-    let at = *at;
-    let plan_path = utf8_path(plan_path)?;
+    let plan_path = utf8_path(&plan_path)?;
     let id = RunId::generate(at);
     transaction
         .prepare_cached(
@@ -537,7 +535,7 @@ fn insert_run_in(
     let mut insert = transaction
         .prepare_cached(INSERT_TASK)
         .map_err(sqlite(operation))?;
-    for task in tasks {
+    for task in &tasks {
         insert_task(&mut insert, &id, task).map_err(sqlite(operation))?;
     }
     let message = format!(
