@@ -557,3 +557,105 @@ phases:
     assert_eq!(roles, ["run"], "no rollback attempt is recorded: {task}");
     assert_eq!(report["status"], "failed");
 }
+
+/// A Deployment with the given image, for server-side applies.
+fn web(image: &str) -> String {
+    format!(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: web, namespace: demo, labels: {{app: web}}}}\nspec:\n  replicas: 1\n  selector: {{matchLabels: {{app: web}}}}\n  template:\n    metadata: {{labels: {{app: web}}}}\n    spec:\n      containers: [{{name: web, image: '{image}'}}]\n"
+    )
+}
+
+/// Regression: the auto rollback wrote snapshots back with `replace`, which
+/// handed the restored fields to a `kubectl` Update manager, and the user's
+/// next `kubectl apply --server-side` (own field manager, no force) failed
+/// with `Apply failed with 1 conflict: conflict with "kubectl"`.
+#[test]
+fn an_auto_rollback_leaves_field_ownership_as_it_was() {
+    let cluster = Cluster::new();
+    cluster.workspace.write("namespace.yaml", NAMESPACE);
+    cluster.kubectl(&["apply", "-f", "namespace.yaml"]);
+    cluster.workspace.write("good.yaml", &web("nginx:1.27"));
+    cluster.kubectl(&[
+        "apply",
+        "--server-side",
+        "--field-manager=deploy",
+        "-f",
+        "good.yaml",
+    ]);
+    let owners = |cluster: &Cluster| -> Vec<Value> {
+        let live: Value = serde_json::from_str(&cluster.kubectl(&[
+            "get",
+            "deployment/web",
+            "-n",
+            "demo",
+            "-o",
+            "json",
+            "--show-managed-fields",
+        ]))
+        .expect("JSON");
+        let mut entries: Vec<Value> = live["metadata"]["managedFields"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        // Status entries are the controller's, written as the rollout goes.
+        entries.retain(|entry| entry.get("subresource").is_none());
+        for entry in &mut entries {
+            entry.as_object_mut().expect("an entry").remove("time");
+        }
+        entries.sort_by_key(Value::to_string);
+        entries
+    };
+    let before = owners(&cluster);
+
+    cluster.workspace.write("broken.yaml", &web("nginx:broken"));
+    cluster.workspace.write(
+        "plan.yaml",
+        "version: 1
+name: app
+environment: dev
+policy: {on_failure: rollback-task, concurrency: 1}
+vars: {kube_context: dev}
+phases:
+  - id: deploy
+    tasks:
+      - id: web
+        risk: medium
+        run: {kubectl: {op: apply, files: [broken.yaml], server_side: true, field_manager: deploy}}
+        verify: {kubectl: {op: rollout_status, resource: deployment/web, namespace: demo, timeout: 5s}}
+        rollback: auto
+",
+    );
+    let finished = cluster.run(["run", "plan.yaml"]);
+    finished.assert_code(1);
+    assert_eq!(
+        cluster.workspace.states()["web"],
+        "rolled-back",
+        "{}",
+        finished.stderr
+    );
+    assert_eq!(
+        cluster.kubectl(&[
+            "get",
+            "deployment/web",
+            "-n",
+            "demo",
+            "-o",
+            "jsonpath={.spec.template.spec.containers[0].image}"
+        ]),
+        "nginx:1.27"
+    );
+    assert_eq!(
+        owners(&cluster),
+        before,
+        "the same managers own the same fields"
+    );
+
+    cluster.workspace.write("next.yaml", &web("nginx:1.28"));
+    cluster.kubectl(&[
+        "apply",
+        "--server-side",
+        "--field-manager=deploy",
+        "-f",
+        "next.yaml",
+    ]);
+}

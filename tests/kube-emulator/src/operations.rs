@@ -417,6 +417,21 @@ pub(crate) fn update(
             resource.kind,
             &writer(&api_version, options),
         );
+    } else if managed_changed_explicitly
+        && let Some(explicit) = object.pointer("/metadata/managedFields").cloned()
+    {
+        // As the API server's field manager: managedFields sent with an
+        // update replace the live ones, and the fields the update changes
+        // still go to its manager.
+        let api_version = resource.api_version();
+        let mut base = old.clone();
+        meta::metadata_mut(&mut base).insert("managedFields".into(), explicit);
+        record_update(
+            Some(&base),
+            &mut object,
+            resource.kind,
+            &writer(&api_version, options),
+        );
     }
     let mut unchanged_candidate = object.clone();
     meta::metadata_mut(&mut unchanged_candidate).insert(

@@ -52,7 +52,12 @@
 //! create --raw` if it is gone; one that already matches its snapshot is left
 //! alone. `--raw` sends the snapshot byte for byte: without it, kubectl
 //! rewrites the client-side apply annotation from the object it sends, and
-//! the restored object would differ from the snapshot. The rollback
+//! the restored object would differ from the snapshot. Writing the content
+//! back hands the fields it changes to `kubectl` (an Update manager), so a
+//! second update that changes nothing sends the snapshot's `managedFields`
+//! (read with `--show-managed-fields`): every field goes back to the manager
+//! that owned it, and the owners' next `kubectl apply --server-side` does not
+//! conflict with `kubectl`. The rollback
 //! talks to the context recorded in the evidence (which passed the guard
 //! when the change was made, so it is not checked again). A snapshot holding a
 //! redacted secret (secrets never reach the state file) is refused rather

@@ -62,6 +62,8 @@ impl Request<'_> {
             "-o".to_owned(),
             "json".to_owned(),
             "--ignore-not-found".to_owned(),
+            // A restore puts field ownership back too.
+            "--show-managed-fields".to_owned(),
         ]);
         args.extend(self.target.kubectl_args());
         let stdout = self.invocation.query(&args).await?;
@@ -130,6 +132,8 @@ impl Request<'_> {
             "-o".to_owned(),
             "json".to_owned(),
             "--ignore-not-found".to_owned(),
+            // A restore puts field ownership back too.
+            "--show-managed-fields".to_owned(),
         ];
         args.extend(self.target.kubectl_cluster_args());
         let stdout = self.invocation.query(&args).await?;
