@@ -1,0 +1,190 @@
+//! Reading a plan file and running the pipeline over its text: the text
+//! checks YAML parsers report badly, the YAML parse, then [`Context::plan`].
+
+use std::{
+    cell::OnceCell,
+    path::{Path as FsPath, PathBuf},
+};
+
+use serde_yaml::Value;
+use sha2::{Digest, Sha256};
+
+use super::Context;
+use crate::{
+    diagnostic::{Diagnostic, Diagnostics},
+    model::Plan,
+    source::{SourceFile, Span},
+    yaml_value,
+};
+
+/// The error of [`load_plan`].
+#[derive(Debug, thiserror::Error)]
+pub enum LoadPlanError {
+    /// The file could not be read (missing, permissions, not UTF-8). Not retryable
+    /// without user action.
+    #[error("failed to read plan file `{path}`")]
+    Read {
+        /// The path as given.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file was read but is not a valid plan; every problem is listed.
+    #[error("plan file `{}` has {}", .0.source().path().display(), crate::text::plural(.0.len(), "error", "errors"))]
+    Invalid(Diagnostics),
+}
+
+/// A validated plan and the text it was read from: a command loads its plan
+/// once and keeps what it needs (a run stores the text; its hash is
+/// [`Plan::content_hash`]).
+#[derive(Clone, Debug)]
+pub struct LoadedPlan {
+    /// The validated plan.
+    pub plan: Plan,
+    /// The path as given and the text read from it.
+    pub source: SourceFile,
+}
+
+impl LoadedPlan {
+    /// The plan file's text, as read.
+    pub fn text(&self) -> &str {
+        self.source.text()
+    }
+
+    /// The SHA-256 of the text, hex.
+    pub fn hash(&self) -> &str {
+        &self.plan.content_hash
+    }
+}
+
+/// Reads and validates the plan at `path`.
+pub fn load_plan(path: &FsPath) -> Result<LoadedPlan, LoadPlanError> {
+    let bytes = std::fs::read(path).map_err(|source| LoadPlanError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    let text = String::from_utf8(bytes).map_err(|error| LoadPlanError::Read {
+        path: path.to_owned(),
+        source: std::io::Error::new(std::io::ErrorKind::InvalidData, error.utf8_error()),
+    })?;
+    load_plan_text(path, text)
+}
+
+/// Validates `text` as the plan file at `path` held it (the copy a run
+/// stored): relative paths resolve against `path`'s folder, as for
+/// [`load_plan`], and diagnostics name `path`.
+pub fn load_plan_text(path: &FsPath, text: String) -> Result<LoadedPlan, LoadPlanError> {
+    let base_dir = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent.to_owned(),
+        _ => PathBuf::from("."),
+    };
+    let source = SourceFile::new(path, text);
+    match parse_inner(&source, base_dir) {
+        Ok(plan) => Ok(LoadedPlan { plan, source }),
+        Err(items) => Err(LoadPlanError::Invalid(Diagnostics::new(source, items))),
+    }
+}
+
+/// Validates plan text; `base_dir` is the folder relative paths resolve against.
+pub fn parse_plan(source: SourceFile, base_dir: PathBuf) -> Result<Plan, Diagnostics> {
+    match parse_inner(&source, base_dir) {
+        Ok(plan) => Ok(plan),
+        Err(items) => Err(Diagnostics::new(source, items)),
+    }
+}
+
+pub(super) fn parse_inner(source: &SourceFile, base_dir: PathBuf) -> Result<Plan, Vec<Diagnostic>> {
+    let tabs = tab_diagnostics(source);
+    if !tabs.is_empty() {
+        return Err(tabs);
+    }
+    // The marked pass (positions) runs only when a position is needed: for
+    // a diagnostic, or to check fields the typed pass cannot see. A valid
+    // plan is usually parsed once, which halves the time and the memory of
+    // loading a large plan.
+    let value = match yaml_value::parse(source.text()) {
+        Some(value) => value,
+        None => serde_yaml::from_str::<Value>(source.text())
+            .map_err(|e| vec![yaml_error(source, &e)])?,
+    };
+    if value.is_null() {
+        return Err(vec![empty_file()]);
+    }
+    let context = Context {
+        source,
+        tree: OnceCell::new(),
+        diagnostics: Vec::new(),
+    };
+    let Value::Mapping(mut root) = value else {
+        let (span, found) = context.tree().map_or_else(
+            || (None, "a scalar or a sequence".to_owned()),
+            |tree| (Some(tree.span), tree.describe().to_owned()),
+        );
+        return Err(vec![
+            Diagnostic::new(span, format!("a plan must be a mapping, found {found}"))
+                .with_help("a plan is a mapping with `version: 1`, `name:` and `phases:`"),
+        ]);
+    };
+    let mut context = context;
+    let plan = context.plan(&mut root, source, base_dir);
+    match plan {
+        Some(plan) if context.diagnostics.is_empty() => Ok(plan),
+        _ => Err(context.diagnostics),
+    }
+}
+
+pub(super) fn empty_file() -> Diagnostic {
+    Diagnostic::new(None, "plan file is empty")
+        .with_help("a plan is a mapping with `version: 1`, `name:` and `phases:`")
+}
+
+pub(super) fn tab_diagnostics(source: &SourceFile) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    for (index, line) in source.text().split('\n').enumerate() {
+        let indent: String = line
+            .chars()
+            .take_while(|c| *c == ' ' || *c == '\t')
+            .collect();
+        if let Some(column) = indent.chars().position(|c| c == '\t') {
+            out.push(
+                Diagnostic::new(
+                    Some(Span::new(index + 1, column + 1, 1)),
+                    "tab character in indentation",
+                )
+                .with_label("tab")
+                .with_help("YAML indents with spaces only; replace the tab with spaces"),
+            );
+        }
+    }
+    out
+}
+
+pub(super) fn yaml_error(source: &SourceFile, error: &serde_yaml::Error) -> Diagnostic {
+    let message = error.to_string();
+    // serde_yaml appends " at line L column C"; the span carries that already.
+    let message = message
+        .split(" at line ")
+        .next()
+        .unwrap_or(&message)
+        .to_owned();
+    let span = error.location().map(|location| {
+        let (line, column) = source.position_of_byte(location.index());
+        Span::new(line, column, 1)
+    });
+    if message.contains("more than one document") {
+        return Diagnostic::new(span, "plan file holds more than one YAML document")
+            .with_help("remove the `---` separators; a plan is one document");
+    }
+    Diagnostic::new(span, format!("invalid YAML: {message}"))
+}
+
+pub(super) fn hex_sha256(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    let digest = Sha256::digest(bytes);
+    let mut out = String::with_capacity(64);
+    for byte in digest {
+        let _ = write!(out, "{byte:02x}");
+    }
+    out
+}

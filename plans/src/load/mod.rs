@@ -1,0 +1,37 @@
+//! Loading a plan file: YAML parsing, typed decoding and validation, with every
+//! problem of the file collected as a positioned [`Diagnostic`].
+//!
+//! The pipeline:
+//!
+//! 1. text checks that YAML parsers report badly (tabs in indentation, empty file);
+//! 2. serde_yaml parses the document into a `Value` (syntax errors, with positions);
+//! 3. [`crate::marked`] parses it again, keeping the span of every key and
+//!    value, but only when a position is needed (a diagnostic, or a field
+//!    check the typed pass cannot make): a valid plan is usually parsed once;
+//! 4. each section, phase, task and action is decoded on its own, so one bad
+//!    task does not hide the errors of the next; unknown keys are all reported;
+//! 5. semantic checks (ids, `needs`, cycles, rollbacks, templates) run on the
+//!    decoded pieces and look their spans up in the marked tree.
+//!
+//! One file per section: `file` (reading, steps 1 and 2), `context` (the
+//! diagnostics and the decoding helpers), `document` (the top level),
+//! `policy` (with `defaults`), `vars`, `executors`, `phases`, `tasks`,
+//! `actions` and `checks` (across tasks, step 5).
+
+mod actions;
+mod checks;
+mod context;
+mod document;
+mod executors;
+mod file;
+mod phases;
+mod policy;
+mod tasks;
+mod vars;
+
+use context::{Context, key_text};
+use file::hex_sha256;
+use policy::Defaults;
+use tasks::{DraftTask, TaskContext};
+
+pub use file::{LoadPlanError, LoadedPlan, load_plan, load_plan_text, parse_plan};

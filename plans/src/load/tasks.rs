@@ -1,0 +1,198 @@
+//! One task: its keys, defaults applied, and its `run`, `verify` and
+//! `rollback`, kept as a [`DraftTask`] until `needs` are resolved.
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde_yaml::Value;
+
+use super::{Context, Defaults};
+use crate::{
+    action::{Action, ExecutorInstance, ExecutorKind, Rollback},
+    duration::PlanDuration,
+    ids::TaskId,
+    marked::Path,
+    model::{Risk, Task},
+};
+
+pub(super) const TASK_KEYS: &[&str] = &[
+    "id",
+    "name",
+    "source",
+    "risk",
+    "needs",
+    "estimate",
+    "timeout",
+    "retries",
+    "retry_backoff",
+    "idempotent",
+    "run",
+    "verify",
+    "rollback",
+];
+
+/// A task as decoded, before `needs` are resolved to indexes. A draft exists
+/// for every task with a valid, unique id, even when other fields are invalid,
+/// so that graph checks still run over the whole plan.
+pub(super) struct DraftTask {
+    pub(super) id: TaskId,
+    pub(super) phase: usize,
+    pub(super) path: Path,
+    pub(super) needs: Vec<(String, Path)>,
+    pub(super) risk: Option<Risk>,
+    pub(super) has_rollback: bool,
+    /// The fully decoded task (with `needs` still empty), if every field was valid.
+    pub(super) task: Option<Task>,
+}
+
+pub(super) struct TaskContext<'a> {
+    pub(super) phase: usize,
+    pub(super) defaults: &'a Defaults,
+    pub(super) vars: &'a BTreeMap<String, String>,
+    pub(super) executors: &'a BTreeMap<String, ExecutorInstance>,
+}
+
+impl Context<'_> {
+    pub(super) fn task(
+        &mut self,
+        raw: &Value,
+        path: &Path,
+        context: &TaskContext<'_>,
+        seen: &mut HashMap<String, Path>,
+    ) -> Option<DraftTask> {
+        let Value::Mapping(map) = raw else {
+            let span = self.span(path);
+            self.error(span, "a task must be a mapping").help =
+                Some("a task has at least `id:`, `risk:` and `run:`".to_owned());
+            return None;
+        };
+        self.unknown_keys(map, path, TASK_KEYS, "a task");
+        let id: Option<String> = self.required(map, path, "id", "a task");
+        let name = self.optional::<String>(map, path, "name").ok().flatten();
+        let source = self.optional::<String>(map, path, "source").ok().flatten();
+        let risk: Option<Risk> = self.required(map, path, "risk", "a task");
+        let needs: Vec<String> = self
+            .optional(map, path, "needs")
+            .ok()
+            .flatten()
+            .unwrap_or_default();
+        let estimate = self.optional::<PlanDuration>(map, path, "estimate");
+        let timeout = self.optional::<PlanDuration>(map, path, "timeout");
+        let retries = self.optional::<u32>(map, path, "retries");
+        let retry_backoff = self.optional::<PlanDuration>(map, path, "retry_backoff");
+        let idempotent = self.optional::<bool>(map, path, "idempotent");
+
+        let run = match map.get("run") {
+            None | Some(Value::Null) => {
+                let span = self.span(path);
+                self.error(span, "a task has no `run`").help =
+                    Some("add `run:` with one action, e.g. `run: {shell: [\"make\"]}`".to_owned());
+                None
+            }
+            Some(value) => self.action(value, &path.key("run"), context),
+        };
+        let verify = match map.get("verify") {
+            None | Some(Value::Null) => Ok(None),
+            Some(value) => self
+                .action(value, &path.key("verify"), context)
+                .map(Some)
+                .ok_or(()),
+        };
+        let rollback = match map.get("rollback") {
+            None | Some(Value::Null) => Ok(None),
+            Some(value) => self
+                .rollback(value, &path.key("rollback"), context)
+                .map(Some)
+                .ok_or(()),
+        };
+
+        let id = id.and_then(|id| {
+            if !self.id_text(&id, &path.key("id"), "task id") {
+                return None;
+            }
+            if let Some(first) = seen.get(&id) {
+                let first_line = self.span(first).unwrap_or_default().line;
+                let id_span = self.span(&path.key("id"));
+                self.error(id_span, format!("duplicate task id `{id}`"))
+                    .help = Some(format!("task `{id}` is first defined on line {first_line}; task ids are unique in the whole plan"));
+                return None;
+            }
+            seen.insert(id.clone(), path.key("id"));
+            TaskId::new(id).ok()
+        })?;
+
+        if let (Some(Action { spec, .. }), Ok(Some(Rollback::Auto))) = (&run, &rollback)
+            && matches!(spec.kind(), ExecutorKind::Shell | ExecutorKind::GithubMerge)
+        {
+            let span = self.span(&path.key("rollback"));
+            self.error(
+                span,
+                format!("`rollback: auto` is not available for `{}` actions", spec.kind()),
+            )
+            .help = Some("write the rollback as an action; only kubectl, helm and git know their own inverse".to_owned());
+        }
+
+        let needs = needs
+            .into_iter()
+            .enumerate()
+            .map(|(i, need)| (need, path.key("needs").index(i)))
+            .collect();
+        let has_rollback = map.get("rollback").is_some_and(|v| !v.is_null());
+        let task = (|| {
+            Some(Task {
+                id: id.clone(),
+                name,
+                source,
+                risk: risk?,
+                phase: context.phase,
+                needs: Vec::new(),
+                estimate: estimate
+                    .ok()?
+                    .map(PlanDuration::get)
+                    .or(context.defaults.estimate),
+                timeout: timeout
+                    .ok()?
+                    .map_or(context.defaults.timeout, PlanDuration::get),
+                retries: retries.ok()?.unwrap_or(context.defaults.retries),
+                retry_backoff: retry_backoff
+                    .ok()?
+                    .map_or(context.defaults.retry_backoff, PlanDuration::get),
+                idempotent: idempotent.ok()?.unwrap_or(false),
+                run: run?,
+                verify: verify.ok()?,
+                rollback: rollback.ok()?,
+            })
+        })();
+        Some(DraftTask {
+            id,
+            phase: context.phase,
+            path: path.clone(),
+            needs,
+            risk,
+            has_rollback,
+            task,
+        })
+    }
+
+    pub(super) fn rollback(
+        &mut self,
+        value: &Value,
+        path: &Path,
+        context: &TaskContext<'_>,
+    ) -> Option<Rollback> {
+        match value {
+            Value::String(word) if word == "auto" => Some(Rollback::Auto),
+            Value::String(word) => {
+                let span = self.span(path);
+                self.error(span, format!("invalid `rollback`: `{word}`"))
+                    .help = Some(
+                    "expected `auto` or an action such as `{shell: [\"rm\", \"-f\", \"out.txt\"]}`"
+                        .to_owned(),
+                );
+                None
+            }
+            _ => self
+                .action(value, path, context)
+                .map(|action| Rollback::Action(Box::new(action))),
+        }
+    }
+}
