@@ -15,15 +15,43 @@ impl PlanDuration {
     }
 }
 
-/// Parses a plan duration, with a message that says what would be valid.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
+/// A duration that does not parse. Its message is plangate's own, with
+/// examples, whatever the parser underneath says (humantime's positions mean
+/// little to a plan author).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{}", describe(.text, *.or_none))]
+pub struct ParseDurationError {
+    /// The text as written (a number without a unit included).
+    pub text: String,
+    /// Whether the word `none` would also have been accepted (a budget).
+    pub or_none: bool,
+}
+
+fn describe(text: &str, or_none: bool) -> String {
+    let what = if text.trim().is_empty() {
+        "empty duration".to_owned()
+    } else {
+        format!("invalid duration `{text}`")
+    };
+    let none = if or_none { ", or `none`" } else { "" };
+    format!("{what}: expected a number and a unit, such as `90s`, `10m` or `1h30m`{none}")
+}
+
+/// Parses a plan duration (humantime's syntax: `90s`, `10m`, `1h30m`).
+///
+/// # Errors
+///
+/// [`ParseDurationError`] when `text` is not such a duration.
+pub fn parse_duration(text: &str) -> Result<Duration, ParseDurationError> {
     let trimmed = text.trim();
+    let invalid = || ParseDurationError {
+        text: text.to_owned(),
+        or_none: false,
+    };
     if trimmed.is_empty() {
-        return Err("empty duration, expected a duration such as `90s`, `10m` or `1h30m`".into());
+        return Err(invalid());
     }
-    humantime::parse_duration(trimmed).map_err(|error| {
-        format!("invalid duration `{text}` ({error}), expected a duration such as `90s`, `10m` or `1h30m`")
-    })
+    humantime::parse_duration(trimmed).map_err(|_| invalid())
 }
 
 /// Formats a duration compactly: `4h30m`, `1m30s`, `0s`, `1.5s` below a minute with millis.
@@ -76,8 +104,25 @@ impl<'de> Deserialize<'de> for PlanDuration {
             fn visit_str<E: de::Error>(self, text: &str) -> Result<PlanDuration, E> {
                 parse_duration(text).map(PlanDuration).map_err(E::custom)
             }
+            fn visit_u64<E: de::Error>(self, value: u64) -> Result<PlanDuration, E> {
+                Err(E::custom(not_a_duration(value, false)))
+            }
+            fn visit_i64<E: de::Error>(self, value: i64) -> Result<PlanDuration, E> {
+                Err(E::custom(not_a_duration(value, false)))
+            }
+            fn visit_f64<E: de::Error>(self, value: f64) -> Result<PlanDuration, E> {
+                Err(E::custom(not_a_duration(value, false)))
+            }
         }
-        deserializer.deserialize_str(Visitor)
+        deserializer.deserialize_any(Visitor)
+    }
+}
+
+/// The error of a number written where a duration goes (`timeout: 10`).
+fn not_a_duration(value: impl fmt::Display, or_none: bool) -> ParseDurationError {
+    ParseDurationError {
+        text: value.to_string(),
+        or_none,
     }
 }
 
@@ -114,10 +159,24 @@ impl<'de> Deserialize<'de> for Limit<PlanDuration> {
                 }
                 parse_duration(text)
                     .map(|d| Limit::Some(PlanDuration(d)))
-                    .map_err(E::custom)
+                    .map_err(|error| {
+                        E::custom(ParseDurationError {
+                            or_none: true,
+                            ..error
+                        })
+                    })
+            }
+            fn visit_u64<E: de::Error>(self, value: u64) -> Result<Self::Value, E> {
+                Err(E::custom(not_a_duration(value, true)))
+            }
+            fn visit_i64<E: de::Error>(self, value: i64) -> Result<Self::Value, E> {
+                Err(E::custom(not_a_duration(value, true)))
+            }
+            fn visit_f64<E: de::Error>(self, value: f64) -> Result<Self::Value, E> {
+                Err(E::custom(not_a_duration(value, true)))
             }
         }
-        deserializer.deserialize_str(Visitor)
+        deserializer.deserialize_any(Visitor)
     }
 }
 
@@ -166,11 +225,35 @@ mod tests {
     }
 
     #[test]
-    fn parses_humantime_and_explains_failures() {
+    fn parses_humantime_and_explains_failures_in_its_own_words() {
         assert_eq!(parse_duration("1h30m"), Ok(Duration::from_secs(5400)));
-        let error = parse_duration("5 minutez").expect_err("typo");
-        assert!(error.contains("`5 minutez`"), "{error}");
-        assert!(error.contains("expected a duration"), "{error}");
-        assert!(parse_duration("").is_err());
+        assert_eq!(
+            parse_duration("10 mins please")
+                .expect_err("not a duration")
+                .to_string(),
+            "invalid duration `10 mins please`: expected a number and a unit, such as `90s`, `10m` or `1h30m`"
+        );
+        assert_eq!(
+            parse_duration(" ").expect_err("empty").to_string(),
+            "empty duration: expected a number and a unit, such as `90s`, `10m` or `1h30m`"
+        );
+    }
+
+    #[test]
+    fn a_number_without_a_unit_is_not_a_duration() {
+        let error = serde_yaml::from_str::<PlanDuration>("10").expect_err("no unit");
+        assert_eq!(
+            error.to_string(),
+            "invalid duration `10`: expected a number and a unit, such as `90s`, `10m` or `1h30m`"
+        );
+        let error = serde_yaml::from_str::<Limit<PlanDuration>>("soon").expect_err("a word");
+        assert_eq!(
+            error.to_string(),
+            "invalid duration `soon`: expected a number and a unit, such as `90s`, `10m` or `1h30m`, or `none`"
+        );
+        assert_eq!(
+            serde_yaml::from_str::<Limit<PlanDuration>>("none").expect("none"),
+            Limit::None
+        );
     }
 }

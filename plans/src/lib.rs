@@ -31,7 +31,7 @@ mod yaml_value;
 
 pub use action::{Action, ActionSpec, ExecutorInstance, ExecutorKind, Rollback};
 pub use diagnostic::{Diagnostic, Diagnostics};
-pub use duration::format_duration;
+pub use duration::{ParseDurationError, format_duration, parse_duration};
 pub use ids::{PhaseId, PlanName, TaskId};
 pub use load::{LoadPlanError, LoadedPlan, load_plan, load_plan_text, parse_plan};
 pub use model::{AboveMax, OnFailure, Phase, Plan, Policy, Risk, Task};

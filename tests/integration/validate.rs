@@ -295,6 +295,47 @@ fn kubectl_delete_of_a_kind_with_a_selector_is_valid() {
 }
 
 #[test]
+fn a_duration_error_is_plangate_s_own_message_with_examples() {
+    let finished = PlangateCli::new()
+        .plan(&with(
+            "        risk: low\n        run: {shell: [make",
+            "        risk: low\n        timeout: 10 mins please\n        run: {shell: [make",
+        ))
+        .args(["validate", "plan.yaml"])
+        .run();
+    finished.assert_code(2);
+    assert_eq!(
+        finished.stderr,
+        "\
+error: invalid duration `10 mins please`: expected a number and a unit, such as `90s`, `10m` or `1h30m`
+  --> plan.yaml:12:18
+   |
+12 |         timeout: 10 mins please
+   |                  ^^^^^^^^^^^^^^
+   = help: the units are `ms`, `s`, `m`, `h` and `d`, combined as in `1h30m`
+
+error: plan file `plan.yaml` has 1 error
+"
+    );
+}
+
+validation_error!(
+    a_number_without_a_unit_is_not_a_duration,
+    with("  - id: ship\n", "  - id: ship\n    budget: 90\n"),
+    "19:13",
+    "error: invalid duration `90`: expected a number and a unit, such as `90s`, `10m` or `1h30m`\n"
+);
+validation_error!(
+    a_budget_may_also_be_none,
+    with(
+        "policy: {max_risk: medium,",
+        "policy: {budget: soon, max_risk: medium,"
+    ),
+    "3:18",
+    "error: invalid duration `soon`: expected a number and a unit, such as `90s`, `10m` or `1h30m`, or `none`\n"
+);
+
+#[test]
 fn empty_file() {
     let finished = PlangateCli::new()
         .plan("# nothing yet\n")

@@ -158,6 +158,13 @@ impl Context<'_> {
             return;
         }
         let span = self.span(path);
+        if message.starts_with("invalid duration `") || message.starts_with("empty duration:") {
+            // `ParseDurationError` says what is wrong and what would be valid.
+            self.error(span, message).help = Some(
+                "the units are `ms`, `s`, `m`, `h` and `d`, combined as in `1h30m`".to_owned(),
+            );
+            return;
+        }
         let (what, expected) = match message.split_once(", expected ") {
             Some((what, expected)) => (what, Some(expected)),
             None => (message, None),
