@@ -111,9 +111,10 @@ pub struct Policy {
     pub require_rollback: Option<Risk>,
     /// Failure handling.
     pub on_failure: OnFailure,
-    /// Whole-plan wall-clock budget; `None` when set to `none`.
+    /// Whole-plan wall-clock budget; `None` (no limit) when not set or `none`.
     pub budget: Option<Duration>,
-    /// Stop starting new tasks after this many succeeded; `None` when `none`.
+    /// Stop starting new tasks after this many succeeded; `None` (no limit)
+    /// when not set or `none`.
     pub max_tasks: Option<u32>,
     /// Tasks running at once, across the plan.
     pub concurrency: u32,
@@ -126,8 +127,8 @@ impl Default for Policy {
             above_max: AboveMax::Exclude,
             require_rollback: Some(Risk::Medium),
             on_failure: OnFailure::RollbackPhase,
-            budget: Some(Duration::from_secs(4 * 3600)),
-            max_tasks: Some(30),
+            budget: None,
+            max_tasks: None,
             concurrency: 4,
         }
     }

@@ -622,6 +622,25 @@ mod tests {
     }
 
     #[test]
+    fn without_max_tasks_and_budget_nothing_is_limited() {
+        let tasks = (0..35).fold(String::new(), |tasks, i| {
+            tasks
+                + &format!(
+                    "      - {{id: t{i}, risk: low, estimate: 10m, run: {{shell: [\"true\"]}}}}\n"
+                )
+        });
+        // 35 tasks of 10m one at a time: past the old defaults of 30 tasks and 4h.
+        let text = format!(
+            "version: 1\nname: p\npolicy: {{concurrency: 1}}\nphases:\n  - id: one\n    tasks:\n{tasks}"
+        );
+        let p = parse_plan(SourceFile::new("t.yaml", text), ".".into()).expect("valid test plan");
+        assert_eq!((p.policy.max_tasks, p.policy.budget), (None, None));
+        let dry = decide(&p, &Approvals::default());
+        assert_eq!(dry.count(Decision::Run), 35);
+        assert!(dry.warnings.is_empty(), "{:?}", dry.warnings);
+    }
+
+    #[test]
     fn max_tasks_defers_in_run_order() {
         let tasks =
             task("a", "low", "1m", "") + &task("b", "low", "1m", "") + &task("c", "low", "1m", "");
