@@ -47,6 +47,7 @@ mod resources;
 mod selectors;
 mod server;
 mod store;
+mod structural;
 mod table;
 mod validation;
 mod watch;

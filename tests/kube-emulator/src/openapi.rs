@@ -171,13 +171,22 @@ pub(crate) enum RequestBody {
     Patch,
 }
 
-/// The content types a patch operation accepts.
-pub(crate) const PATCH_TYPES: &[&str] = &[
-    "application/apply-patch+yaml",
-    "application/json-patch+json",
-    "application/merge-patch+json",
-    "application/strategic-merge-patch+json",
-];
+/// The content types a patch operation of `resource` accepts: custom resources take no
+/// strategic merge patch, and their documents say so (kubectl computes client-side-apply
+/// patches as strategic ones when the document allows it).
+pub(crate) fn patch_types(resource: &ResourceType) -> &'static [&'static str] {
+    const BUILT_IN: &[&str] = &[
+        "application/apply-patch+yaml",
+        "application/json-patch+json",
+        "application/merge-patch+json",
+        "application/strategic-merge-patch+json",
+    ];
+    if resource.custom.is_some() {
+        &BUILT_IN[..3]
+    } else {
+        BUILT_IN
+    }
+}
 
 /// One operation of a served path, rendered by both the v3 and the v2 documents.
 #[derive(Debug)]
@@ -362,7 +371,7 @@ fn render_v3(operation: &Operation) -> Value {
     let media: &[&str] = match operation.body {
         RequestBody::None => &[],
         RequestBody::Object => &["application/json"],
-        RequestBody::Patch => PATCH_TYPES,
+        RequestBody::Patch => patch_types(operation.resource),
     };
     if !media.is_empty() {
         let content: Map<String, Value> = media

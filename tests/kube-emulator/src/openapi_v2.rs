@@ -13,7 +13,7 @@
 
 use crate::{
     discovery::KUBERNETES_VERSION,
-    openapi::{self, Operation, PATCH_TYPES, RequestBody},
+    openapi::{self, Operation, RequestBody},
     resources::ResourceType,
 };
 use serde_json::{Map, Value, json};
@@ -54,7 +54,7 @@ fn consumes(operation: &Operation) -> &'static [&'static str] {
     match operation.body {
         RequestBody::None => &[],
         RequestBody::Object => &["application/json"],
-        RequestBody::Patch => PATCH_TYPES,
+        RequestBody::Patch => openapi::patch_types(operation.resource),
     }
 }
 

@@ -42,6 +42,9 @@ pub(crate) struct WriteOptions {
     pub(crate) dry_run: bool,
     /// The addressed subresource.
     pub(crate) subresource: Subresource,
+    /// `fieldValidation=Strict`: unknown fields of custom objects fail the write instead of
+    /// being pruned.
+    pub(crate) strict: bool,
 }
 
 /// The four patch content types.
@@ -174,6 +177,55 @@ fn comparable(object: &Value) -> Value {
     copy
 }
 
+/// Prunes a custom object by its schema, or, with `fieldValidation=Strict`, refuses it when
+/// it has fields the schema does not declare (in the real server's words for a decoded body
+/// and for an apply configuration).
+fn prune_custom(
+    resource: &ResourceType,
+    object: &mut Value,
+    options: &WriteOptions,
+    applied: bool,
+) -> Result<(), ApiError> {
+    let Some(schema) = resource
+        .custom
+        .as_ref()
+        .and_then(|custom| custom.schema.as_ref())
+    else {
+        return Ok(());
+    };
+    let unknown = crate::structural::prune(object, schema);
+    if !options.strict || unknown.is_empty() {
+        return Ok(());
+    }
+    let kind = resource.kind;
+    let message = if applied {
+        let fields: Vec<String> = unknown
+            .iter()
+            .map(|field| format!(".{field}: field not declared in schema"))
+            .collect();
+        let fields = if let [field] = fields.as_slice() {
+            field.clone()
+        } else {
+            format!("errors:\n  {}", fields.join("\n  "))
+        };
+        format!(
+            "failed to create typed patch object ({}, Kind={kind}): {fields}",
+            resource.api_version()
+        )
+    } else {
+        let fields: Vec<String> = unknown
+            .iter()
+            .map(|field| format!("unknown field \"{field}\""))
+            .collect();
+        format!(
+            "{kind} in version \"{}\" cannot be handled as a {kind}: strict decoding error: {}",
+            resource.version,
+            fields.join(", ")
+        )
+    };
+    Err(ApiError::bad_request(message))
+}
+
 /// `GET` of one object.
 pub(crate) fn get(
     store: &Store,
@@ -200,6 +252,7 @@ pub(crate) fn create(
 ) -> Result<Value, ApiError> {
     check_type(resource, &object)?;
     drop_nulls(&mut object);
+    prune_custom(resource, &mut object, options, applied)?;
     let namespace = namespace_key(resource, namespace);
     {
         let body_namespace = meta::namespace_of(&object);
@@ -299,6 +352,7 @@ pub(crate) fn update(
 ) -> Result<Value, ApiError> {
     check_type(resource, &object)?;
     drop_nulls(&mut object);
+    prune_custom(resource, &mut object, options, applied)?;
     let namespace = namespace_key(resource, namespace);
     let old = store
         .get(resource, &namespace, name)
@@ -827,6 +881,7 @@ mod tests {
             manager: "test".into(),
             dry_run: false,
             subresource: Subresource::Main,
+            strict: false,
         }
     }
 

@@ -353,6 +353,7 @@ fn write_options(
         manager,
         dry_run,
         subresource,
+        strict: query.get("fieldValidation").is_some_and(|v| v == "Strict"),
     })
 }
 

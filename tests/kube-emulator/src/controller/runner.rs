@@ -29,6 +29,7 @@ pub(super) fn write(
         manager: manager.to_owned(),
         dry_run: false,
         subresource,
+        strict: false,
     };
     let namespace = crate::meta::namespace_of(&object).to_owned();
     let name = crate::meta::name_of(&object).to_owned();

@@ -619,3 +619,88 @@ spec:
         .success();
     cluster.kubectl().args(["get", "applications"]).success();
 }
+
+#[test]
+fn unknown_fields_of_custom_objects_fail_strict_validation_and_are_pruned_otherwise() {
+    let cluster = Cluster::start();
+    cluster
+        .helm()
+        .args([
+            "install",
+            "sealer",
+            &chart("sealer"),
+            "--wait",
+            "--timeout",
+            "60s",
+        ])
+        .success();
+    let manifest = cluster.write(
+        "typo.yaml",
+        "apiVersion: sealing.example.com/v1alpha1
+kind: SealedSecret
+metadata:
+  name: typo
+spec:
+  encryptedData:
+    password: AgCx9
+  encryptedDta:
+    password: AgCx9
+",
+    );
+    let refused = cluster
+        .kubectl()
+        .args(["apply", "-f"])
+        .args([&manifest])
+        .failure(1);
+    assert!(
+        refused.stderr.contains(
+            r#"SealedSecret in version "v1alpha1" cannot be handled as a SealedSecret: strict decoding error: unknown field "spec.encryptedDta""#
+        ),
+        "{}",
+        refused.stderr
+    );
+    let refused = cluster
+        .kubectl()
+        .args(["apply", "--server-side", "-f"])
+        .args([&manifest])
+        .failure(1);
+    assert!(
+        refused
+            .stderr
+            .contains(".spec.encryptedDta: field not declared in schema"),
+        "{}",
+        refused.stderr
+    );
+    assert!(
+        cluster
+            .object("sealedsecrets.sealing.example.com", "default", "typo")
+            .is_none()
+    );
+
+    cluster
+        .kubectl()
+        .args(["apply", "--validate=false", "-f"])
+        .args([&manifest])
+        .success();
+    let stored = cluster
+        .object("sealedsecrets.sealing.example.com", "default", "typo")
+        .expect("created, pruned");
+    assert_eq!(
+        stored["spec"],
+        serde_json::json!({"encryptedData": {"password": "AgCx9"}})
+    );
+    // A later client-side apply patches custom objects with a JSON merge patch, since their
+    // OpenAPI documents offer no strategic merge patch.
+    let configured = cluster
+        .kubectl()
+        .args(["apply", "--validate=warn", "-f"])
+        .args([&manifest])
+        .success();
+    assert!(
+        configured
+            .stdout
+            .contains("sealedsecret.sealing.example.com/typo"),
+        "{}",
+        configured.stdout
+    );
+}
