@@ -13,7 +13,8 @@ use tokio::time::Instant;
 
 use super::{Halt, Invocation, Request, TargetFields, Tool, prepare};
 use crate::{
-    ActionContext, ActionOutcome, BoxFuture, Executor, ExecutorError, Observation, Preview,
+    ActionContext, ActionOutcome, BoxFuture, Executor, ExecutorError, LeftChanges, Observation,
+    Preview,
 };
 
 /// An executor for one kind of cluster action.
@@ -74,6 +75,17 @@ pub(crate) trait KubeTool: Send + Sync {
         evidence: Option<&'a Value>,
         ctx: &'a ActionContext,
     ) -> impl Future<Output = Result<ActionOutcome, Halt>> + Send + 'a;
+
+    /// Whether a failed `apply` left anything to undo (see
+    /// [`Executor::left_changes`]); `Unknown` unless the executor can tell.
+    fn left_changes_of(
+        &self,
+        _spec: &Self::Spec,
+        _evidence: Option<&Value>,
+        _outcome: &ActionOutcome,
+    ) -> LeftChanges {
+        LeftChanges::Unknown
+    }
 
     /// Whether a cut-off action had taken effect.
     fn observe_action<'a>(
@@ -177,6 +189,18 @@ impl<T: KubeTool> Executor for T {
             }
             .or_else(Halt::into_outcome)
         })
+    }
+
+    fn left_changes(
+        &self,
+        action: &Action,
+        evidence: Option<&Value>,
+        outcome: &ActionOutcome,
+    ) -> LeftChanges {
+        match spec::<T>(action) {
+            Ok(spec) => self.left_changes_of(spec, evidence, outcome),
+            Err(_) => LeftChanges::Unknown,
+        }
     }
 
     fn observe<'a>(

@@ -19,6 +19,11 @@ pub(super) struct HelmEvidence {
     pub(super) revision: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(super) status: Option<String>,
+    /// Whether `revision` and `status` were read after the command (they
+    /// are `None` both when the release does not exist and when the read
+    /// failed).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub(super) read_after: bool,
 }
 
 /// One entry of `helm history -o json`.

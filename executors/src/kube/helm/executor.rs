@@ -18,7 +18,7 @@ use crate::{
         evidence_json, format_go_duration, kubeconfig_current_context, no_context, parse_evidence,
         prepare,
     },
-    outcome::{ActionOutcome, Observation, OutcomeStatus},
+    outcome::{ActionOutcome, LeftChanges, Observation, OutcomeStatus},
     preview::{ChangeKind, Preview, PreviewChange},
 };
 
@@ -126,6 +126,7 @@ impl KubeTool for HelmExecutor {
             previous_status: None,
             revision: None,
             status: None,
+            read_after: false,
         };
         if action.op != HelmOp::Test
             && let Some(current) = request.latest().await?
@@ -138,6 +139,7 @@ impl KubeTool for HelmExecutor {
         if matches!(action.op, HelmOp::Upgrade | HelmOp::Rollback) && outcome.exit_code.is_some() {
             match request.latest().await {
                 Ok(latest) => {
+                    evidence.read_after = true;
                     evidence.revision = latest.as_ref().map(|latest| latest.revision);
                     evidence.status = latest.map(|latest| latest.status);
                 }
@@ -291,6 +293,59 @@ impl KubeTool for HelmExecutor {
         }
     }
 
+    /// A `test` changes no release; an `upgrade` or `rollback` that failed
+    /// without creating a revision (the release's latest revision is the one
+    /// recorded before, or it still does not exist) changed nothing. When the
+    /// revision after it could not be read, it is unknown.
+    fn left_changes_of(
+        &self,
+        action: &HelmAction,
+        evidence: Option<&Value>,
+        outcome: &ActionOutcome,
+    ) -> LeftChanges {
+        let release = &action.release;
+        if action.op == HelmOp::Test {
+            return LeftChanges::None {
+                reason: "`test` changes no release".to_owned(),
+            };
+        }
+        let Some(evidence) = outcome.evidence.as_ref().or(evidence) else {
+            return LeftChanges::None {
+                reason: format!(
+                    "it failed before it recorded the revision of release `{release}`, so before it changed anything"
+                ),
+            };
+        };
+        let Ok(evidence) = parse_evidence::<HelmEvidence>(ExecutorKind::Helm, Some(evidence))
+        else {
+            return LeftChanges::Unknown;
+        };
+        if action.op == HelmOp::Uninstall || outcome.exit_code.is_none() {
+            return LeftChanges::Unknown;
+        }
+        if !evidence.read_after {
+            return LeftChanges::Unknown;
+        }
+        let unchanged = match (evidence.previous_revision, evidence.revision) {
+            (Some(previous), Some(now)) => previous == now,
+            (None, None) => true,
+            _ => false,
+        };
+        if !unchanged {
+            return LeftChanges::Some;
+        }
+        LeftChanges::None {
+            reason: match evidence.previous_revision {
+                Some(revision) => {
+                    format!(
+                        "release `{release}` is still at revision {revision}: no revision was created"
+                    )
+                }
+                None => format!("release `{release}` still does not exist"),
+            },
+        }
+    }
+
     async fn observe_action(
         &self,
         action: &HelmAction,
@@ -338,7 +393,63 @@ impl KubeTool for HelmExecutor {
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
+
+    fn upgrade() -> HelmAction {
+        serde_yaml::from_str("op: upgrade\nrelease: api\nchart: charts/api").expect("valid")
+    }
+
+    fn failed(previous: Option<u32>, revision: Option<u32>) -> ActionOutcome {
+        let mut outcome = ActionOutcome::new(OutcomeStatus::Failed, "helm upgrade");
+        outcome.exit_code = Some(1);
+        outcome.evidence = Some(json!({
+            "tool_version": "v4.1.4", "op": "upgrade", "release": "api",
+            "target": {"context": "dev", "namespace": "demo", "kubeconfig": null},
+            "previous_revision": previous, "previous_status": previous.map(|_| "deployed"),
+            "revision": revision, "status": revision.map(|_| "failed"),
+            "read_after": revision.is_some() || previous.is_none(),
+        }));
+        outcome
+    }
+
+    #[test]
+    fn a_failed_upgrade_without_a_new_revision_left_nothing() {
+        let executor = HelmExecutor::new();
+        assert_eq!(
+            executor.left_changes_of(&upgrade(), None, &failed(Some(3), Some(3))),
+            LeftChanges::None {
+                reason: "release `api` is still at revision 3: no revision was created".to_owned()
+            }
+        );
+        assert_eq!(
+            executor.left_changes_of(&upgrade(), None, &failed(None, None)),
+            LeftChanges::None {
+                reason: "release `api` still does not exist".to_owned()
+            }
+        );
+        assert_eq!(
+            executor.left_changes_of(&upgrade(), None, &failed(Some(3), Some(4))),
+            LeftChanges::Some
+        );
+        assert_eq!(
+            executor.left_changes_of(&upgrade(), None, &failed(Some(3), None)),
+            LeftChanges::Unknown,
+            "the revision after it was not read"
+        );
+        let mut no_evidence = failed(None, None);
+        no_evidence.evidence = None;
+        assert!(matches!(
+            executor.left_changes_of(&upgrade(), None, &no_evidence),
+            LeftChanges::None { reason } if reason.contains("before it recorded the revision")
+        ));
+        let test: HelmAction = serde_yaml::from_str("op: test\nrelease: api").expect("valid");
+        assert!(matches!(
+            executor.left_changes_of(&test, None, &no_evidence),
+            LeftChanges::None { .. }
+        ));
+    }
 
     #[test]
     fn versions() {

@@ -34,6 +34,10 @@
 //! one that is `deployed` means applied, one that `failed` (or is still
 //! pending) partly applied, none not applied.
 //!
+//! A failed `upgrade` or `rollback` left nothing to undo (`left_changes`)
+//! when the release's latest revision, read after it, is the one recorded
+//! before (or the release still does not exist).
+//!
 //! # Preview
 //!
 //! An `upgrade` renders the chart with `helm upgrade --install --dry-run=server`

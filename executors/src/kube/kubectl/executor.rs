@@ -10,7 +10,7 @@ use plangate_plans::{
 use serde_json::Value;
 use tokio::time::Instant;
 
-use super::{evidence::KubectlEvidence, validate::validate};
+use super::{evidence::KubectlEvidence, left_changes::left_changes, validate::validate};
 use crate::{
     context::ActionContext,
     error::ExecutorError,
@@ -19,7 +19,7 @@ use crate::{
         builder::tool_executor_constructors, evidence_json, no_context, parse_evidence, prepare,
         tool_error,
     },
-    outcome::{ActionOutcome, Observation, OutcomeStatus},
+    outcome::{ActionOutcome, LeftChanges, Observation, OutcomeStatus},
     preview::{ChangeKind, Preview, PreviewChange},
 };
 
@@ -231,6 +231,15 @@ impl KubeTool for KubectlExecutor {
         Ok(preview)
     }
 
+    fn left_changes_of(
+        &self,
+        action: &KubectlAction,
+        evidence: Option<&Value>,
+        outcome: &ActionOutcome,
+    ) -> LeftChanges {
+        left_changes(action, evidence, outcome)
+    }
+
     async fn observe_action(
         &self,
         action: &KubectlAction,
@@ -251,6 +260,6 @@ impl KubeTool for KubectlExecutor {
 }
 
 /// Whether an operation changes objects (and so has evidence to record).
-fn changes_objects(op: KubectlOp) -> bool {
+pub(super) fn changes_objects(op: KubectlOp) -> bool {
     !matches!(op, KubectlOp::RolloutStatus | KubectlOp::Wait)
 }

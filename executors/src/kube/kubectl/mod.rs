@@ -69,6 +69,11 @@
 //! changed is `NotApplied`, anything else `Partial`. No evidence means the
 //! crash came before the checkpoint, hence before the change: `NotApplied`.
 //!
+//! A failed action left nothing to undo (`left_changes`, so the engine does
+//! not roll it back) when it recorded no snapshot, changes no object, left
+//! every object at its snapshot's `resourceVersion`, or exited without
+//! reporting any object.
+//!
 //! # Preview
 //!
 //! `apply` is previewed with `kubectl diff` (a server-side dry run, per object
@@ -80,6 +85,7 @@
 mod args;
 mod evidence;
 mod executor;
+mod left_changes;
 mod observe;
 mod preview;
 mod restore;
