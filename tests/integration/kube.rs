@@ -531,7 +531,7 @@ phases:
     let finished = cluster.run(["run", "plan.yaml"]);
     finished.assert_code(1);
     finished.assert_stderr_contains(
-        "  keep    `apply-app`: nothing to undo: observe found that its action had not taken effect\n",
+        "  keep    `apply-app`: nothing to undo: it failed before it recorded its snapshot, so before it changed anything\n",
     );
     assert!(
         !finished.stderr.contains("undo    `apply-app`"),
@@ -545,7 +545,7 @@ phases:
         task["reason"]
             .as_str()
             .expect("a reason")
-            .ends_with("; nothing to undo: observe found that its action had not taken effect"),
+            .ends_with("; nothing to undo: it failed before it recorded its snapshot, so before it changed anything"),
         "{task}"
     );
     let roles: Vec<&str> = task["history"]
