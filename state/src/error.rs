@@ -17,11 +17,8 @@ pub enum StoreError {
         run: String,
     },
 
-    /// Several run ids start with this prefix; a longer one is needed.
-    #[error(
-        "run id prefix `{prefix}` is ambiguous: it matches {}",
-        and_ticked(candidates)
-    )]
+    /// Several run ids start (or end) with this text; a longer one is needed.
+    #[error("run `{prefix}` is ambiguous: it matches {}", and_ticked(candidates))]
     AmbiguousRun {
         /// The prefix asked for.
         prefix: String,

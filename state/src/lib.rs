@@ -91,7 +91,7 @@ pub use batch::Batch;
 pub use error::StoreError;
 pub use events::{EventRecord, NewEvent};
 pub use host::{hostname, pid_is_alive};
-pub use ids::{AttemptId, InvalidRunId, RUN_ID_LEN, RunId};
+pub use ids::{AttemptId, InvalidRunId, RUN_ID_LEN, RunId, SHORT_RUN_ID_MIN_LEN, ShortRunIds};
 pub use locks::{LOCK_TAKEN_OVER, LockAcquired, LockError, LockHolder, LockRecord};
 pub use open::{OpenOptions, OpenStoreError};
 pub use runs::{

@@ -13,7 +13,7 @@ use serde_json::json;
 
 use crate::{
     error::{StoreError, sqlite},
-    ids::{RunId, is_run_id_prefix},
+    ids::{RESOLVE_RUN_SUFFIX, RUN_ID_LEN, RunId, is_run_id_prefix, is_run_id_suffix},
     locks::{LockHolder, LockRecord},
     states::{RunStatus, TaskState},
     store::{EventRow, Store, id_column, insert_event},
@@ -249,42 +249,64 @@ impl Store {
             .map_err(sqlite("list runs"))
     }
 
-    /// The run whose id starts with `prefix` (case-insensitive), like a git
-    /// hash prefix; a full id resolves to itself.
+    /// The run named by `text` (case-insensitive): its full id, a unique
+    /// prefix of it (like a git hash prefix), or a unique end of it of at
+    /// least four characters (its short form, [`crate::ShortRunIds`]).
     ///
     /// # Errors
     ///
-    /// [`StoreError::UnknownRun`] when no run matches (or `prefix` is empty or
-    /// cannot start a run id), [`StoreError::AmbiguousRun`] when several do.
-    pub fn resolve_run(&self, prefix: &str) -> Result<RunId, StoreError> {
-        let normalized = prefix.trim().to_ascii_uppercase();
-        if normalized.is_empty() || !is_run_id_prefix(&normalized) {
+    /// [`StoreError::UnknownRun`] when no run matches (or `text` is empty or
+    /// cannot be part of a run id), [`StoreError::AmbiguousRun`] when several do.
+    pub fn resolve_run(&self, text: &str) -> Result<RunId, StoreError> {
+        let normalized = text.trim().to_ascii_uppercase();
+        let as_prefix = !normalized.is_empty() && is_run_id_prefix(&normalized);
+        let as_suffix = is_run_id_suffix(&normalized);
+        if !as_prefix && !as_suffix {
             return Err(StoreError::UnknownRun {
-                run: prefix.to_owned(),
+                run: text.to_owned(),
             });
         }
-        // Run ids use only digits and capitals, which all sort before `~`.
-        let upper_bound = format!("{normalized}~");
-        let mut candidates: Vec<RunId> = self
-            .connection
-            .prepare_cached(RESOLVE_RUN)
-            .and_then(|mut statement| {
-                statement
-                    .query_map((&normalized, &upper_bound, MAX_CANDIDATES + 1), |row| {
-                        row.get(0)
-                    })?
-                    .collect()
-            })
-            .map_err(sqlite("resolve a run id"))?;
+        let operation = "resolve a run id";
+        let mut candidates: Vec<RunId> = Vec::new();
+        if as_prefix {
+            // Run ids use only digits and capitals, which all sort before `~`.
+            let upper_bound = format!("{normalized}~");
+            candidates = self
+                .connection
+                .prepare_cached(RESOLVE_RUN)
+                .and_then(|mut statement| {
+                    statement
+                        .query_map((&normalized, &upper_bound, MAX_CANDIDATES + 1), |row| {
+                            row.get(0)
+                        })?
+                        .collect()
+                })
+                .map_err(sqlite(operation))?;
+        }
+        if as_suffix && normalized.len() < RUN_ID_LEN {
+            let start = -i64::try_from(normalized.len()).expect("at most 26 characters");
+            let by_end: Vec<RunId> = self
+                .connection
+                .prepare_cached(RESOLVE_RUN_SUFFIX)
+                .and_then(|mut statement| {
+                    statement
+                        .query_map((start, &normalized, MAX_CANDIDATES + 1), |row| row.get(0))?
+                        .collect()
+                })
+                .map_err(sqlite(operation))?;
+            candidates.extend(by_end);
+            candidates.sort_unstable();
+            candidates.dedup();
+        }
         match candidates.len() {
             0 => Err(StoreError::UnknownRun {
-                run: prefix.to_owned(),
+                run: text.to_owned(),
             }),
             1 => Ok(candidates.remove(0)),
             _ => {
                 candidates.truncate(MAX_CANDIDATES);
                 Err(StoreError::AmbiguousRun {
-                    prefix: prefix.to_owned(),
+                    prefix: text.to_owned(),
                     candidates,
                 })
             }
@@ -795,6 +817,34 @@ mod tests {
                 .set_run_status(&run, *status, None, at)
                 .expect("the schema accepts every status");
             assert_eq!(store.run(&run).expect("readable").status, *status);
+        }
+    }
+
+    #[test]
+    fn run_ids_resolve_from_their_short_forms() {
+        let (_dir, mut store) = temp_store();
+        let first = create_run(&mut store, 1);
+        let second = create_run(&mut store, 1);
+        let short = store.short_run_ids().expect("readable");
+        for run in [&first, &second] {
+            let form = short.get(run);
+            assert!(form.len() >= crate::SHORT_RUN_ID_MIN_LEN, "{form}");
+            assert_eq!(store.resolve_run(form).expect("unique"), *run);
+            assert_eq!(
+                store
+                    .resolve_run(&form.to_ascii_lowercase())
+                    .expect("case-insensitive"),
+                *run
+            );
+            assert_eq!(store.short_run_id(run).expect("readable"), form);
+        }
+        // Three characters are too few to be read as the end of an id.
+        let end = &first.as_str()[RUN_ID_LEN - 3..];
+        if !first.as_str().starts_with(end) && !second.as_str().starts_with(end) {
+            assert!(matches!(
+                store.resolve_run(end),
+                Err(StoreError::UnknownRun { .. })
+            ));
         }
     }
 
