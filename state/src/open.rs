@@ -80,6 +80,17 @@ pub enum OpenStoreError {
         source: io::Error,
     },
 
+    /// Creating the new, empty state file failed (permissions, a read-only
+    /// file system, ...). Not retryable until the cause is fixed.
+    #[error("cannot create state file `{}`", path.display())]
+    Create {
+        /// The state file.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: io::Error,
+    },
+
     /// Reading the file's header failed (permissions, a folder, ...).
     #[error("cannot read state file `{}`", path.display())]
     Read {
@@ -218,7 +229,43 @@ pub(crate) fn open_connection(
     Ok(connection)
 }
 
-/// Decides, without writing anything, whether `path` may be opened read-write:
+/// Creates `path` empty, readable and writable by its owner only (`0600`,
+/// whatever the umask): the state file holds snapshots of what actions
+/// changed, Secrets included. SQLite gives its `-wal`, `-shm` and `-journal`
+/// files the mode of the database file. A file another process created
+/// meanwhile is left as it is.
+fn create_private(path: &Path) -> Result<(), OpenStoreError> {
+    let mut options = fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let created = match options.open(path) {
+        Ok(file) => file,
+        Err(error) if error.kind() == io::ErrorKind::AlreadyExists => return Ok(()),
+        Err(source) => {
+            return Err(OpenStoreError::Create {
+                path: path.to_owned(),
+                source,
+            });
+        }
+    };
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+
+        created
+            .set_permissions(fs::Permissions::from_mode(0o600))
+            .map_err(|source| OpenStoreError::Create {
+                path: path.to_owned(),
+                source,
+            })?;
+    }
+    drop(created);
+    Ok(())
+}
+
+/// Decides, without writing to an existing file, whether `path` may be opened
+/// read-write (a missing one is created empty, with its folder, when allowed):
 /// it is absent (and may be created), empty, an SQLite database with nothing
 /// in it, or a sound plangate file of this schema version or an older one.
 fn inspect(path: &Path, options: OpenOptions) -> Result<(), OpenStoreError> {
@@ -247,7 +294,7 @@ fn inspect(path: &Path, options: OpenOptions) -> Result<(), OpenStoreError> {
                     source,
                 })?;
             }
-            return Ok(());
+            return create_private(path);
         }
         Err(source) => {
             return Err(OpenStoreError::Read {
@@ -569,6 +616,24 @@ mod tests {
             .connection
             .query_row(&format!("PRAGMA {name}"), [], |row| row.get(0))
             .expect("pragmas can be read")
+    }
+
+    /// The state file holds snapshots of Secrets: it and the files SQLite
+    /// keeps next to it are the owner's alone, whatever the umask.
+    #[cfg(unix)]
+    #[test]
+    fn a_new_state_file_and_its_wal_and_shm_are_private() {
+        use std::os::unix::fs::PermissionsExt as _;
+
+        let (dir, mut store) = temp_store();
+        create_run(&mut store, 1);
+        for name in ["state.db", "state.db-wal", "state.db-shm"] {
+            let mode = fs::metadata(dir.path().join(name))
+                .expect("the file exists while the store is open")
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600, "{name}: {mode:o}");
+        }
     }
 
     #[test]
