@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::env;
+
 /// Risk-gated infrastructure task plans: validate, forecast, run, resume, roll back.
 #[derive(Debug, Parser)]
 #[command(name = "plangate", version, about, max_term_width = 100)]
@@ -33,7 +35,7 @@ pub(crate) struct GlobalArgs {
         global = true,
         value_enum,
         value_name = "MODE",
-        env = "PLANGATE_STATE_SYNC",
+        env = env::PLANGATE_STATE_SYNC,
         default_value_t = StateSync::Normal
     )]
     pub(crate) state_sync: StateSync,

@@ -3,7 +3,10 @@
 
 use std::{error::Error as _, io, path::PathBuf};
 
-use plangate_engine::run::RunError;
+use plangate_engine::{
+    run::RunError,
+    state::{OpenStoreError, StoreError},
+};
 use plangate_plans::LoadPlanError;
 
 use crate::{exit, printer::Printer};
@@ -16,7 +19,7 @@ pub enum CliError {
     LoadPlan(#[from] LoadPlanError),
     /// Running, resuming, rolling back or reading a run failed.
     #[error(transparent)]
-    Run(#[from] plangate_engine::run::RunError),
+    Run(#[from] RunError),
     /// Writing the output file failed.
     #[error("failed to write `{path}`")]
     WriteOutput {
@@ -29,27 +32,57 @@ pub enum CliError {
     /// Writing to stdout failed.
     #[error("failed to write to stdout")]
     Stdout(#[source] io::Error),
+    /// `--state` (or `$PLANGATE_STATE`) names a file in a folder that does
+    /// not exist; only the default `.plangate/` folder is created.
+    #[error("the folder `{}` of the state file does not exist", folder.display())]
+    StateFolderMissing {
+        /// The missing folder.
+        folder: PathBuf,
+    },
+}
+
+/// The hint for an engine error.
+fn run_hint(error: &RunError) -> Option<String> {
+    Some(match error {
+        RunError::PlanChanged { run, .. } => format!(
+            "pass `--accept-plan-change` to continue with the new plan (`plangate resume {run} --accept-plan-change`; finished tasks stay finished), or restore the plan file"
+        ),
+        RunError::RunInProgress { pid, host, .. } => {
+            format!("wait for it to finish, or stop it (`kill -INT {pid}` on `{host}`)")
+        }
+        RunError::UnfinishedRun { run, .. } => format!(
+            "continue it with `plangate resume {run}`, or start over with `plangate run PLAN --new-run` (run `{run}` is then recorded as superseded)"
+        ),
+        RunError::Lock(_) => "wait for that process to finish, or stop it; a lock left by a dead process on this host is taken over automatically".to_owned(),
+        RunError::OpenStore(OpenStoreError::Missing { .. }) | RunError::NoRuns { .. } => "start a run with `plangate run PLAN`, or point `--state` (or `$PLANGATE_STATE`) at the state file of an earlier run".to_owned(),
+        RunError::RollingBack { run } => format!(
+            "finish the rollback with `plangate rollback {run}`, or see what happened with `plangate report {run}`"
+        ),
+        RunError::NotResumable { run, .. } => format!(
+            "start a new run with `plangate run PLAN`, or see what happened with `plangate report {run}`"
+        ),
+        RunError::Store(StoreError::AmbiguousRun { .. }) => {
+            "give more characters, or the short id `plangate runs` shows".to_owned()
+        }
+        RunError::Store(StoreError::UnknownRun { .. }) => {
+            "`plangate runs` lists the runs of this state file".to_owned()
+        }
+        RunError::UnknownApprovalTarget { run, .. } => {
+            format!("`plangate status {run}` lists its tasks and phases")
+        }
+        RunError::UnknownPlanTarget { .. } => {
+            "`--approve` takes the id of a task or a phase of the plan".to_owned()
+        }
+        _ => return None,
+    })
 }
 
 impl CliError {
     /// The exit code for this error.
     pub fn process_exit_code(&self) -> u8 {
         match self {
-            CliError::LoadPlan(_)
-            | CliError::Run(
-                RunError::LoadPlan(_)
-                | RunError::OpenStore(_)
-                | RunError::PlanChanged { .. }
-                | RunError::PlanMissing { .. }
-                | RunError::NotResumable { .. }
-                | RunError::RollingBack { .. }
-                | RunError::NoRuns { .. }
-                | RunError::UnknownApprovalTarget { .. }
-                | RunError::UnknownPlanTarget { .. }
-                | RunError::Lock(_)
-                | RunError::RunInProgress { .. }
-                | RunError::UnfinishedRun { .. },
-            ) => exit::USAGE,
+            CliError::LoadPlan(_) | CliError::StateFolderMissing { .. } => exit::USAGE,
+            CliError::Run(error) if error.is_usage() => exit::USAGE,
             CliError::Run(_) | CliError::WriteOutput { .. } | CliError::Stdout(_) => exit::FAILED,
         }
     }
@@ -59,9 +92,11 @@ impl CliError {
         matches!(self, CliError::Stdout(e) if e.kind() == io::ErrorKind::BrokenPipe)
     }
 
+    /// What the user can do about the error, where plangate knows. The
+    /// engine's errors name no flags; the hints that spell them live here.
     fn hint(&self) -> Option<String> {
         match self {
-            CliError::Run(error) => error.hint(),
+            CliError::Run(error) => run_hint(error),
             CliError::LoadPlan(LoadPlanError::Read { source, .. })
                 if source.kind() == io::ErrorKind::NotFound =>
             {
@@ -70,6 +105,9 @@ impl CliError {
                         .to_owned(),
                 )
             }
+            CliError::StateFolderMissing { .. } => Some(
+                "create the folder first, or leave out `--state` (and `$PLANGATE_STATE`) to use `.plangate/state.db`, which is created when missing".to_owned(),
+            ),
             _ => None,
         }
     }

@@ -13,17 +13,10 @@ pub(crate) struct Printer {
 
 impl Printer {
     pub(crate) fn new(choice: ColorChoice, quiet: bool) -> Self {
-        let non_empty = |name: &str| std::env::var_os(name).is_some_and(|v| !v.is_empty());
-        let color = match choice {
-            ColorChoice::Always => true,
-            ColorChoice::Never => false,
-            ColorChoice::Auto if non_empty(env::NO_COLOR) => false,
-            ColorChoice::Auto if non_empty(env::FORCE_COLOR) => true,
-            ColorChoice::Auto => {
-                io::stderr().is_terminal() && std::env::var("TERM").map_or(true, |t| t != "dumb")
-            }
-        };
-        Self { color, quiet }
+        Self {
+            color: use_color(choice, io::stderr().is_terminal()),
+            quiet,
+        }
     }
 
     /// Writes data to stdout.
@@ -100,5 +93,17 @@ impl Printer {
         } else {
             text.to_owned()
         }
+    }
+}
+
+/// Whether to colour a stream: `--color`, then `NO_COLOR`, then
+/// `FORCE_COLOR`, then whether it is a terminal that is not `TERM=dumb`.
+pub(crate) fn use_color(choice: ColorChoice, is_terminal: bool) -> bool {
+    match choice {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto if env::no_color() => false,
+        ColorChoice::Auto if env::force_color() => true,
+        ColorChoice::Auto => is_terminal && !env::dumb_terminal(),
     }
 }

@@ -11,6 +11,8 @@ use std::{
     path::{Path, PathBuf},
 };
 
+use plangate_engine::run::{Engine, EngineSettings, approver};
+
 use crate::{
     CliError,
     args::{Cli, Command, StateSync},
@@ -18,30 +20,59 @@ use crate::{
     printer::Printer,
 };
 
+/// The state file used when neither `--state` nor `$PLANGATE_STATE` names one;
+/// its folder is created when missing.
+const DEFAULT_STATE_PATH: &str = ".plangate/state.db";
+
 /// Settings resolved from flags and the environment, once; commands never
 /// read either directly.
 pub(crate) struct Settings {
     pub(crate) state_path: PathBuf,
+    /// Whether `state_path` is the default, whose folder may be created.
+    default_state_path: bool,
     /// `PRAGMA synchronous=FULL` for the state file (`--state-sync full`).
     pub(crate) synchronous_full: bool,
+    /// Who approvals are recorded as without `--as`: `$USER`, else the
+    /// account's name, at this host.
+    pub(crate) approver: String,
 }
 
 impl Settings {
     fn resolve(cli: &Cli) -> Self {
-        let state_path = cli
-            .global
-            .state
-            .clone()
-            .or_else(|| {
-                std::env::var_os(env::PLANGATE_STATE)
-                    .filter(|v| !v.is_empty())
-                    .map(PathBuf::from)
-            })
-            .unwrap_or_else(|| PathBuf::from(".plangate/state.db"));
+        let chosen = cli.global.state.clone().or_else(env::state_path);
         Self {
-            state_path,
+            default_state_path: chosen.is_none(),
+            state_path: chosen.unwrap_or_else(|| PathBuf::from(DEFAULT_STATE_PATH)),
             synchronous_full: cli.global.state_sync == StateSync::Full,
+            approver: approver(env::user().as_deref()),
         }
+    }
+
+    /// The state file's folder must exist unless it is the default one.
+    fn check_state_folder(&self) -> Result<(), CliError> {
+        if self.default_state_path {
+            return Ok(());
+        }
+        match self
+            .state_path
+            .parent()
+            .filter(|folder| !folder.as_os_str().is_empty())
+        {
+            Some(folder) if !folder.is_dir() => Err(CliError::StateFolderMissing {
+                folder: folder.to_owned(),
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    /// An engine for this state file, printing progress with `printer`.
+    pub(crate) fn engine(&self, printer: &Printer) -> Result<Engine, CliError> {
+        self.check_state_folder()?;
+        let mut engine_settings = EngineSettings::new(self.state_path.clone());
+        engine_settings.synchronous_full = self.synchronous_full;
+        engine_settings.approver.clone_from(&self.approver);
+        engine_settings.progress = run::progress(printer);
+        Ok(Engine::new(engine_settings)?)
     }
 }
 

@@ -1,12 +1,10 @@
 //! `plangate plan PLAN`: the dry-run impact report.
 
-use std::path::PathBuf;
-
 use plangate_engine::{
     report::{
         impact_report, impact_report_with_previews, render_impact_html, render_impact_markdown,
     },
-    run::{Engine, EngineSettings},
+    run::Previewer,
 };
 use plangate_plans::{Approvals, decide, load_plan};
 
@@ -45,8 +43,8 @@ pub(crate) fn dry_run(
     };
     let dry_run = decide(&plan, &approvals);
     let report = if preview {
-        let engine = Engine::new(EngineSettings::new(PathBuf::from("unused-by-previews.db")))?;
-        impact_report_with_previews(&plan, &dry_run, &engine.previews(&plan, &dry_run))
+        let previews = Previewer::new()?.previews(&plan, &dry_run);
+        impact_report_with_previews(&plan, &dry_run, &previews)
     } else {
         impact_report(&plan, &dry_run)
     };

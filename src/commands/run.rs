@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use plangate_engine::{
-    run::{Engine, EngineSettings, Progress, ResumeOptions, RunOptions, RunOutcome},
+    run::{Progress, ProgressSink, ResumeOptions, RunOptions, RunOutcome},
     state::{RunStatus, TaskState},
 };
 
@@ -15,12 +15,10 @@ use crate::{
     printer::Printer,
 };
 
-fn engine(settings: &Settings, printer: &Printer) -> Result<Engine, CliError> {
-    let mut engine_settings = EngineSettings::new(settings.state_path.clone());
-    engine_settings.synchronous_full = settings.synchronous_full;
-    let progress = printer.progress_sink();
-    engine_settings.progress = Arc::new(move |event: &Progress| progress(&describe(event)));
-    Ok(Engine::new(engine_settings)?)
+/// The progress sink of a run: [`describe`]d events on stderr.
+pub(crate) fn progress(printer: &Printer) -> ProgressSink {
+    let sink = printer.progress_sink();
+    Arc::new(move |event: &Progress| sink(&describe(event)))
 }
 
 fn describe(event: &Progress) -> Option<String> {
@@ -30,6 +28,7 @@ fn describe(event: &Progress) -> Option<String> {
             resumed: false,
         } => format!("run {run} started"),
         Progress::RunStarted { run, resumed: true } => format!("run {run} resumed"),
+        Progress::RunRollingBack { run } => format!("run {run} rolling back"),
         Progress::PhaseStarted { phase, name } => format!("phase `{phase}`: {name}"),
         Progress::TaskStarted { task, attempt } => {
             format!("  start   `{task}` (attempt {attempt})")
@@ -98,12 +97,15 @@ fn exit_code(outcome: &RunOutcome, printer: &Printer) -> u8 {
             }
             printer.hint(&format!(
                 "approve with `plangate approve {} TASK|PHASE --reason ...` (or resume with `--retry-interrupted` for interrupted tasks), then `plangate resume {}`",
-                outcome.run, outcome.run
+                outcome.short_run, outcome.short_run
             ));
             exit::PAUSED
         }
         RunStatus::Interrupted => {
-            printer.hint(&format!("continue with `plangate resume {}`", outcome.run));
+            printer.hint(&format!(
+                "continue with `plangate resume {}`",
+                outcome.short_run
+            ));
             exit::INTERRUPTED
         }
         RunStatus::Incomplete => {
@@ -119,7 +121,7 @@ fn exit_code(outcome: &RunOutcome, printer: &Printer) -> u8 {
         _ => {
             printer.hint(&format!(
                 "see what happened with `plangate report {}`",
-                outcome.run
+                outcome.short_run
             ));
             exit::FAILED
         }
@@ -137,7 +139,7 @@ pub(crate) fn run(args: &RunArgs, settings: &Settings, printer: &Printer) -> Res
             printer,
         );
     }
-    let outcome = engine(settings, printer)?.run(
+    let outcome = settings.engine(printer)?.run(
         &args.plan,
         &RunOptions {
             approve: args.approve.clone(),
@@ -152,7 +154,7 @@ pub(crate) fn resume(
     settings: &Settings,
     printer: &Printer,
 ) -> Result<u8, CliError> {
-    let outcome = engine(settings, printer)?.resume(&ResumeOptions {
+    let outcome = settings.engine(printer)?.resume(&ResumeOptions {
         run: args.run.clone(),
         retry_interrupted: args.retry_interrupted,
         accept_plan_change: args.accept_plan_change,
@@ -165,7 +167,7 @@ pub(crate) fn rollback(
     settings: &Settings,
     printer: &Printer,
 ) -> Result<u8, CliError> {
-    let outcome = engine(settings, printer)?.rollback(Some(&args.run))?;
+    let outcome = settings.engine(printer)?.rollback(Some(&args.run))?;
     Ok(if outcome.status == RunStatus::RolledBack {
         exit::SUCCESS
     } else {

@@ -1,57 +1,41 @@
-//! Commands that read or annotate the state file: `approve`, `status`, `runs`, `report`.
+//! Commands that read or annotate the state file: `approve`, `status`, `runs`,
+//! `report`. They ask the engine; none opens the store itself.
 
 use plangate_engine::{
-    report::{render_run_html, render_run_markdown, render_status_text, run_report, status_report},
-    run::{approve as record_approval, default_approver},
-    state::{ApprovalTarget, OpenOptions, Store},
+    report::{render_run_html, render_run_markdown, render_status_text},
+    state::ApprovalTarget,
 };
 
 use crate::{
     CliError,
     args::{ApproveArgs, ReportArgs, ReportFormat, StatusArgs, StatusFormat},
-    commands::{Settings, emit},
+    commands::{Settings, emit, emit_json},
     exit,
     printer::Printer,
 };
-
-fn open(settings: &Settings) -> Result<Store, CliError> {
-    Ok(Store::open_with(
-        &settings.state_path,
-        OpenOptions {
-            create: false,
-            ..OpenOptions::default()
-        },
-    )
-    .map_err(plangate_engine::run::RunError::from)?)
-}
-
-fn json<T: serde::Serialize>(value: &T) -> String {
-    let mut text = serde_json::to_string_pretty(value)
-        .expect("reports hold only strings, numbers and lists, which always serialise");
-    text.push('\n');
-    text
-}
 
 pub(crate) fn approve(
     args: &ApproveArgs,
     settings: &Settings,
     printer: &Printer,
 ) -> Result<u8, CliError> {
-    let by = args.approved_by.clone().unwrap_or_else(default_approver);
-    let (run, target) = record_approval(
-        &settings.state_path,
-        settings.synchronous_full,
-        Some(&args.run),
-        &args.target,
-        &by,
-        args.reason.as_deref(),
-    )?;
-    let what = match target {
+    let by = args.approved_by.as_deref().unwrap_or(&settings.approver);
+    let approval =
+        settings
+            .engine(printer)?
+            .approve(&args.run, &args.target, by, args.reason.as_deref())?;
+    let what = match &approval.target {
         ApprovalTarget::Task(id) => format!("task `{id}`"),
         ApprovalTarget::Phase(id) => format!("phase `{id}`"),
     };
-    printer.status(&format!("approved {what} of run {run} as {by}"));
-    printer.hint(&format!("continue with `plangate resume {run}`"));
+    printer.status(&format!(
+        "approved {what} of run {} as {}",
+        approval.short_run, approval.approved_by
+    ));
+    printer.hint(&format!(
+        "continue with `plangate resume {}`",
+        approval.short_run
+    ));
     Ok(exit::SUCCESS)
 }
 
@@ -60,31 +44,30 @@ pub(crate) fn status(
     settings: &Settings,
     printer: &Printer,
 ) -> Result<u8, CliError> {
-    let store = open(settings)?;
-    let report = status_report(&store, args.run.as_deref(), &settings.state_path)?;
-    let text = match args.format {
-        StatusFormat::Text => render_status_text(&report),
-        StatusFormat::Json => json(&report),
-    };
-    emit(&text, None, printer)?;
+    let report = settings.engine(printer)?.status(args.run.as_deref())?;
+    match args.format {
+        StatusFormat::Text => emit(&render_status_text(&report), None, printer)?,
+        StatusFormat::Json => emit_json(&report, None, printer)?,
+    }
     Ok(exit::SUCCESS)
 }
 
 pub(crate) fn runs(settings: &Settings, printer: &Printer) -> Result<u8, CliError> {
-    let store = open(settings)?;
-    let runs = store.runs().map_err(plangate_engine::run::RunError::from)?;
+    let runs = settings.engine(printer)?.runs()?;
+    if runs.is_empty() {
+        printer.status("no runs yet");
+        return Ok(exit::SUCCESS);
+    }
+    let width = runs.iter().map(|run| run.short_id.len()).max().unwrap_or(0);
     let mut text = String::new();
     for run in runs {
         text.push_str(&format!(
-            "{}  {:<12}  {}  {}\n",
-            run.id,
-            run.status.as_str(),
-            run.plan_name,
-            run.plan_path.display()
+            "{:<width$}  {:<12}  {}  {}\n",
+            run.short_id,
+            run.record.status.as_str(),
+            run.record.plan_name,
+            run.record.plan_path.display()
         ));
-    }
-    if text.is_empty() {
-        printer.status("no runs yet");
     }
     emit(&text, None, printer)?;
     Ok(exit::SUCCESS)
@@ -95,13 +78,12 @@ pub(crate) fn report(
     settings: &Settings,
     printer: &Printer,
 ) -> Result<u8, CliError> {
-    let store = open(settings)?;
-    let report = run_report(&store, args.run.as_deref(), &settings.state_path)?;
-    let text = match args.format {
-        ReportFormat::Markdown => render_run_markdown(&report),
-        ReportFormat::Json => json(&report),
-        ReportFormat::Html => render_run_html(&report),
-    };
-    emit(&text, args.output.as_deref(), printer)?;
+    let report = settings.engine(printer)?.report(args.run.as_deref())?;
+    let output = args.output.as_deref();
+    match args.format {
+        ReportFormat::Markdown => emit(&render_run_markdown(&report), output, printer)?,
+        ReportFormat::Json => emit_json(&report, output, printer)?,
+        ReportFormat::Html => emit(&render_run_html(&report), output, printer)?,
+    }
     Ok(exit::SUCCESS)
 }

@@ -423,13 +423,15 @@ fn a_run_killed_while_rolling_back_is_finished_by_rollback_not_resumed() {
         "run a\nrun b\nrun c\nrun d\nundo d\nundo c\n"
     );
 
-    // Going forward would run `d` again over a half-undone run.
+    // Going forward would run `d` again over a half-undone run. Messages
+    // name the run by its short id (the only run: the last six characters).
+    let short = &run[run.len() - 6..];
     let refused = workspace.run(["resume"]);
     refused.assert_code(2);
     refused.assert_stderr_contains(&format!(
-        "run `{run}` was rolling back when it stopped and cannot be resumed"
+        "run `{short}` was rolling back when it stopped and cannot be resumed"
     ));
-    refused.assert_stderr_contains(&format!("plangate rollback {run}"));
+    refused.assert_stderr_contains(&format!("plangate rollback {short}"));
 
     // `rollback` finishes it: the cut-off rollback first, then the rest.
     workspace.write("release", "");
@@ -556,6 +558,8 @@ fn a_second_run_of_the_same_plan_is_refused_until_new_run() {
         .as_str()
         .expect("run id")
         .to_owned();
+    // Messages name runs by their short ids (the last six characters here).
+    let short = &run[run.len() - 6..];
     let host = nix::unistd::gethostname()
         .expect("the host name")
         .to_string_lossy()
@@ -566,7 +570,7 @@ fn a_second_run_of_the_same_plan_is_refused_until_new_run() {
     assert_eq!(
         refused.stderr,
         format!(
-            "error: plan `twice` (environment `dev`) is being run: run `{run}` is driven by process {} on `{host}`\n\nhint: wait for it to finish, or stop it (`kill -INT {}` on `{host}`)\n",
+            "error: plan `twice` (environment `dev`) is being run: run `{short}` is driven by process {} on `{host}`\n\nhint: wait for it to finish, or stop it (`kill -INT {}` on `{host}`)\n",
             first.id(),
             first.id()
         )
@@ -587,7 +591,7 @@ fn a_second_run_of_the_same_plan_is_refused_until_new_run() {
     assert_eq!(
         refused.stderr,
         format!(
-            "error: plan `twice` (environment `dev`) has an unfinished run `{run}` (paused)\n\nhint: continue it with `plangate resume {run}`, or start over with `plangate run PLAN --new-run` (run `{run}` is then recorded as superseded)\n"
+            "error: plan `twice` (environment `dev`) has an unfinished run `{short}` (paused)\n\nhint: continue it with `plangate resume {short}`, or start over with `plangate run PLAN --new-run` (run `{short}` is then recorded as superseded)\n"
         )
     );
 
@@ -600,6 +604,8 @@ fn a_second_run_of_the_same_plan_is_refused_until_new_run() {
     assert_eq!(new["status"], "paused");
     let resumed = workspace.run(["resume", &run]);
     resumed.assert_code(2);
-    resumed.assert_stderr_contains(&format!("run `{run}` is superseded and cannot be resumed"));
+    resumed.assert_stderr_contains(&format!(
+        "run `{short}` is superseded and cannot be resumed"
+    ));
     assert_eq!(workspace.read("journal"), "long\nlong\n");
 }

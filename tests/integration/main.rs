@@ -1,5 +1,7 @@
 //! End-to-end tests of the `plangate` binary. One test binary, one module per area:
 //!
+//! - `cli`: what the command line prints and accepts itself: short run ids,
+//!   log events on stderr, approvals, state-file locations, exit codes;
 //! - `validate`: every validation error, with its file:line:column and caret;
 //! - `dry_run`: the impact report (Markdown, JSON, HTML) of the bundled examples;
 //! - `graph`: dot and Mermaid output;
@@ -11,6 +13,7 @@
 //! - `kube`: kubectl and Helm plans against the in-repo API emulator, with
 //!   the real binaries.
 
+mod cli;
 mod common;
 mod crash;
 mod dry_run;

@@ -369,11 +369,12 @@ impl Dispatcher {
         self.record_used_time(None).await?;
         self.run_status(status, reason.clone()).await?;
         (self.env.progress)(&Progress::RunFinished {
-            run: self.env.run_id.to_string(),
+            run: self.env.short_run.clone(),
             status,
         });
         Ok(RunOutcome {
             run: self.env.run_id.clone(),
+            short_run: self.env.short_run.clone(),
             status,
             reason,
         })

@@ -12,7 +12,7 @@ use plangate_executors::{Executors, Redactor};
 use plangate_plans::{Approvals, Decision, LoadedPlan, Plan, decide, load_plan, load_plan_text};
 use plangate_state::{
     ApprovalTarget, AttemptRole, CreateRun, LockAcquired, LockHolder, NewRun, NewTask, OpenOptions,
-    RunId, RunRecord, RunStatus, Store, TaskState, UnfinishedRun, now_millis,
+    RunId, RunRecord, RunStatus, ShortRunIds, Store, TaskState, UnfinishedRun, now_millis,
 };
 use tokio::signal::unix::{SignalKind, signal};
 use tokio_util::sync::CancellationToken;
@@ -22,6 +22,7 @@ use super::{
     context::ContextFactory,
     dispatch::{Dispatcher, UsedTime},
     progress::{Progress, ProgressSink},
+    queries::find_run,
     resume::cut_off,
     shared_store::SharedStore,
     task::TaskEnvironment,
@@ -53,19 +54,11 @@ impl EngineSettings {
             state_path: state_path.into(),
             grace_period: Duration::from_secs(5),
             output_limit: 64 * 1024,
-            approver: default_approver(),
+            approver: super::queries::approver(None),
             progress: Arc::new(|_| {}),
             synchronous_full: false,
         }
     }
-}
-
-/// `$USER@host`, or `unknown@host`.
-pub fn default_approver() -> String {
-    let user = std::env::var("USER")
-        .or_else(|_| std::env::var("LOGNAME"))
-        .unwrap_or_else(|_| "unknown".to_owned());
-    format!("{user}@{}", plangate_state::hostname())
 }
 
 /// Options of `plangate run`.
@@ -117,7 +110,7 @@ impl Engine {
         self
     }
 
-    fn open_store(&self, create: bool) -> Result<Store, RunError> {
+    pub(super) fn open_store(&self, create: bool) -> Result<Store, RunError> {
         Ok(Store::open_with(
             &self.settings.state_path,
             OpenOptions {
@@ -151,6 +144,7 @@ impl Engine {
         let plan_name = plan.name.to_string();
         let environment = plan.environment.clone();
         let new_run = options.new_run;
+        let short = store.short_run_ids()?;
         let run = store.create_run_exclusive(
             NewRun {
                 plan_name: plan.name.clone(),
@@ -162,7 +156,16 @@ impl Engine {
                 tasks,
             },
             &holder,
-            |unfinished| earlier_runs(unfinished, &holder, &plan_name, &environment, new_run),
+            |unfinished| {
+                earlier_runs(
+                    unfinished,
+                    &holder,
+                    &short,
+                    &plan_name,
+                    &environment,
+                    new_run,
+                )
+            },
         )??;
         let approver = self.settings.approver.clone();
         for target in &options.approve {
@@ -211,6 +214,7 @@ impl Engine {
         let mut store = self.open_store(false)?;
         let record = find_run(&store, options.run.as_deref(), &self.settings.state_path)?;
         let run = record.id.clone();
+        let short_run = store.short_run_id(&run)?;
         let rolled_back = store
             .tasks(&run)?
             .iter()
@@ -237,13 +241,11 @@ impl Engine {
                     .iter()
                     .any(|a| a.role == AttemptRole::Rollback))
         {
-            return Err(RunError::RollingBack {
-                run: run.to_string(),
-            });
+            return Err(RunError::RollingBack { run: short_run });
         }
         if finished || rolled_back {
             return Err(RunError::NotResumable {
-                run: run.to_string(),
+                run: short_run,
                 status: record.status,
             });
         }
@@ -358,15 +360,15 @@ impl Engine {
         order: Vec<usize>,
     ) -> Result<RunOutcome, RunError> {
         let run_id = run_id.clone();
+        let short_run = store.short_run_id(&run_id)?;
         let shared = SharedStore::new(store);
-        let env = self.environment(Arc::new(plan), &run_id, &shared);
+        let env = self.environment(Arc::new(plan), &run_id, &short_run, &shared);
         let progress = Arc::clone(&self.settings.progress);
         self.runtime.block_on(async move {
             let holder = lock_holder();
             lock(&shared, &run_id, &holder, &progress).await?;
-            (progress)(&Progress::RunStarted {
-                run: run_id.to_string(),
-                resumed: true,
+            (progress)(&Progress::RunRollingBack {
+                run: short_run.clone(),
             });
             let mut all_ok = true;
             for index in order {
@@ -391,22 +393,30 @@ impl Engine {
                 .await?;
             unlock(&shared, &run_id, holder).await;
             (progress)(&Progress::RunFinished {
-                run: run_id.to_string(),
+                run: short_run.clone(),
                 status,
             });
             Ok(RunOutcome {
                 run: run_id,
+                short_run,
                 status,
                 reason: Some(reason),
             })
         })
     }
 
-    fn environment(&self, plan: Arc<Plan>, run: &RunId, store: &SharedStore) -> TaskEnvironment {
+    fn environment(
+        &self,
+        plan: Arc<Plan>,
+        run: &RunId,
+        short_run: &str,
+        store: &SharedStore,
+    ) -> TaskEnvironment {
         let contexts = self.contexts(run.as_str(), Arc::new(Redactor::for_plan(&plan)));
         TaskEnvironment {
             plan,
             run_id: run.clone(),
+            short_run: short_run.to_owned(),
             store: store.clone(),
             executors: Arc::clone(&self.executors),
             redactor: Arc::clone(&contexts.redactor),
@@ -451,8 +461,9 @@ impl Engine {
                 .collect(),
             recorded_until: tokio::time::Instant::now(),
         };
+        let short_run = store.short_run_id(&run)?;
         let shared = SharedStore::new(store);
-        let env = self.environment(Arc::new(plan), &run, &shared);
+        let env = self.environment(Arc::new(plan), &run, &short_run, &shared);
         let progress = Arc::clone(&self.settings.progress);
         let runtime = self.runtime;
         let outcome = runtime.block_on(async move {
@@ -477,7 +488,7 @@ impl Engine {
                     .await?;
             }
             (progress)(&Progress::RunStarted {
-                run: run.to_string(),
+                run: short_run,
                 resumed,
             });
             let dispatcher = Dispatcher {
@@ -524,6 +535,7 @@ struct Drive {
 fn earlier_runs(
     unfinished: &[UnfinishedRun],
     holder: &LockHolder,
+    short: &ShortRunIds,
     plan: &str,
     environment: &str,
     new_run: bool,
@@ -538,7 +550,7 @@ fn earlier_runs(
         return CreateRun::Refuse(RunError::RunInProgress {
             plan: plan.to_owned(),
             environment: environment.to_owned(),
-            run: lock.run_id.to_string(),
+            run: short.get(&lock.run_id).to_owned(),
             pid: lock.pid,
             host: lock.host.clone(),
         });
@@ -549,7 +561,7 @@ fn earlier_runs(
         Some(earlier) => CreateRun::Refuse(RunError::UnfinishedRun {
             plan: plan.to_owned(),
             environment: environment.to_owned(),
-            run: earlier.id.to_string(),
+            run: short.get(&earlier.id).to_owned(),
             status: earlier.status,
         }),
     }
@@ -661,16 +673,6 @@ pub(super) fn stored_approvals(store: &Store, run: &RunId) -> Result<Approvals, 
     Ok(approvals)
 }
 
-/// The run named by `prefix` (a unique prefix of its id), or the latest one.
-pub fn find_run(store: &Store, prefix: Option<&str>, path: &Path) -> Result<RunRecord, RunError> {
-    match prefix {
-        Some(prefix) => Ok(store.run(&store.resolve_run(prefix)?)?),
-        None => store.latest_run()?.ok_or_else(|| RunError::NoRuns {
-            path: path.to_owned(),
-        }),
-    }
-}
-
 /// Task rows for a new run: the dry run's risk decisions become initial
 /// states; forecast deferrals do not (at run time, real clocks and counts decide).
 pub(super) fn initial_tasks(plan: &Plan, dry_run: &plangate_plans::DryRun) -> Vec<NewTask> {
@@ -698,36 +700,4 @@ pub(super) fn initial_tasks(plan: &Plan, dry_run: &plangate_plans::DryRun) -> Ve
             }
         })
         .collect()
-}
-
-/// `plangate approve RUN TARGET`: records an approval of a task or phase.
-pub fn approve(
-    state_path: &Path,
-    synchronous_full: bool,
-    run: Option<&str>,
-    target: &str,
-    by: &str,
-    reason: Option<&str>,
-) -> Result<(RunId, ApprovalTarget), RunError> {
-    let mut store = Store::open_with(
-        state_path,
-        OpenOptions {
-            create: false,
-            synchronous_full,
-        },
-    )?;
-    let record = find_run(&store, run, state_path)?;
-    let tasks = store.tasks(&record.id)?;
-    let target = if tasks.iter().any(|t| t.task_id.as_str() == target) {
-        ApprovalTarget::Task(target.to_owned())
-    } else if tasks.iter().any(|t| t.phase_id.as_str() == target) {
-        ApprovalTarget::Phase(target.to_owned())
-    } else {
-        return Err(RunError::UnknownApprovalTarget {
-            run: record.id.to_string(),
-            target: target.to_owned(),
-        });
-    };
-    store.record_approval(&record.id, &target, by, reason, now_millis())?;
-    Ok((record.id, target))
 }

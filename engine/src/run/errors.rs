@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use plangate_plans::LoadPlanError;
-use plangate_state::{LockError, OpenStoreError, RunStatus, StoreError};
+use plangate_state::{ApprovalTarget, LockError, OpenStoreError, RunStatus, StoreError};
 
 /// Why a run, resume, rollback or approval could not proceed. Task failures
 /// are not errors: they are outcomes, reported through [`super::RunOutcome`].
@@ -107,6 +107,18 @@ pub enum RunError {
         /// What was named.
         target: String,
     },
+    /// `approve` named a task or phase that no approval is asked for: a task
+    /// whose decision is not `needs-approval` (and that was not interrupted),
+    /// or a phase without `approval: true`.
+    #[error("{} `{}` of run `{run}` needs no approval ({why})", target.kind(), target.id())]
+    NoApprovalNeeded {
+        /// The run (its short id).
+        run: String,
+        /// What was named.
+        target: ApprovalTarget,
+        /// Why no approval is needed, in words.
+        why: String,
+    },
     /// `--approve` named neither a task nor a phase of the plan.
     #[error("plan `{plan}` has no task or phase `{target}` to approve")]
     UnknownPlanTarget {
@@ -118,31 +130,30 @@ pub enum RunError {
 }
 
 impl RunError {
-    /// A hint for the user, where one helps.
-    pub fn hint(&self) -> Option<String> {
+    /// Whether the error is the caller's to fix (a usage error, an invalid
+    /// plan, a state file that cannot be used, a run in the wrong state for
+    /// the request) rather than a failure while working on the run.
+    pub fn is_usage(&self) -> bool {
         match self {
-            RunError::PlanChanged { .. } => Some(
-                "pass `--accept-plan-change` to continue with the new plan (finished tasks stay finished), or restore the plan file".to_owned(),
-            ),
-            RunError::RunInProgress { pid, host, .. } => Some(format!(
-                "wait for it to finish, or stop it (`kill -INT {pid}` on `{host}`)"
-            )),
-            RunError::UnfinishedRun { run, .. } => Some(format!(
-                "continue it with `plangate resume {run}`, or start over with `plangate run PLAN --new-run` (run `{run}` is then recorded as superseded)"
-            )),
-            RunError::Lock(_) => Some(
-                "wait for that process to finish, or stop it; a lock left by a dead process on this host is taken over automatically".to_owned(),
-            ),
-            RunError::OpenStore(OpenStoreError::Missing { .. }) | RunError::NoRuns { .. } => Some(
-                "start a run with `plangate run PLAN`, or point `--state` (or `$PLANGATE_STATE`) at the state file of an earlier run".to_owned(),
-            ),
-            RunError::RollingBack { run } => Some(format!(
-                "finish the rollback with `plangate rollback {run}`, or see what happened with `plangate report {run}`"
-            )),
-            RunError::NotResumable { run, .. } => Some(format!(
-                "start a new run with `plangate run PLAN`, or see what happened with `plangate report {run}`"
-            )),
-            _ => None,
+            RunError::LoadPlan(_)
+            | RunError::OpenStore(_)
+            | RunError::Lock(_)
+            | RunError::PlanChanged { .. }
+            | RunError::PlanMissing { .. }
+            | RunError::NotResumable { .. }
+            | RunError::RollingBack { .. }
+            | RunError::NoRuns { .. }
+            | RunError::UnknownApprovalTarget { .. }
+            | RunError::NoApprovalNeeded { .. }
+            | RunError::UnknownPlanTarget { .. }
+            | RunError::RunInProgress { .. }
+            | RunError::UnfinishedRun { .. }
+            | RunError::Store(
+                StoreError::UnknownRun { .. }
+                | StoreError::AmbiguousRun { .. }
+                | StoreError::InvalidId { .. },
+            ) => true,
+            RunError::Store(_) | RunError::Runtime(_) | RunError::Signals(_) => false,
         }
     }
 }

@@ -8,16 +8,16 @@ mod errors;
 mod phase;
 mod preview;
 mod progress;
+mod queries;
 mod resume;
 mod shared_store;
 pub(crate) mod task;
 
-pub use engine::{
-    Engine, EngineSettings, ResumeOptions, RunOptions, approve, default_approver,
-    find_run as find_run_record,
-};
+pub use engine::{Engine, EngineSettings, ResumeOptions, RunOptions};
 pub use errors::RunError;
+pub use preview::Previewer;
 pub use progress::{Progress, ProgressSink};
+pub use queries::{RecordedApproval, RunListing, approver, find_run as find_run_record};
 
 use plangate_state::{RunId, RunStatus};
 
@@ -26,6 +26,8 @@ use plangate_state::{RunId, RunStatus};
 pub struct RunOutcome {
     /// The run.
     pub run: RunId,
+    /// Its short id, unique in the state file.
+    pub short_run: String,
     /// Its status now.
     pub status: RunStatus,
     /// Why, when it did not succeed.

@@ -11,10 +11,15 @@ use plangate_state::{RunStatus, TaskState};
 pub enum Progress {
     /// A run started or resumed.
     RunStarted {
-        /// The run id.
+        /// The run's short id.
         run: String,
         /// Whether this is a resume.
         resumed: bool,
+    },
+    /// `plangate rollback` starts undoing a run.
+    RunRollingBack {
+        /// The run's short id.
+        run: String,
     },
     /// A phase starts.
     PhaseStarted {
@@ -75,7 +80,7 @@ pub enum Progress {
     Warning(String),
     /// The invocation ends with the run in this status.
     RunFinished {
-        /// The run id.
+        /// The run's short id.
         run: String,
         /// Its status.
         status: RunStatus,

@@ -29,9 +29,10 @@ impl Engine {
         accept: bool,
     ) -> Result<Plan, RunError> {
         let path = &record.plan_path;
+        let short_run = store.short_run_id(&record.id)?;
         let LoadedPlan { plan, source } = load_plan(path).map_err(|error| match error {
             LoadPlanError::Read { source, .. } => RunError::PlanMissing {
-                run: record.id.to_string(),
+                run: short_run.clone(),
                 path: path.clone(),
                 source,
             },
@@ -46,7 +47,7 @@ impl Engine {
         let summary = plan_diff(old.as_ref(), &plan);
         if !accept {
             return Err(RunError::PlanChanged {
-                run: record.id.to_string(),
+                run: short_run,
                 path: path.clone(),
                 summary,
             });

@@ -26,6 +26,8 @@ use super::{
 pub(crate) struct TaskEnvironment {
     pub(crate) plan: Arc<Plan>,
     pub(crate) run_id: RunId,
+    /// The run's short id, for what the terminal shows.
+    pub(crate) short_run: String,
     pub(crate) store: SharedStore,
     pub(crate) executors: Arc<Executors>,
     pub(crate) redactor: Arc<Redactor>,
