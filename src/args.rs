@@ -22,8 +22,15 @@ pub(crate) struct GlobalArgs {
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto, global = true)]
     pub(crate) color: ColorChoice,
     /// Print only errors.
-    #[arg(long, short, global = true)]
+    #[arg(long, short, global = true, conflicts_with = "verbose")]
     pub(crate) quiet: bool,
+    /// Also log what plangate does (info and debug events) on stderr.
+    #[arg(long, short, global = true)]
+    pub(crate) verbose: bool,
+    /// How log events are written on stderr: `text` lines like
+    /// `warning: ...`, or one JSON object per line.
+    #[arg(long, global = true, value_enum, value_name = "FORMAT", default_value_t = LogFormat::Text)]
+    pub(crate) log_format: LogFormat,
     /// The state file (default: `$PLANGATE_STATE`, else `.plangate/state.db`).
     #[arg(long, global = true, value_name = "DB")]
     pub(crate) state: Option<PathBuf>,
@@ -39,6 +46,12 @@ pub(crate) struct GlobalArgs {
         default_value_t = StateSync::Normal
     )]
     pub(crate) state_sync: StateSync,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

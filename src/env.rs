@@ -12,6 +12,9 @@ use std::{ffi::OsString, path::PathBuf};
 pub const PLANGATE_STATE: &str = "PLANGATE_STATE";
 /// `normal` or `full`: the default of `--state-sync`.
 pub const PLANGATE_STATE_SYNC: &str = "PLANGATE_STATE_SYNC";
+/// Which log events reach stderr, as a `tracing` filter (e.g.
+/// `plangate_executors=debug`); overrides `--verbose` and the default.
+pub const PLANGATE_LOG: &str = "PLANGATE_LOG";
 /// Any non-empty value turns colour off (<https://no-color.org>).
 pub const NO_COLOR: &str = "NO_COLOR";
 /// Any non-empty value turns colour on, even when not writing to a terminal.
@@ -29,6 +32,11 @@ fn non_empty(name: &str) -> Option<OsString> {
 /// `$PLANGATE_STATE`, when set and not empty.
 pub(crate) fn state_path() -> Option<PathBuf> {
     non_empty(PLANGATE_STATE).map(PathBuf::from)
+}
+
+/// `$PLANGATE_LOG`, when set and not empty.
+pub(crate) fn log_filter() -> Option<String> {
+    non_empty(PLANGATE_LOG).map(|value| value.to_string_lossy().into_owned())
 }
 
 /// Whether `NO_COLOR` asks for no colour.

@@ -6,6 +6,7 @@ mod commands;
 pub mod env;
 mod errors;
 pub mod exit;
+mod logging;
 mod printer;
 
 use std::process::ExitCode;
@@ -30,6 +31,14 @@ pub fn main_impl() -> ExitCode {
         }
     };
     let printer = printer::Printer::new(arguments.global.color, arguments.global.quiet);
+    let verbosity = if arguments.global.quiet {
+        logging::Verbosity::Quiet
+    } else if arguments.global.verbose {
+        logging::Verbosity::Verbose
+    } else {
+        logging::Verbosity::Default
+    };
+    logging::install(verbosity, arguments.global.log_format, &printer);
     match commands::dispatch(arguments, &printer) {
         Ok(code) => ExitCode::from(code),
         Err(error) if error.is_broken_pipe() => ExitCode::from(exit::SUCCESS),

@@ -19,6 +19,11 @@ impl Printer {
         }
     }
 
+    /// Whether stderr is coloured.
+    pub(crate) fn colors(&self) -> bool {
+        self.color
+    }
+
     /// Writes data to stdout.
     pub(crate) fn data(&self, text: &str) -> io::Result<()> {
         self.data_with(|out| out.write_all(text.as_bytes()))

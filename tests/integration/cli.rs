@@ -247,6 +247,66 @@ fn the_approver_defaults_to_the_user() {
 const LEAKY: &str = "version: 1\nname: leaky\npolicy: {require_rollback: none}\nphases:\n  - id: one\n    tasks:\n      - id: leak\n        risk: low\n        run: {shell: [sh, -c, 'sleep 60 & echo started']}\n";
 
 #[test]
+fn warnings_of_the_executors_reach_stderr() {
+    let workspace = Workspace::new();
+    workspace.write("plan.yaml", LEAKY);
+    let shown = workspace.run(["run", "plan.yaml"]);
+    shown.assert_code(0);
+    let warning = shown
+        .stderr
+        .lines()
+        .find(|line| line.starts_with("warning: "))
+        .expect("a warning");
+    let pgid = warning
+        .strip_prefix(
+            "warning: descendants still hold the output pipes after the process exited; killing its group (pgid=",
+        )
+        .and_then(|rest| rest.strip_suffix(')'))
+        .unwrap_or_else(|| panic!("{warning}"));
+    assert!(pgid.parse::<u32>().is_ok(), "{warning}");
+
+    let quiet = workspace.run(["run", "plan.yaml", "--quiet"]);
+    quiet.assert_code(0);
+    assert_eq!(quiet.stderr, "");
+
+    let filtered = workspace
+        .command(["run", "plan.yaml"])
+        .env("PLANGATE_LOG", "plangate_executors=error")
+        .output()
+        .expect("plangate runs");
+    assert!(filtered.status.success());
+    assert!(!String::from_utf8_lossy(&filtered.stderr).contains("warning:"));
+
+    let json = workspace.run(["--log-format", "json", "run", "plan.yaml"]);
+    json.assert_code(0);
+    let events: Vec<serde_json::Value> = json
+        .stderr
+        .lines()
+        .filter(|line| line.starts_with('{'))
+        .map(|line| serde_json::from_str(line).expect("one JSON object per line"))
+        .collect();
+    assert_eq!(events.len(), 1, "{}", json.stderr);
+    assert_eq!(events[0]["level"], "warn");
+    assert_eq!(events[0]["target"], "plangate_executors::process::imp");
+    assert_eq!(
+        events[0]["message"],
+        "descendants still hold the output pipes after the process exited; killing its group"
+    );
+    assert!(events[0]["fields"]["pgid"].is_u64(), "{}", events[0]);
+
+    let verbose = workspace.run(["run", "plan.yaml", "-v"]);
+    verbose.assert_code(0);
+    assert!(
+        verbose
+            .stderr
+            .lines()
+            .any(|line| line.starts_with("debug plangate_executors::process::imp: spawned (")),
+        "{}",
+        verbose.stderr
+    );
+}
+
+#[test]
 fn a_state_file_in_a_missing_folder_is_refused() {
     let workspace = Workspace::new();
     workspace.write("plan.yaml", LEAKY);
