@@ -2,7 +2,7 @@
 //! `report`. They ask the engine; none opens the store itself.
 
 use plangate_engine::{
-    report::{render_run_html, render_run_markdown, render_status_text},
+    report::{render_run_html, render_run_markdown, render_status_text, rfc3339},
     state::ApprovalTarget,
 };
 
@@ -29,8 +29,10 @@ pub(crate) fn approve(
         ApprovalTarget::Phase(id) => format!("phase `{id}`"),
     };
     printer.status(&format!(
-        "approved {what} of run {} as {}",
-        approval.short_run, approval.approved_by
+        "approved {what} of run {} as {} at {}",
+        approval.short_run,
+        approval.approved_by,
+        rfc3339(approval.at)
     ));
     printer.hint(&format!(
         "continue with `plangate resume {}`",
@@ -62,9 +64,10 @@ pub(crate) fn runs(settings: &Settings, printer: &Printer) -> Result<u8, CliErro
     let mut text = String::new();
     for run in runs {
         text.push_str(&format!(
-            "{:<width$}  {:<12}  {}  {}\n",
+            "{:<width$}  {:<12}  {}  {}  {}\n",
             run.short_id,
             run.record.status.as_str(),
+            rfc3339(run.record.created_at),
             run.record.plan_name,
             run.record.plan_path.display()
         ));

@@ -32,6 +32,16 @@ fn short_ids(workspace: &Workspace) -> Vec<String> {
         .collect()
 }
 
+/// `2026-12-02T03:04:05Z`: RFC 3339 in UTC, to the second.
+#[track_caller]
+fn assert_rfc3339(text: &str) {
+    let shape: String = text
+        .chars()
+        .map(|c| if c.is_ascii_digit() { 'D' } else { c })
+        .collect();
+    assert_eq!(shape, "DDDD-DD-DDTDD:DD:DDZ", "{text}");
+}
+
 #[track_caller]
 fn assert_stderr(finished: &Finished, code: i32, expected: &str) {
     finished.assert_code(code);
@@ -64,10 +74,17 @@ fn runs_are_named_by_short_ids_that_every_command_accepts() {
         paused.stderr
     );
     let runs = workspace.run(["runs"]);
+    let created = runs
+        .stdout
+        .split_whitespace()
+        .nth(2)
+        .expect("a creation time")
+        .to_owned();
+    assert_rfc3339(&created);
     assert_eq!(
         runs.stdout,
         format!(
-            "{short}  paused        quickstart  {}\n",
+            "{short}  paused        {created}  quickstart  {}\n",
             workspace
                 .path()
                 .canonicalize()
@@ -88,13 +105,17 @@ fn runs_are_named_by_short_ids_that_every_command_accepts() {
         "staging reviewed",
     ]);
     approved.assert_code(0);
-    assert!(
-        approved.stderr.starts_with(&format!(
-            "approved task `publish-site` of run {short} as alice"
-        )),
-        "{}",
-        approved.stderr
-    );
+    let at = approved
+        .stderr
+        .lines()
+        .next()
+        .and_then(|line| {
+            line.strip_prefix(&format!(
+                "approved task `publish-site` of run {short} as alice at "
+            ))
+        })
+        .unwrap_or_else(|| panic!("{}", approved.stderr));
+    assert_rfc3339(at);
     assert!(
         approved
             .stderr

@@ -3,9 +3,9 @@
 //! [`Engine::approve`]. The CLI never opens the store itself; these open it
 //! without creating it, so a mistyped `--state` is an error, not a new file.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use plangate_plans::{Decision, SourceFile, parse_plan};
+use plangate_plans::{Decision, load_plan_text};
 use plangate_state::{ApprovalTarget, RunId, RunRecord, Store, TaskState, now_millis};
 
 use super::{RunError, engine::Engine};
@@ -126,15 +126,7 @@ impl Engine {
 /// Whether the phase `id` of the run's plan (as it was run) has
 /// `approval: true`.
 fn phase_needs_approval(record: &RunRecord, id: &str) -> Result<bool, RunError> {
-    let base_dir = record
-        .plan_path
-        .parent()
-        .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
-    let plan = parse_plan(
-        SourceFile::new(&record.plan_path, record.plan_text.clone()),
-        base_dir,
-    )
-    .map_err(|d| RunError::LoadPlan(plangate_plans::LoadPlanError::Invalid(d)))?;
+    let plan = load_plan_text(&record.plan_path, record.plan_text.clone())?.plan;
     Ok(plan
         .phases
         .iter()
