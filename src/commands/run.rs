@@ -114,7 +114,7 @@ fn exit_code(outcome: &RunOutcome, printer: &Printer) -> u8 {
             }
             printer.hint(&format!(
                 "continue with `plangate resume {}`; the limits count the whole run, so raise a used-up one in the plan first (and resume with `--accept-plan-change`)",
-                outcome.run
+                outcome.short_run
             ));
             exit::INCOMPLETE
         }

@@ -300,8 +300,22 @@ fn is_zombie(pid: u32) -> bool {
 pub(crate) fn redact_console(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut word = String::new();
+    // Full run ids anywhere; short ones (6 characters or more) where a run
+    // is named: after `run ` and the commands that take one.
+    let names_a_run = |out: &str| {
+        [
+            "run ",
+            "resume ",
+            "approve ",
+            "report ",
+            "rollback ",
+            "status ",
+        ]
+        .iter()
+        .any(|before| out.ends_with(before))
+    };
     let flush = |word: &mut String, out: &mut String| {
-        if word.len() == 26 {
+        if word.len() == 26 || (word.len() >= 6 && names_a_run(out)) {
             out.push_str("[RUN]");
         } else {
             out.push_str(word);
