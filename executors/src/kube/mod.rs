@@ -22,12 +22,14 @@ pub(crate) use diff::{object_diff, parse_kubectl_diff};
 pub use helm::HelmExecutor;
 pub use kubectl::KubectlExecutor;
 pub(crate) use object::{
-    ObjectRef, Snapshot, holds_redacted, parse_items, restorable, same_content,
+    ObjectRef, Snapshot, holds_redacted, names_cluster_scoped, parse_items, restorable,
+    same_content,
 };
 pub(crate) use request::{Request, prepare};
 pub(crate) use scratch::ScratchDir;
 pub(crate) use summary::{ChangeCounts, failure_line};
 pub(crate) use target::{
-    Target, TargetFields, check_context, configured, kubeconfig_current_context, no_context,
+    Target, TargetFields, check_context, configured, kubeconfig_context_namespace,
+    kubeconfig_current_context, no_context,
 };
 pub(crate) use tool::{Halt, Invocation, Steps, Tool, format_go_duration, is_folder, tool_error};

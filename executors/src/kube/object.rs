@@ -106,6 +106,83 @@ impl ObjectRef {
     }
 }
 
+/// Kinds of the built-in API that are cluster-scoped: how a Helm manifest
+/// object without a namespace is told apart from one that goes to the
+/// release's namespace (Helm itself asks the server; a preview reads only
+/// the manifest).
+const CLUSTER_SCOPED_KINDS: [&str; 22] = [
+    "APIService",
+    "CSIDriver",
+    "CSINode",
+    "CertificateSigningRequest",
+    "ClusterRole",
+    "ClusterRoleBinding",
+    "ComponentStatus",
+    "CustomResourceDefinition",
+    "FlowSchema",
+    "IngressClass",
+    "MutatingWebhookConfiguration",
+    "Namespace",
+    "Node",
+    "PersistentVolume",
+    "PriorityClass",
+    "PriorityLevelConfiguration",
+    "RuntimeClass",
+    "StorageClass",
+    "ValidatingAdmissionPolicy",
+    "ValidatingAdmissionPolicyBinding",
+    "ValidatingWebhookConfiguration",
+    "VolumeAttachment",
+];
+
+/// Whether a `kubectl` resource argument (`deployment/web`, `nodes`,
+/// `namespace/demo`) names a built-in cluster-scoped kind.
+pub(crate) fn names_cluster_scoped(resource: &str) -> bool {
+    let kind = resource
+        .split('/')
+        .next()
+        .unwrap_or_default()
+        .split('.')
+        .next()
+        .unwrap_or_default();
+    CLUSTER_SCOPED_KINDS.iter().any(|known| {
+        let known = known.to_ascii_lowercase();
+        kind == known
+            || kind.strip_suffix('s') == Some(known.as_str())
+            || kind.strip_suffix("es") == Some(known.as_str())
+    }) || kind == "ns"
+}
+
+impl ObjectRef {
+    /// How a preview names the object, always with where it lives:
+    /// `deployment.apps/web (namespace demo)`, `namespace/demo
+    /// (cluster-scoped)`.
+    ///
+    /// An object without a namespace is cluster-scoped when
+    /// `default_namespace` is `None` (kubectl fills in the namespace of every
+    /// namespaced object it renders or reads); with a default namespace (a
+    /// Helm manifest) it is in that namespace unless its kind is a built-in
+    /// cluster-scoped one.
+    pub(crate) fn preview_name(&self, default_namespace: Option<&str>) -> String {
+        let kind = self.kind.to_ascii_lowercase();
+        let resource = match self.group() {
+            "" => format!("{kind}/{}", self.name),
+            group => format!("{kind}.{group}/{}", self.name),
+        };
+        let namespace = match (&self.namespace, default_namespace) {
+            (Some(namespace), _) => Some(namespace.as_str()),
+            (None, Some(default)) if !CLUSTER_SCOPED_KINDS.contains(&self.kind.as_str()) => {
+                Some(default)
+            }
+            (None, _) => None,
+        };
+        match namespace {
+            Some(namespace) => format!("{resource} (namespace {namespace})"),
+            None => format!("{resource} (cluster-scoped)"),
+        }
+    }
+}
+
 impl fmt::Display for ObjectRef {
     /// `Deployment demo/web`, or `Namespace demo` when cluster-scoped.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -206,10 +283,39 @@ mod tests {
         assert_eq!(namespace.diff_file_name(), "v1.Namespace..demo");
         assert_eq!(namespace.to_string(), "Namespace demo");
         assert_eq!(
+            deployment.preview_name(None),
+            "deployment.apps/web (namespace demo)"
+        );
+        assert_eq!(
+            namespace.preview_name(None),
+            "namespace/demo (cluster-scoped)"
+        );
+        assert_eq!(
+            namespace.preview_name(Some("apps")),
+            "namespace/demo (cluster-scoped)"
+        );
+        let config = ObjectRef::of(&json!({
+            "apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}
+        }))
+        .expect("an object");
+        assert_eq!(
+            config.preview_name(Some("apps")),
+            "configmap/c (namespace apps)"
+        );
+        assert_eq!(
             namespace.stub(),
             json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "demo"}})
         );
         assert!(ObjectRef::of(&json!({"kind": "ConfigMap"})).is_none());
+    }
+
+    #[test]
+    fn cluster_scoped_resource_arguments() {
+        assert!(names_cluster_scoped("namespace/demo"));
+        assert!(names_cluster_scoped("nodes"));
+        assert!(names_cluster_scoped("storageclasses.storage.k8s.io/fast"));
+        assert!(!names_cluster_scoped("deployment/web"));
+        assert!(!names_cluster_scoped("pods"));
     }
 
     #[test]

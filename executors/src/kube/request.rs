@@ -1,7 +1,9 @@
 //! [`Request`]: one request of a cluster executor, with its target resolved
 //! and its tool's version known, and [`prepare`], which makes one.
 
-use super::{Halt, Invocation, KubeTool, Target, check_context, configured};
+use super::{
+    Halt, Invocation, KubeTool, Target, check_context, configured, kubeconfig_context_namespace,
+};
 use crate::context::ActionContext;
 
 /// One request: the action, its resolved target and the tool.
@@ -20,6 +22,24 @@ impl<A> Request<'_, A> {
     /// The context of the request.
     pub(crate) fn ctx(&self) -> &ActionContext {
         self.invocation.ctx()
+    }
+
+    /// The namespace objects without one go to: the configured one, else
+    /// the kube context's (from the kubeconfig), else `default`, as kubectl
+    /// and Helm decide it.
+    pub(crate) async fn namespace(&self) -> String {
+        if let Some(namespace) = &self.target.namespace {
+            return namespace.clone();
+        }
+        kubeconfig_context_namespace(
+            self.target.kubeconfig.as_deref(),
+            self.invocation.tool_env(),
+            &self.target.context,
+        )
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| "default".to_owned())
     }
 }
 

@@ -194,6 +194,51 @@ pub(crate) async fn kubeconfig_current_context(
     explicit: Option<&Path>,
     env: &BTreeMap<String, String>,
 ) -> io::Result<Option<String>> {
+    for config in kubeconfigs(explicit, env).await? {
+        if let Some(context) = config
+            .get("current-context")
+            .and_then(serde_yaml::Value::as_str)
+            .filter(|context| !context.is_empty())
+        {
+            return Ok(Some(context.to_owned()));
+        }
+    }
+    Ok(None)
+}
+
+/// The namespace the kubeconfig gives `context` (the first file that
+/// defines the context wins), `None` when it gives none.
+pub(crate) async fn kubeconfig_context_namespace(
+    explicit: Option<&Path>,
+    env: &BTreeMap<String, String>,
+    context: &str,
+) -> io::Result<Option<String>> {
+    for config in kubeconfigs(explicit, env).await? {
+        let defined = config
+            .get("contexts")
+            .and_then(serde_yaml::Value::as_sequence)
+            .into_iter()
+            .flatten()
+            .find(|entry| entry.get("name").and_then(serde_yaml::Value::as_str) == Some(context));
+        if let Some(entry) = defined {
+            return Ok(entry
+                .get("context")
+                .and_then(|context| context.get("namespace"))
+                .and_then(serde_yaml::Value::as_str)
+                .filter(|namespace| !namespace.is_empty())
+                .map(str::to_owned));
+        }
+    }
+    Ok(None)
+}
+
+/// The kubeconfig files, parsed, in client-go's order (see
+/// [`kubeconfig_current_context`]); missing files of `$KUBECONFIG` and the
+/// default one are skipped, a missing explicit one is an error.
+async fn kubeconfigs(
+    explicit: Option<&Path>,
+    env: &BTreeMap<String, String>,
+) -> io::Result<Vec<serde_yaml::Value>> {
     let var = |name: &str| {
         env.get(name)
             .cloned()
@@ -210,6 +255,7 @@ pub(crate) async fn kubeconfig_current_context(
             .into_iter()
             .collect(),
     };
+    let mut configs = Vec::new();
     for file in files {
         let text = match tokio::fs::read_to_string(&file).await {
             Ok(text) => text,
@@ -218,17 +264,12 @@ pub(crate) async fn kubeconfig_current_context(
             }
             Err(error) => return Err(error),
         };
-        let config: serde_yaml::Value = serde_yaml::from_str(&text)
-            .map_err(|error| io::Error::new(io::ErrorKind::InvalidData, error))?;
-        if let Some(context) = config
-            .get("current-context")
-            .and_then(serde_yaml::Value::as_str)
-            .filter(|context| !context.is_empty())
-        {
-            return Ok(Some(context.to_owned()));
-        }
+        configs.push(
+            serde_yaml::from_str(&text)
+                .map_err(|error| io::Error::new(io::ErrorKind::InvalidData, error))?,
+        );
     }
-    Ok(None)
+    Ok(configs)
 }
 
 #[cfg(test)]
@@ -386,6 +427,23 @@ mod tests {
             kubeconfig_current_context(Some(&dir.path().join("missing")), &env)
                 .await
                 .is_err()
+        );
+        std::fs::write(
+            &second,
+            "current-context: kind-dev\ncontexts:\n- name: kind-dev\n  context: {cluster: c, namespace: apps}\n- name: other\n  context: {cluster: c}\n",
+        )
+        .expect("write");
+        assert_eq!(
+            kubeconfig_context_namespace(None, &env, "kind-dev")
+                .await
+                .expect("reads"),
+            Some("apps".to_owned())
+        );
+        assert_eq!(
+            kubeconfig_context_namespace(None, &env, "other")
+                .await
+                .expect("reads"),
+            None
         );
     }
 }

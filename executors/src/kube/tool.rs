@@ -201,6 +201,12 @@ impl Invocation<'_> {
         self.ctx
     }
 
+    /// The environment the tool's children get from the executor
+    /// (`KUBECONFIG`, `HOME`, ...).
+    pub(crate) fn tool_env(&self) -> &BTreeMap<String, String> {
+        self.tool.env()
+    }
+
     /// The redactor for this request's commands and output.
     pub(crate) fn redactor(&self) -> &Redactor {
         &self.redactor

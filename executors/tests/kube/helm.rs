@@ -174,8 +174,11 @@ async fn preview_of_an_upgrade_lists_changed_objects_and_writes_nothing() {
     assert_eq!(
         changes,
         [
-            ("ConfigMap cache-config", ChangeKind::Create),
-            ("Deployment cache", ChangeKind::Create),
+            (
+                "configmap/cache-config (namespace demo)",
+                ChangeKind::Create
+            ),
+            ("deployment.apps/cache (namespace demo)", ChangeKind::Create),
         ],
         "{preview:?}"
     );
@@ -215,8 +218,11 @@ async fn preview_of_an_upgrade_lists_changed_objects_and_writes_nothing() {
     assert_eq!(
         changes,
         [
-            ("ConfigMap cache-config", ChangeKind::Update),
-            ("Deployment cache", ChangeKind::Update),
+            (
+                "configmap/cache-config (namespace demo)",
+                ChangeKind::Update
+            ),
+            ("deployment.apps/cache (namespace demo)", ChangeKind::Update),
         ],
         "{preview:?}"
     );

@@ -255,9 +255,9 @@ async fn preview_shows_create_update_and_unchanged_and_writes_nothing() {
     assert_eq!(
         changes,
         [
-            ("ConfigMap demo/web-config", ChangeKind::Update),
-            ("Deployment demo/web", ChangeKind::Create),
-            ("Service demo/web", ChangeKind::Unchanged),
+            ("configmap/web-config (namespace demo)", ChangeKind::Update),
+            ("deployment.apps/web (namespace demo)", ChangeKind::Create),
+            ("service/web (namespace demo)", ChangeKind::Unchanged),
         ],
         "{preview:?}"
     );
@@ -286,7 +286,10 @@ async fn preview_shows_create_update_and_unchanged_and_writes_nothing() {
         .await
         .expect("previews");
     assert_eq!(delete.changes.len(), 1);
-    assert_eq!(delete.changes[0].object, "ConfigMap demo/web-config");
+    assert_eq!(
+        delete.changes[0].object,
+        "configmap/web-config (namespace demo)"
+    );
     assert_eq!(delete.changes[0].change, ChangeKind::Delete);
 
     let patch = executor
@@ -591,5 +594,36 @@ async fn a_missing_context_is_reported_in_kubectls_words() {
     assert!(
         message.ends_with("exited with code 1: error: context \"nowhere\" does not exist"),
         "{message}"
+    );
+}
+
+/// Without a configured namespace, objects go to the context's namespace
+/// (`default` here), and a preview says so; cluster-scoped ones say that.
+#[tokio::test]
+async fn preview_names_every_object_with_its_namespace_or_scope() {
+    let cluster = Cluster::new();
+    let executor = cluster.kubectl_executor();
+    let ctx = cluster.ctx().with_vars(std::collections::BTreeMap::new());
+    let preview = executor
+        .preview(
+            &kubectl_action("op: apply\nfiles: [kube/namespace.yaml, kube/app.yaml]"),
+            &ctx,
+        )
+        .await
+        .expect("previews");
+    let objects: Vec<&str> = preview
+        .changes
+        .iter()
+        .map(|change| change.object.as_str())
+        .collect();
+    assert_eq!(
+        objects,
+        [
+            "namespace/demo (cluster-scoped)",
+            "configmap/web-config (namespace default)",
+            "deployment.apps/web (namespace default)",
+            "service/web (namespace default)",
+        ],
+        "{preview:?}"
     );
 }

@@ -218,6 +218,7 @@ impl KubeTool for HelmExecutor {
         let request = prepare(self, action, ctx, None).await?;
         let release = &action.release;
         let context = &request.target.context;
+        let namespace = request.namespace().await;
         match action.op {
             HelmOp::Upgrade => {
                 let current = request.latest().await?;
@@ -226,7 +227,7 @@ impl KubeTool for HelmExecutor {
                     None => String::new(),
                 };
                 let new = request.rendered().await?;
-                let (changes, counts) = compare(&old, &new)?;
+                let (changes, counts) = compare(&old, &new, &namespace)?;
                 let state = match &current {
                     Some(current) => format!(
                         "revision {} ({}) would be upgraded",
@@ -256,7 +257,7 @@ impl KubeTool for HelmExecutor {
                     .unwrap_or_else(|| current.revision.saturating_sub(1));
                 let old = request.manifest(None).await?;
                 let new = request.manifest(Some(target)).await?;
-                let (changes, counts) = compare(&old, &new)?;
+                let (changes, counts) = compare(&old, &new, &namespace)?;
                 Ok(Preview {
                     summary: format!(
                         "helm release `{release}` in context `{context}`: revision {} would roll back to revision {target}: {}",
@@ -271,7 +272,7 @@ impl KubeTool for HelmExecutor {
                     Some(_) => request.manifest(None).await?,
                     None => String::new(),
                 };
-                let (changes, counts) = compare(&old, "")?;
+                let (changes, counts) = compare(&old, "", &namespace)?;
                 Ok(Preview {
                     summary: format!(
                         "helm release `{release}` in context `{context}` would be uninstalled: {}",

@@ -10,7 +10,12 @@ use crate::{
 };
 
 /// The per-object changes from manifest `old` to manifest `new`.
-pub(super) fn compare(old: &str, new: &str) -> Result<(Vec<PreviewChange>, ChangeCounts), Halt> {
+/// Objects without a namespace are named in `namespace`, the release's.
+pub(super) fn compare(
+    old: &str,
+    new: &str,
+    namespace: &str,
+) -> Result<(Vec<PreviewChange>, ChangeCounts), Halt> {
     let old = manifest_objects(old)?;
     let new = manifest_objects(new)?;
     let mut changes = Vec::new();
@@ -38,7 +43,7 @@ pub(super) fn compare(old: &str, new: &str) -> Result<(Vec<PreviewChange>, Chang
         };
         counts.add(change);
         changes.push(PreviewChange {
-            object: name,
+            object: identity.preview_name(Some(namespace)),
             change,
             diff,
         });
@@ -57,7 +62,7 @@ pub(super) fn compare(old: &str, new: &str) -> Result<(Vec<PreviewChange>, Chang
                     &format!("current/{name}"),
                     "/dev/null",
                 ),
-                object: name,
+                object: identity.preview_name(Some(namespace)),
                 change: ChangeKind::Delete,
             });
         }
@@ -92,7 +97,7 @@ mod tests {
     fn manifests_compare_object_by_object() {
         let old = "---\n# Source: c/templates/cm.yaml\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\ndata: {k: v}\n---\napiVersion: v1\nkind: Service\nmetadata: {name: s}\n---\napiVersion: v1\nkind: Secret\nmetadata: {name: gone}\n";
         let new = "---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\ndata: {k: w}\n---\napiVersion: v1\nkind: Service\nmetadata: {name: s}\n---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\n";
-        let (changes, counts) = compare(old, new).expect("valid manifests");
+        let (changes, counts) = compare(old, new, "demo").expect("valid manifests");
         let summary: Vec<(&str, ChangeKind)> = changes
             .iter()
             .map(|change| (change.object.as_str(), change.change))
@@ -100,10 +105,10 @@ mod tests {
         assert_eq!(
             summary,
             [
-                ("ConfigMap a", ChangeKind::Update),
-                ("Service s", ChangeKind::Unchanged),
-                ("Deployment d", ChangeKind::Create),
-                ("Secret gone", ChangeKind::Delete),
+                ("configmap/a (namespace demo)", ChangeKind::Update),
+                ("service/s (namespace demo)", ChangeKind::Unchanged),
+                ("deployment.apps/d (namespace demo)", ChangeKind::Create),
+                ("secret/gone (namespace demo)", ChangeKind::Delete),
             ]
         );
         assert_eq!(
@@ -112,6 +117,6 @@ mod tests {
         );
         let diff = changes[0].diff.as_deref().expect("a diff");
         assert!(diff.contains("-  k: v\n+  k: w\n"), "{diff}");
-        assert!(compare("", "").expect("empty").0.is_empty());
+        assert!(compare("", "", "demo").expect("empty").0.is_empty());
     }
 }

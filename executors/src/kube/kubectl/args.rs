@@ -9,7 +9,7 @@ use serde_json::Value;
 use tokio::time::Instant;
 
 use super::executor::Request;
-use crate::kube::{format_go_duration, is_folder};
+use crate::kube::{format_go_duration, is_folder, names_cluster_scoped};
 
 impl Request<'_> {
     /// `-f FILE... [-R]` or `-k DIR`.
@@ -56,6 +56,16 @@ impl Request<'_> {
             args.extend(["-l".to_owned(), selector.clone()]);
         }
         args
+    }
+
+    /// What the action names with where it lives, for previews:
+    /// `deployment/web (namespace demo)`.
+    pub(super) async fn preview_label(&self) -> String {
+        let label = self.resource_label();
+        match &self.action.resource {
+            Some(resource) if names_cluster_scoped(resource) => format!("{label} (cluster-scoped)"),
+            _ => format!("{label} (namespace {})", self.namespace().await),
+        }
     }
 
     /// What the action names, for previews: `deployment/web`, or the

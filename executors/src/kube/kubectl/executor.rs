@@ -195,7 +195,7 @@ impl KubeTool for KubectlExecutor {
                     changes: objects
                         .into_iter()
                         .map(|snapshot| PreviewChange {
-                            object: snapshot.object.to_string(),
+                            object: snapshot.object.preview_name(None),
                             change: ChangeKind::Delete,
                             diff: None,
                         })
@@ -211,7 +211,7 @@ impl KubeTool for KubectlExecutor {
                     request.resource_label()
                 ),
                 changes: vec![PreviewChange {
-                    object: request.resource_label(),
+                    object: request.preview_label().await,
                     change: ChangeKind::Update,
                     diff: None,
                 }],
@@ -222,7 +222,7 @@ impl KubeTool for KubectlExecutor {
                     action.op.as_str()
                 ),
                 changes: vec![PreviewChange {
-                    object: request.resource_label(),
+                    object: request.preview_label().await,
                     change: ChangeKind::Unchanged,
                     diff: None,
                 }],

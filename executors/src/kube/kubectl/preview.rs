@@ -52,7 +52,7 @@ impl Request<'_> {
             };
             counts.add(change);
             changes.push(PreviewChange {
-                object: snapshot.object.to_string(),
+                object: snapshot.object.preview_name(None),
                 change,
                 diff,
             });
@@ -83,7 +83,7 @@ impl Request<'_> {
                     failure_line(&outcome)
                 ),
                 changes: vec![PreviewChange {
-                    object: self.resource_label(),
+                    object: self.preview_label().await,
                     change: ChangeKind::Unknown,
                     diff: None,
                 }],
@@ -116,7 +116,7 @@ impl Request<'_> {
             };
             counts.add(change);
             changes.push(PreviewChange {
-                object: identity.to_string(),
+                object: identity.preview_name(None),
                 change,
                 diff,
             });
