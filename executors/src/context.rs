@@ -20,6 +20,24 @@ pub type CheckpointFn = Arc<
         + Sync,
 >;
 
+/// The engine's callback told of each process an action spawns, right after
+/// the spawn and before the process is waited for: it commits the process
+/// group to the attempt, so that a `resume` after a crash can find it. An
+/// `Err` carries the store's message; the action goes on regardless.
+pub type SpawnFn =
+    Arc<dyn Fn(SpawnedGroup) -> BoxFuture<'static, Result<(), String>> + Send + Sync>;
+
+/// A process group an action spawned: its leader's pid (which is the group
+/// id) and start time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SpawnedGroup {
+    /// The process group id (the leader's pid).
+    pub process_group: u32,
+    /// The leader's start time in clock ticks since boot (field 22 of
+    /// `/proc/PID/stat`), when it can be read: a reused pid has another.
+    pub started: Option<u64>,
+}
+
 /// The context of one executor call: which run, task and attempt it belongs
 /// to, where it runs, and how it may be stopped.
 ///
@@ -78,6 +96,8 @@ pub struct ActionContext {
     pub redactor: Arc<Redactor>,
     /// Records rollback evidence before a change; `None` records nothing.
     pub checkpoint: Option<CheckpointFn>,
+    /// Told of each process group the action spawns; `None` tells no one.
+    pub on_spawn: Option<SpawnFn>,
 }
 
 impl ActionContext {
@@ -108,6 +128,7 @@ impl ActionContext {
             output_limit: Self::DEFAULT_OUTPUT_LIMIT,
             redactor: Arc::new(Redactor::default()),
             checkpoint: None,
+            on_spawn: None,
         }
     }
 
@@ -211,6 +232,17 @@ impl ActionContext {
         self
     }
 
+    /// Sets [`on_spawn`](Self::on_spawn) from an async closure.
+    #[must_use]
+    pub fn with_on_spawn<F, Fut>(mut self, on_spawn: F) -> Self
+    where
+        F: Fn(SpawnedGroup) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), String>> + Send + 'static,
+    {
+        self.on_spawn = Some(Arc::new(move |group| Box::pin(on_spawn(group))));
+        self
+    }
+
     /// Hands rollback evidence to the checkpoint, if there is one. Executors
     /// call it before their side effect and must not start the side effect
     /// when it fails.
@@ -254,6 +286,7 @@ impl fmt::Debug for ActionContext {
                 "checkpoint",
                 &self.checkpoint.as_ref().map(|_| "<callback>"),
             )
+            .field("on_spawn", &self.on_spawn.as_ref().map(|_| "<callback>"))
             .finish()
     }
 }

@@ -39,7 +39,7 @@ mod redact;
 mod registry;
 mod shell;
 
-pub use context::{ActionContext, CheckpointFn};
+pub use context::{ActionContext, CheckpointFn, SpawnFn, SpawnedGroup};
 pub use error::ExecutorError;
 pub use executor::{BoxFuture, Executor};
 pub use kube::{HelmExecutor, KubectlExecutor};
@@ -47,6 +47,7 @@ pub use outcome::{
     ActionOutcome, ERROR_LINE_LIMIT, LeftChanges, Observation, OutcomeStatus, error_line,
 };
 pub use preview::{ChangeKind, Preview, PreviewChange};
+pub use process::{RecordedGroupEnd, wait_for_recorded_group};
 pub use redact::{MIN_SECRET_LEN, REDACTED, Redactor, RedactorBuilder};
 pub use registry::Executors;
 pub use shell::ShellExecutor;

@@ -171,6 +171,7 @@ fn process_spec(shell: &ShellAction, ctx: &ActionContext) -> Result<ProcessSpec,
         grace_period: ctx.grace_period,
         leak_timeout: ctx.leak_timeout,
         output_limit: ctx.output_limit,
+        on_spawn: ctx.on_spawn.clone(),
     })
 }
 

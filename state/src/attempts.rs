@@ -30,7 +30,8 @@ pub const ATTEMPT_FINISHED: &str = "attempt-finished";
 macro_rules! attempt_columns {
     () => {
         "id, run_id, task_id, role, number, command, started_at, finished_at, outcome, \
-         exit_code, signal, duration_ms, stdout_tail, stderr_tail, evidence, observed"
+         exit_code, signal, duration_ms, stdout_tail, stderr_tail, evidence, observed, \
+         process_group, process_started"
     };
 }
 
@@ -138,6 +139,12 @@ pub struct AttemptRecord {
     /// For an attempt a crash cut off: what `observe` found of its effect
     /// when the run was resumed.
     pub observed: Option<ObservedEffect>,
+    /// The process group the attempt's latest process leads, committed
+    /// right after its spawn ([`Store::record_attempt_process`]).
+    pub process_group: Option<u32>,
+    /// That leader's start time, in clock ticks since boot (field 22 of
+    /// `/proc/PID/stat`), so that a reused pid is not mistaken for it.
+    pub process_started: Option<u64>,
 }
 
 /// How [`Store::settle_open_attempt`] closes an attempt a crash left open.
@@ -275,6 +282,34 @@ impl Store {
                     statement.execute((attempt, evidence.as_ref().map(Value::to_string)))
                 })
                 .map_err(sqlite(operation))?;
+            Ok(())
+        })
+    }
+
+    /// Records the process group an open attempt's process leads, and its
+    /// leader's start time: committed right after the spawn, before the
+    /// engine waits for the process, so that a `resume` after a crash can
+    /// find the group if it outlived the engine. A finished attempt is left
+    /// unchanged.
+    pub fn record_attempt_process(
+        &mut self,
+        attempt: AttemptId,
+        process_group: u32,
+        process_started: Option<u64>,
+    ) -> Result<(), StoreError> {
+        let operation = "record the process group of an attempt";
+        let started = process_started.map(|ticks| i64::try_from(ticks).unwrap_or(i64::MAX));
+        self.write(operation, |transaction| {
+            let changed = transaction
+                .prepare_cached(
+                    "UPDATE attempts SET process_group = ?2, process_started = ?3 \
+                     WHERE id = ?1 AND finished_at IS NULL",
+                )
+                .and_then(|mut statement| statement.execute((attempt, process_group, started)))
+                .map_err(sqlite(operation))?;
+            if changed == 0 {
+                attempt_for_update(transaction, attempt, operation)?;
+            }
             Ok(())
         })
     }
@@ -509,6 +544,8 @@ fn attempt_from_row(row: &Row<'_>) -> rusqlite::Result<AttemptRecord> {
         stderr_tail: row.get(13)?,
         evidence: json_column(row, 14)?,
         observed: row.get(15)?,
+        process_group: row.get(16)?,
+        process_started: row.get(17)?,
     })
 }
 

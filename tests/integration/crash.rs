@@ -85,9 +85,15 @@ fn log_lines(workspace: &Workspace) -> Vec<String> {
         .collect()
 }
 
+/// Starts the engine in the background. Its actions do not get the
+/// parent-death signal: these tests model actions that outlive a killed
+/// engine and finish on their own (as its actions' descendants may), which
+/// `resume` must reconcile; `an_action_dies_with_a_killed_engine` tests the
+/// signal.
 fn spawn(workspace: &Workspace, args: &[&str]) -> Child {
     workspace
         .command(args)
+        .env("PLANGATE_INTERNAL_NO_PDEATHSIG", "1")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -608,4 +614,124 @@ fn a_second_run_of_the_same_plan_is_refused_until_new_run() {
         "run `{short}` is superseded and cannot be resumed"
     ));
     assert_eq!(workspace.read("journal"), "long\nlong\n");
+}
+
+/// One non-idempotent task that logs its start (with its pid) and its end.
+/// Its first attempt runs until the file `release` exists, or until it is
+/// terminated at its 2s timeout; `running` marks an action in progress, and
+/// a start that finds it logs `overlap`. (Its stderr goes nowhere: the shell
+/// reports a foreground child killed by a signal there, and a write to the
+/// pipe of a killed engine would kill it with SIGPIPE.)
+const HELD_PLAN: &str = "version: 1\nname: held\npolicy: {require_rollback: none}\nphases:\n  - id: one\n    tasks:\n      - id: slow\n        risk: low\n        timeout: 2s\n        run: {shell: [sh, -c, 'exec 2>/dev/null; if [ -e running ]; then echo overlap >> journal; fi; touch running; trap \"rm -f running; exit 143\" TERM; echo start $$ >> journal; touch started; while [ \"$PLANGATE_ATTEMPT\" = 1 ] && [ ! -e release ]; do sleep 0.01; done; echo end >> journal; rm -f running']}\n";
+
+/// Starts `plangate run` of [`HELD_PLAN`], waits for its action to start,
+/// and kills the engine with SIGKILL; returns the run id.
+fn kill_engine_mid_action(workspace: &Workspace, no_parent_death_signal: bool) -> String {
+    workspace.write("plan.yaml", HELD_PLAN);
+    let mut command = workspace.command(["run", "plan.yaml"]);
+    if no_parent_death_signal {
+        command.env("PLANGATE_INTERNAL_NO_PDEATHSIG", "1");
+    }
+    let mut engine = command
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("plangate starts");
+    wait_until("the action to start", || {
+        workspace.path().join("started").exists()
+    });
+    // The group is committed right after the spawn: a kill before that
+    // leaves the parent-death signal alone to stop the action.
+    wait_until("the process group to be recorded", || {
+        recorded_group(workspace).0.is_some()
+    });
+    kill(
+        Pid::from_raw(i32::try_from(engine.id()).expect("pid fits")),
+        Signal::SIGKILL,
+    )
+    .expect("kill works");
+    engine.wait().expect("the engine is reaped");
+    workspace.status()["run"].as_str().expect("run").to_owned()
+}
+
+/// The process group recorded with the task's first attempt.
+fn recorded_group(workspace: &Workspace) -> (Option<i64>, Option<i64>) {
+    let connection = rusqlite::Connection::open(workspace.path().join(".plangate/state.db"))
+        .expect("the state file opens");
+    connection
+        .query_row(
+            "SELECT process_group, process_started FROM attempts WHERE role = 'run' ORDER BY id LIMIT 1",
+            [],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )
+        .unwrap_or((None, None))
+}
+
+/// The first word of each journal line.
+fn journal_words(workspace: &Workspace) -> Vec<String> {
+    workspace
+        .read("journal")
+        .lines()
+        .map(|line| line.split(' ').next().unwrap_or_default().to_owned())
+        .collect()
+}
+
+/// Without the parent-death signal (an internal hook), the action outlives
+/// the killed engine; `resume --retry-interrupted` finds its recorded
+/// process group alive (the same leader, by its start time), waits for it
+/// to the end of the task's timeout, terminates it, and only then runs the
+/// task again: the action never runs twice at once.
+#[test]
+fn resume_waits_for_the_live_process_group_of_a_killed_engine() {
+    let workspace = Workspace::new();
+    let run = kill_engine_mid_action(&workspace, true);
+    let journal = workspace.read("journal");
+    let pid: u32 = journal
+        .trim()
+        .strip_prefix("start ")
+        .and_then(|pid| pid.parse().ok())
+        .unwrap_or_else(|| panic!("a start line: {journal:?}"));
+    assert!(
+        processes_of_run(&run).contains(&pid),
+        "the action outlived the engine"
+    );
+    let (group, started) = recorded_group(&workspace);
+    assert_eq!(group, Some(i64::from(pid)), "the group is recorded");
+    assert!(started.is_some(), "with its leader's start time");
+
+    let resumed = workspace.run(["resume", "--retry-interrupted"]);
+    resumed.assert_code(0);
+    resumed.assert_stderr_contains(&format!(
+        "warning: waited for the live process group {pid} of attempt 1 (run) of task `slow`, it was killed at the end of the task's timeout\n"
+    ));
+    assert!(processes_of_run(&run).is_empty());
+    assert_eq!(
+        journal_words(&workspace),
+        ["start", "start", "end"],
+        "the second attempt starts after the first was stopped, never beside it"
+    );
+}
+
+/// With the parent-death signal, the action dies with the killed engine, and
+/// the resume finds nothing to wait for.
+#[test]
+fn an_action_dies_with_a_killed_engine() {
+    let workspace = Workspace::new();
+    let run = kill_engine_mid_action(&workspace, false);
+    wait_until("the action to die with the engine", || {
+        processes_of_run(&run).is_empty()
+    });
+    let resumed = workspace.run(["resume", "--retry-interrupted"]);
+    resumed.assert_code(0);
+    assert!(
+        !resumed.stderr.contains("waited for the live process group"),
+        "{}",
+        resumed.stderr
+    );
+    // SIGKILL leaves no chance to remove `running`: the second start sees it.
+    assert_eq!(
+        journal_words(&workspace),
+        ["start", "overlap", "start", "end"],
+        "the first never ended"
+    );
 }

@@ -310,7 +310,7 @@ impl Engine {
         let record = find_run(&store, run, &self.settings.state_path)?;
         let holder = lock_holder();
         lock_now(&mut store, &record.id, &holder, &self.settings.progress)?;
-        match Self::prepare_rollback(&mut store, &record) {
+        match self.prepare_rollback(&mut store, &record) {
             Ok((plan, order)) => self.roll_back_in_order(store, plan, &record.id, order),
             Err(error) => {
                 let _ = store.release_lock(&record.id, &holder);
@@ -322,6 +322,7 @@ impl Engine {
     /// The plan as it was run, and the tasks to undo in order: any whose
     /// rollback was cut off, then the completed ones, newest first.
     fn prepare_rollback(
+        &self,
         store: &mut Store,
         record: &RunRecord,
     ) -> Result<(Plan, Vec<usize>), RunError> {
@@ -329,6 +330,7 @@ impl Engine {
         let plan = load_plan_text(&record.plan_path, record.plan_text.clone())?.plan;
         let mut order = Vec::new();
         for attempt in store.open_attempts(&record.id)? {
+            self.wait_for_cut_off_group(store, &plan, &attempt)?;
             store.settle_open_attempt(attempt.id, cut_off())?;
             if attempt.role == AttemptRole::Rollback
                 && let Some(index) = plan.task_index(attempt.task_id.as_str())

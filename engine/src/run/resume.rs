@@ -4,14 +4,17 @@
 use std::{
     collections::{HashMap, HashSet},
     sync::Arc,
+    time::Duration,
 };
 
-use plangate_executors::{Observation, Redactor};
+use plangate_executors::{
+    Observation, RecordedGroupEnd, Redactor, SpawnedGroup, wait_for_recorded_group,
+};
 use plangate_plans::{LoadPlanError, LoadedPlan, Plan, decide, load_plan, load_plan_text};
 use plangate_state::{
     ApprovalRecord, ApprovalTarget, AttemptOutcome, AttemptRecord, AttemptResult, AttemptRole,
-    ObservedEffect, OpenAttemptSettlement, PlanChange, RunId, RunRecord, Store, TaskRecord,
-    TaskState, now_millis,
+    NewEvent, ObservedEffect, OpenAttemptSettlement, PlanChange, RunId, RunRecord, Store,
+    TaskRecord, TaskState, now_millis,
 };
 
 use super::{
@@ -98,6 +101,7 @@ impl Engine {
     ) -> Result<(Vec<TaskState>, HashSet<usize>), RunError> {
         let redactor = Redactor::for_plan(plan);
         for attempt in store.open_attempts(run)? {
+            self.wait_for_cut_off_group(store, plan, &attempt)?;
             let task = plan
                 .task_index(attempt.task_id.as_str())
                 .map(|i| &plan.tasks[i]);
@@ -204,6 +208,66 @@ impl Engine {
             states.push(next);
         }
         Ok((states, verify_only))
+    }
+
+    /// Before an attempt a crash cut off is reconciled: if the process group
+    /// it recorded still runs (the same leader, by its start time), waits
+    /// for it up to the end of the task's timeout (counted from the
+    /// attempt's start), then terminates it (SIGTERM, the grace period,
+    /// SIGKILL to the group). The wait is recorded as a
+    /// `process-group-waited` event and shown as a warning. So an action is
+    /// never started again while the first still runs.
+    pub(super) fn wait_for_cut_off_group(
+        &self,
+        store: &mut Store,
+        plan: &Plan,
+        attempt: &AttemptRecord,
+    ) -> Result<(), RunError> {
+        let Some(process_group) = attempt.process_group else {
+            return Ok(());
+        };
+        let timeout = plan
+            .task(attempt.task_id.as_str())
+            .map_or(Duration::ZERO, |task| task.timeout);
+        let ends_at = attempt
+            .started_at
+            .saturating_add(i64::try_from(timeout.as_millis()).unwrap_or(i64::MAX));
+        let remaining =
+            Duration::from_millis(u64::try_from(ends_at - now_millis()).unwrap_or_default());
+        let group = SpawnedGroup {
+            process_group,
+            started: attempt.process_started,
+        };
+        let end = self.runtime.block_on(wait_for_recorded_group(
+            group,
+            tokio::time::Instant::now() + remaining,
+            self.settings.grace_period,
+        ));
+        let how = match end {
+            RecordedGroupEnd::NotRunning => return Ok(()),
+            RecordedGroupEnd::Exited => "it exited",
+            RecordedGroupEnd::Killed => "it was killed at the end of the task's timeout",
+        };
+        let message = format!(
+            "waited for the live process group {process_group} of attempt {} ({}) of task `{}`, {how}",
+            attempt.number, attempt.role, attempt.task_id
+        );
+        store.append_event(
+            &attempt.run_id,
+            NewEvent {
+                at: now_millis(),
+                kind: "process-group-waited",
+                task_id: Some(attempt.task_id.as_str()),
+                message: &message,
+                data: Some(serde_json::json!({
+                    "process_group": process_group,
+                    "attempt": attempt.id,
+                    "killed": end == RecordedGroupEnd::Killed,
+                })),
+            },
+        )?;
+        (self.settings.progress)(&Progress::Warning(message));
+        Ok(())
     }
 
     /// Runs a task's `verify` during reconciliation, recording it as an attempt.

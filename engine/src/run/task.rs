@@ -182,16 +182,35 @@ impl TaskEnvironment {
     }
 
     /// A checkpoint that commits evidence to `attempt` before the side effect.
+    /// Also commits to `attempt` the process group of each process the
+    /// action spawns, right after the spawn (see `ARCHITECTURE.md`).
     fn checkpointed(&self, context: ActionContext, attempt: AttemptId) -> ActionContext {
         let store = self.store.clone();
-        context.with_checkpoint(move |evidence| {
-            let store = store.clone();
-            async move {
-                store
-                    .call(move |store| store.record_attempt_evidence(attempt, evidence))
-                    .await
-            }
-        })
+        let spawn_store = self.store.clone();
+        context
+            .with_checkpoint(move |evidence| {
+                let store = store.clone();
+                async move {
+                    store
+                        .call(move |store| store.record_attempt_evidence(attempt, evidence))
+                        .await
+                }
+            })
+            .with_on_spawn(move |group| {
+                let store = spawn_store.clone();
+                async move {
+                    store
+                        .call(move |store| {
+                            store.record_attempt_process(
+                                attempt,
+                                group.process_group,
+                                group.started,
+                            )
+                        })
+                        .await
+                        .map_err(|error| error_chain(&error))
+                }
+            })
     }
 
     /// Announces and runs one action as an attempt, without recording its

@@ -251,6 +251,7 @@ impl Invocation<'_> {
             grace_period: self.ctx.grace_period,
             leak_timeout: self.ctx.leak_timeout,
             output_limit,
+            on_spawn: self.ctx.on_spawn.clone(),
         }
     }
 

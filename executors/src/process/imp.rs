@@ -41,6 +41,7 @@ use super::{
     tail::{CapturedOutput, TailBuffer},
 };
 use crate::{
+    context::{SpawnFn, SpawnedGroup},
     outcome::{ActionOutcome, OutcomeStatus},
     redact::Redactor,
 };
@@ -49,7 +50,7 @@ use crate::{
 const READ_CHUNK: usize = 8 * 1024;
 
 /// What to run and how to treat it.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub(crate) struct ProcessSpec {
     /// Program and arguments; the program is looked up on `PATH` when it has
     /// no slash. Never passed through a shell.
@@ -65,6 +66,22 @@ pub(crate) struct ProcessSpec {
     pub(crate) leak_timeout: Duration,
     /// Bytes of each stream kept for the outcome (the tail).
     pub(crate) output_limit: usize,
+    /// Told of the process group right after the spawn (the action
+    /// context's [`on_spawn`](crate::ActionContext::on_spawn)).
+    pub(crate) on_spawn: Option<SpawnFn>,
+}
+
+impl std::fmt::Debug for ProcessSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProcessSpec")
+            .field("argv", &self.argv)
+            .field("cwd", &self.cwd)
+            .field("grace_period", &self.grace_period)
+            .field("leak_timeout", &self.leak_timeout)
+            .field("output_limit", &self.output_limit)
+            .field("on_spawn", &self.on_spawn.as_ref().map(|_| "<callback>"))
+            .finish_non_exhaustive()
+    }
 }
 
 /// Why a process could not be run. Neither is retryable as such: a missing
@@ -249,6 +266,17 @@ pub(crate) async fn run_process(
         .expect("a child that has not been waited for has a pid");
     let mut guard = GroupGuard::new(ProcessGroup::of_leader(pid));
     tracing::debug!(%command, pid, "spawned");
+    if let Some(on_spawn) = &spec.on_spawn {
+        // Committed before the child is waited for: an engine killed from
+        // here on leaves a record of the group for `resume` to find.
+        let spawned = SpawnedGroup {
+            process_group: pid,
+            started: os::start_time(pid),
+        };
+        if let Err(error) = on_spawn(spawned).await {
+            tracing::warn!(pid, %error, "failed to record the process group of an action");
+        }
+    }
 
     let stdout = child.stdout.take().expect("stdout is piped");
     let stderr = child.stderr.take().expect("stderr is piped");
@@ -295,6 +323,61 @@ pub(crate) async fn run_process(
         "process finished",
     );
     Ok(outcome)
+}
+
+/// How [`wait_for_recorded_group`] left a process group recorded by an
+/// earlier engine.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RecordedGroupEnd {
+    /// It was not running (any more): nothing was waited for.
+    NotRunning,
+    /// It was running, and exited on its own before the deadline.
+    Exited,
+    /// It was still running at the deadline and was terminated (SIGTERM to
+    /// the group, the grace period, then SIGKILL).
+    Killed,
+}
+
+/// How often [`wait_for_recorded_group`] looks at the group.
+const RECORDED_GROUP_POLL: Duration = Duration::from_millis(20);
+
+/// Waits for a process group that an earlier, killed engine spawned (as its
+/// attempt recorded it) to end, up to `deadline`; then terminates it:
+/// SIGTERM to the group, `grace_period`, SIGKILL. Used by `resume` before it
+/// reconciles the attempt, so that an action never runs twice at once.
+///
+/// The group is not a child of this process, so it is polled. A leader whose
+/// start time differs from the recorded one is another process that reused
+/// the pid, and is left alone.
+pub async fn wait_for_recorded_group(
+    group: SpawnedGroup,
+    deadline: Instant,
+    grace_period: Duration,
+) -> RecordedGroupEnd {
+    let running = || os::recorded_group_is_running(group.process_group, group.started);
+    if !running() {
+        return RecordedGroupEnd::NotRunning;
+    }
+    while Instant::now() < deadline {
+        sleep(RECORDED_GROUP_POLL.min(deadline - Instant::now())).await;
+        if !running() {
+            return RecordedGroupEnd::Exited;
+        }
+    }
+    let leader = ProcessGroup::of_leader(group.process_group);
+    leader.signal(GroupSignal::Terminate);
+    let grace_end = Instant::now() + grace_period;
+    let group_id = group.process_group;
+    while Instant::now() < grace_end && os::has_live_members(group_id) {
+        sleep(RECORDED_GROUP_POLL).await;
+    }
+    if os::has_live_members(group_id) {
+        leader.signal(GroupSignal::Kill);
+        while os::has_live_members(group_id) {
+            sleep(RECORDED_GROUP_POLL).await;
+        }
+    }
+    RecordedGroupEnd::Killed
 }
 
 /// What [`supervise`] observed.
@@ -452,6 +535,7 @@ mod tests {
             grace_period: Duration::from_secs(5),
             leak_timeout: Duration::from_millis(100),
             output_limit: 64 * 1024,
+            on_spawn: None,
         }
     }
 

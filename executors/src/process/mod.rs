@@ -20,4 +20,5 @@ use unix as os;
 compile_error!("plangate-executors supports unix only: process groups and signals are unix");
 
 pub(crate) use imp::{ProcessSpec, SpawnError, run_process};
+pub use imp::{RecordedGroupEnd, wait_for_recorded_group};
 pub(crate) use quote::quote_command;
