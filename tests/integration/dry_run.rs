@@ -204,3 +204,31 @@ fn preview_asks_executors_and_changes_nothing() {
         "a preview writes no state"
     );
 }
+
+#[test]
+fn a_plan_without_budget_or_max_tasks_has_no_limit() {
+    // 35 tasks of 10m one at a time: past the 30 tasks and 4h that were once
+    // defaults. The contract says both default to no limit.
+    let tasks = (0..35).fold(String::new(), |tasks, i| {
+        tasks
+            + &format!(
+                "      - {{id: t{i}, risk: low, estimate: 10m, run: {{shell: [\"true\"]}}}}\n"
+            )
+    });
+    let plan = format!(
+        "version: 1\nname: unlimited\npolicy: {{concurrency: 1}}\nphases:\n  - id: one\n    tasks:\n{tasks}"
+    );
+    let finished = PlangateCli::new()
+        .plan(&plan)
+        .args(["plan", "plan.yaml", "--format", "json"])
+        .run();
+    finished.assert_code(0);
+    let report = finished.json();
+    assert_eq!(report["summary"]["decisions"]["run"], 35);
+    assert_eq!(report["summary"]["decisions"]["deferred"], 0);
+    let policy = report["policy"]
+        .as_object()
+        .expect("the report has its policy");
+    assert_eq!(policy["budget_s"], serde_json::Value::Null);
+    assert_eq!(policy["max_tasks"], serde_json::Value::Null);
+}
