@@ -659,3 +659,38 @@ phases:
         "next.yaml",
     ]);
 }
+
+/// Copies `from` into `to`, recursively.
+fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).expect("a folder can be made");
+    for entry in std::fs::read_dir(from).expect("the folder reads") {
+        let entry = entry.expect("an entry");
+        let target = to.join(entry.file_name());
+        if entry.file_type().expect("a file type").is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).expect("the file copies");
+        }
+    }
+}
+
+/// The bundled marathon against the emulator: `max_tasks: 30` stops it with
+/// work deferred, so it ends `incomplete` (exit 4), naming the limit.
+#[test]
+fn the_marathon_ends_incomplete_at_max_tasks() {
+    let cluster = Cluster::new();
+    copy_tree(&repo_root().join("examples"), cluster.workspace.path());
+    let finished = cluster.run(["run", "marathon-42.yaml"]);
+    finished.assert_code(4);
+    finished.assert_stderr_contains("incomplete: `max_tasks` 30 reached: 9 tasks deferred\n");
+    let report = cluster.workspace.status();
+    assert_eq!(report["status"], "incomplete");
+    assert_eq!(report["reason"], "`max_tasks` 30 reached: 9 tasks deferred");
+    let states = cluster.workspace.states();
+    let count = |state: &str| states.values().filter(|s| *s == state).count();
+    assert_eq!(
+        (count("succeeded"), count("deferred")),
+        (30, 9),
+        "{states:?}"
+    );
+}
