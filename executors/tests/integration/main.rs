@@ -15,3 +15,6 @@ mod shell;
 mod signals;
 /// Helpers: actions, contexts, FIFOs and process checks.
 mod support;
+/// Every kubectl and helm action the plan loader accepts, the executors'
+/// `validate` accepts too (proptest).
+mod validate;
