@@ -809,6 +809,61 @@ mod tests {
     }
 
     #[test]
+    fn create_run_exclusive_sees_unfinished_runs_and_supersedes_them() {
+        let (_dir, mut store) = temp_store();
+        let holder = LockHolder {
+            pid: 7,
+            host: "here".to_owned(),
+        };
+        let first = store
+            .create_run_exclusive(new_run(1_000, new_tasks(1)), &holder, |unfinished| {
+                assert!(unfinished.is_empty());
+                CreateRun::<()>::Create
+            })
+            .expect("the store works")
+            .expect("created");
+        assert_eq!(
+            store.lock(&first).expect("readable").map(|lock| lock.pid),
+            Some(7),
+            "the new run is locked by its creator"
+        );
+        store
+            .set_run_status(&first, RunStatus::Paused, Some("waits"), 1_500)
+            .expect("recorded");
+
+        let refused = store
+            .create_run_exclusive(new_run(2_000, new_tasks(1)), &holder, |unfinished| {
+                assert_eq!(unfinished.len(), 1);
+                assert_eq!(unfinished[0].id, first);
+                assert_eq!(unfinished[0].status, RunStatus::Paused);
+                CreateRun::Refuse("refused")
+            })
+            .expect("the store works");
+        assert_eq!(refused, Err("refused"));
+        assert_eq!(
+            store.latest_run().expect("readable").map(|r| r.id),
+            Some(first.clone())
+        );
+
+        let second = store
+            .create_run_exclusive(new_run(3_000, new_tasks(1)), &holder, |_| {
+                CreateRun::<()>::Supersede
+            })
+            .expect("the store works")
+            .expect("created");
+        let old = store.run(&first).expect("readable");
+        assert_eq!(old.status, RunStatus::Superseded);
+        assert_eq!(old.finished_at, Some(3_000));
+        assert_eq!(
+            old.exit_reason,
+            Some(format!(
+                "superseded by run `{second}` (`plangate run --new-run`)"
+            ))
+        );
+        assert_eq!(store.lock(&first).expect("readable"), None);
+    }
+
+    #[test]
     fn every_status_is_accepted() {
         let (_dir, mut store) = temp_store();
         let run = create_run(&mut store, 1);
