@@ -258,7 +258,7 @@ impl Dispatcher {
             }
             if !interrupted.is_empty() {
                 waiting.push(format!(
-                    "{} {} for a decision after an interruption (approve, or resume with `--retry-interrupted`)",
+                    "{} {} for a decision after an interruption (approve it, or retry the interrupted tasks)",
                     and_ticked(&interrupted),
                     verb(interrupted.len())
                 ));

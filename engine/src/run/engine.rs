@@ -178,7 +178,7 @@ impl Engine {
                 &run,
                 &target,
                 &approver,
-                Some("approved with `--approve` at start"),
+                Some("approved up front, when the run started"),
                 at,
             )?;
         }

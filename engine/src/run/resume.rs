@@ -178,14 +178,14 @@ impl Engine {
                 EffectKind::Partial => (
                     TaskState::Interrupted,
                     Some(
-                        "its action had partly taken effect when the run stopped; it is not idempotent: resume with `--retry-interrupted`, or approve the task, to run it again"
+                        "its action had partly taken effect when the run stopped; it is not idempotent, so it runs again only when interrupted tasks are retried or the task is approved"
                             .to_owned(),
                     ),
                 ),
                 EffectKind::Unknown => (
                     TaskState::Interrupted,
                     Some(format!(
-                        "was running when the run stopped and whether it took effect cannot be known{}; it is not idempotent: resume with `--retry-interrupted`, or approve the task, to run it again",
+                        "was running when the run stopped and whether it took effect cannot be known{}; it is not idempotent, so it runs again only when interrupted tasks are retried or the task is approved",
                         if task.verify.is_some() {
                             " (its `verify` does not pass)"
                         } else {
