@@ -9,7 +9,7 @@ use serde_json::json;
 use crate::{
     error::{StoreError, sqlite},
     ids::RunId,
-    store::{EventRow, Store, insert_event, touch_run},
+    store::{EventRow, Store, id_column, insert_event, touch_run},
 };
 
 /// Event kind written by [`Store::record_approval`].
@@ -20,9 +20,9 @@ pub const APPROVAL_RECORDED: &str = "approval-recorded";
 #[serde(tag = "kind", content = "id", rename_all = "kebab-case")]
 pub enum ApprovalTarget {
     /// A task id.
-    Task(String),
+    Task(TaskId),
     /// A phase id.
-    Phase(String),
+    Phase(PhaseId),
 }
 
 impl ApprovalTarget {
@@ -37,7 +37,8 @@ impl ApprovalTarget {
     /// The task or phase id.
     pub fn id(&self) -> &str {
         match self {
-            ApprovalTarget::Task(id) | ApprovalTarget::Phase(id) => id,
+            ApprovalTarget::Task(id) => id.as_str(),
+            ApprovalTarget::Phase(id) => id.as_str(),
         }
     }
 }
@@ -67,11 +68,6 @@ impl Store {
         at: i64,
     ) -> Result<(), StoreError> {
         let operation = "record an approval";
-        match target {
-            ApprovalTarget::Task(task) => TaskId::new(task.as_str()).map(drop),
-            ApprovalTarget::Phase(phase) => PhaseId::new(phase.as_str()).map(drop),
-        }
-        .map_err(|source| StoreError::InvalidId { source })?;
         self.write(operation, |transaction| {
             touch_run(transaction, run, at, operation)?;
             transaction
@@ -96,7 +92,7 @@ impl Store {
                     at,
                     kind: APPROVAL_RECORDED,
                     task_id: match target {
-                        ApprovalTarget::Task(task) => Some(task),
+                        ApprovalTarget::Task(task) => Some(task.as_str()),
                         ApprovalTarget::Phase(_) => None,
                     },
                     message: &message,
@@ -125,8 +121,8 @@ impl Store {
         let mut approvals = Approvals::default();
         for record in self.approvals(run)? {
             match record.target {
-                ApprovalTarget::Task(task) => approvals.tasks.insert(task),
-                ApprovalTarget::Phase(phase) => approvals.phases.insert(phase),
+                ApprovalTarget::Task(task) => approvals.tasks.insert(task.to_string()),
+                ApprovalTarget::Phase(phase) => approvals.phases.insert(phase.to_string()),
             };
         }
         Ok(approvals)
@@ -135,10 +131,9 @@ impl Store {
 
 /// Decodes an approval row.
 fn approval_from_row(row: &Row<'_>) -> rusqlite::Result<ApprovalRecord> {
-    let id: String = row.get(1)?;
     let target = match row.get_ref(0)?.as_str()? {
-        "phase" => ApprovalTarget::Phase(id),
-        _ => ApprovalTarget::Task(id),
+        "phase" => ApprovalTarget::Phase(id_column(row, 1, PhaseId::new)?),
+        _ => ApprovalTarget::Task(id_column(row, 1, TaskId::new)?),
     };
     Ok(ApprovalRecord {
         target,
@@ -160,7 +155,7 @@ mod tests {
         store
             .record_approval(
                 &run,
-                &ApprovalTarget::Task(String::from("task-0")),
+                &ApprovalTarget::Task(TaskId::new("task-0").expect("valid")),
                 "ada",
                 Some("change ticket 42"),
                 10,
@@ -169,7 +164,7 @@ mod tests {
         store
             .record_approval(
                 &run,
-                &ApprovalTarget::Phase(String::from("phase-0")),
+                &ApprovalTarget::Phase(PhaseId::new("phase-0").expect("valid")),
                 "grace",
                 None,
                 20,
@@ -180,13 +175,13 @@ mod tests {
             approvals,
             [
                 ApprovalRecord {
-                    target: ApprovalTarget::Task(String::from("task-0")),
+                    target: ApprovalTarget::Task(TaskId::new("task-0").expect("valid")),
                     approved_by: String::from("ada"),
                     reason: Some(String::from("change ticket 42")),
                     at: 10,
                 },
                 ApprovalRecord {
-                    target: ApprovalTarget::Phase(String::from("phase-0")),
+                    target: ApprovalTarget::Phase(PhaseId::new("phase-0").expect("valid")),
                     approved_by: String::from("grace"),
                     reason: None,
                     at: 20,
@@ -209,20 +204,12 @@ mod tests {
     fn approvals_need_valid_ids_and_a_known_run() {
         let (_dir, mut store) = temp_store();
         let run = create_run(&mut store, 1);
-        assert!(matches!(
-            store.record_approval(
-                &run,
-                &ApprovalTarget::Task(String::from("A B")),
-                "ada",
-                None,
-                1
-            ),
-            Err(StoreError::InvalidId { .. })
-        ));
+        // An invalid id cannot even be named.
+        assert!(TaskId::new("A B").is_err());
         assert!(matches!(
             store.record_approval(
                 &RunId::generate(1),
-                &ApprovalTarget::Task(String::from("task-0")),
+                &ApprovalTarget::Task(TaskId::new("task-0").expect("valid")),
                 "ada",
                 None,
                 1

@@ -123,13 +123,18 @@ impl Engine {
     /// `plangate run PLAN`: starts a new run and drives it as far as it goes.
     pub fn run(self, plan_path: &Path, options: &RunOptions) -> Result<RunOutcome, RunError> {
         let LoadedPlan { plan, source } = load_plan(plan_path)?;
+        let mut targets = Vec::with_capacity(options.approve.len());
         for target in &options.approve {
-            if plan.task(target).is_none() && plan.phase_index(target).is_none() {
-                return Err(RunError::UnknownPlanTarget {
-                    plan: plan.name.to_string(),
-                    target: target.clone(),
-                });
-            }
+            targets.push(match (plan.task(target), plan.phase_index(target)) {
+                (Some(task), _) => ApprovalTarget::Task(task.id.clone()),
+                (None, Some(phase)) => ApprovalTarget::Phase(plan.phases[phase].id.clone()),
+                (None, None) => {
+                    return Err(RunError::UnknownPlanTarget {
+                        plan: plan.name.to_string(),
+                        target: target.clone(),
+                    });
+                }
+            });
         }
         let mut store = self.open_store(true)?;
         let approvals = Approvals {
@@ -168,15 +173,10 @@ impl Engine {
             },
         )??;
         let approver = self.settings.approver.clone();
-        for target in &options.approve {
-            let target = if plan.task(target).is_some() {
-                ApprovalTarget::Task(target.clone())
-            } else {
-                ApprovalTarget::Phase(target.clone())
-            };
+        for target in &targets {
             store.record_approval(
                 &run,
-                &target,
+                target,
                 &approver,
                 Some("approved up front, when the run started"),
                 at,
@@ -668,8 +668,8 @@ pub(super) fn stored_approvals(store: &Store, run: &RunId) -> Result<Approvals, 
     let mut approvals = Approvals::default();
     for approval in store.approvals(run)? {
         match approval.target {
-            ApprovalTarget::Task(id) => approvals.tasks.insert(id),
-            ApprovalTarget::Phase(id) => approvals.phases.insert(id),
+            ApprovalTarget::Task(id) => approvals.tasks.insert(id.to_string()),
+            ApprovalTarget::Phase(id) => approvals.phases.insert(id.to_string()),
         };
     }
     Ok(approvals)

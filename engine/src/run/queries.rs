@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use plangate_plans::{Decision, load_plan_text};
+use plangate_plans::{Decision, PhaseId, load_plan_text};
 use plangate_state::{ApprovalTarget, RunId, RunRecord, Store, TaskState, now_millis};
 
 use super::{RunError, engine::Engine};
@@ -91,20 +91,21 @@ impl Engine {
             if task.decision != Decision::NeedsApproval && task.state != TaskState::Interrupted {
                 return Err(RunError::NoApprovalNeeded {
                     run: short_run,
-                    target: ApprovalTarget::Task(target.to_owned()),
+                    target: ApprovalTarget::Task(task.task_id.clone()),
                     why: format!("its decision is `{}`", task.decision.as_str()),
                 });
             }
-            ApprovalTarget::Task(target.to_owned())
-        } else if tasks.iter().any(|t| t.phase_id.as_str() == target) {
-            if !phase_needs_approval(&record, target)? {
+            ApprovalTarget::Task(task.task_id.clone())
+        } else if let Some(task) = tasks.iter().find(|t| t.phase_id.as_str() == target) {
+            let phase = task.phase_id.clone();
+            if !phase_needs_approval(&record, &phase)? {
                 return Err(RunError::NoApprovalNeeded {
                     run: short_run,
-                    target: ApprovalTarget::Phase(target.to_owned()),
+                    target: ApprovalTarget::Phase(phase),
                     why: "it does not have `approval: true`".to_owned(),
                 });
             }
-            ApprovalTarget::Phase(target.to_owned())
+            ApprovalTarget::Phase(phase)
         } else {
             return Err(RunError::UnknownApprovalTarget {
                 run: short_run,
@@ -125,12 +126,12 @@ impl Engine {
 
 /// Whether the phase `id` of the run's plan (as it was run) has
 /// `approval: true`.
-fn phase_needs_approval(record: &RunRecord, id: &str) -> Result<bool, RunError> {
+fn phase_needs_approval(record: &RunRecord, id: &PhaseId) -> Result<bool, RunError> {
     let plan = load_plan_text(&record.plan_path, record.plan_text.clone())?.plan;
     Ok(plan
         .phases
         .iter()
-        .any(|phase| phase.id.as_str() == id && phase.approval))
+        .any(|phase| phase.id == *id && phase.approval))
 }
 
 /// The run named by `text` (its full id, a unique prefix or its short id),

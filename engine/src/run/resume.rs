@@ -478,7 +478,8 @@ fn last_run_effect(attempts: &[AttemptRecord]) -> RunEffect {
 /// before an action was cut off does not allow running it again.
 fn approved_since(approvals: &[ApprovalRecord], task: &str, since: i64) -> bool {
     approvals.iter().any(|approval| {
-        matches!(&approval.target, ApprovalTarget::Task(id) if id == task) && approval.at >= since
+        matches!(&approval.target, ApprovalTarget::Task(id) if id.as_str() == task)
+            && approval.at >= since
     })
 }
 

@@ -68,8 +68,8 @@ pub fn status_report(
 
 fn approval_report(approval: ApprovalRecord) -> ApprovalReport {
     let (kind, target) = match approval.target {
-        ApprovalTarget::Task(id) => ("task", id),
-        ApprovalTarget::Phase(id) => ("phase", id),
+        ApprovalTarget::Task(id) => ("task", id.to_string()),
+        ApprovalTarget::Phase(id) => ("phase", id.to_string()),
     };
     ApprovalReport {
         kind: kind.to_owned(),
@@ -149,8 +149,8 @@ pub fn run_report(
         let mut granted = Approvals::default();
         for approval in &approvals {
             match &approval.target {
-                ApprovalTarget::Task(id) => granted.tasks.insert(id.clone()),
-                ApprovalTarget::Phase(id) => granted.phases.insert(id.clone()),
+                ApprovalTarget::Task(id) => granted.tasks.insert(id.to_string()),
+                ApprovalTarget::Phase(id) => granted.phases.insert(id.to_string()),
             };
         }
         decide(plan, &granted)
