@@ -10,7 +10,8 @@
 //! A pod with `restartPolicy: Never` (a bare pod such as a Helm test hook) runs to completion
 //! instead: after `rollout_delay` its containers terminate with exit code 0 and the pod is
 //! `Succeeded`, or, when an image is tagged `broken`, they terminate with exit code 1 and the
-//! pod is `Failed`. Terminal pods never change again, like the kubelet's.
+//! pod is `Failed`. An `OnFailure` pod succeeds the same way; with a `broken` image it sits in
+//! `ImagePullBackOff` like any other. Terminal pods never change again, like the kubelet's.
 
 use super::{memory::Memory, runner};
 use crate::{
@@ -212,9 +213,14 @@ fn conditions(ready: bool, since: &str) -> Value {
     Value::Array(list)
 }
 
-/// Whether a pod runs to completion (`restartPolicy: Never`) rather than forever.
-fn runs_to_completion(pod: &Value) -> bool {
-    pod.pointer("/spec/restartPolicy") == Some(&json!("Never"))
+/// Whether a pod runs to completion rather than forever: `restartPolicy: Never`, or
+/// `OnFailure` with images that start (a `broken` one is stuck pulling, as for `Always`).
+fn runs_to_completion(pod: &Value, broken: bool) -> bool {
+    match pod.pointer("/spec/restartPolicy").and_then(Value::as_str) {
+        Some("Never") => true,
+        Some("OnFailure") => !broken,
+        _ => false,
+    }
 }
 
 fn terminated_statuses(pod: &Value, exit_code: i64, started: &str, finished: &str) -> Value {
@@ -305,7 +311,7 @@ pub(super) fn reconcile_pods(
         }
         let uid = meta::uid_of(&pod).to_owned();
         let broken = pod.get("spec").is_some_and(is_broken);
-        let completes = runs_to_completion(&pod);
+        let completes = runs_to_completion(&pod, broken);
         let ready_at = *memory
             .pod_ready_at
             .entry(uid)

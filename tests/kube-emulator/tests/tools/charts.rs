@@ -704,3 +704,35 @@ spec:
         configured.stdout
     );
 }
+
+#[test]
+fn a_bare_pod_restarted_on_failure_succeeds() {
+    let cluster = Cluster::start();
+    let manifest = cluster.write(
+        "pod.yaml",
+        "apiVersion: v1
+kind: Pod
+metadata:
+  name: migrate
+spec:
+  restartPolicy: OnFailure
+  containers:
+    - name: migrate
+      image: busybox:1.36
+",
+    );
+    cluster
+        .kubectl()
+        .args(["apply", "-f"])
+        .args([&manifest])
+        .success();
+    cluster
+        .kubectl()
+        .args([
+            "wait",
+            "pod/migrate",
+            "--for=jsonpath={.status.phase}=Succeeded",
+            "--timeout=30s",
+        ])
+        .success();
+}
