@@ -49,7 +49,7 @@ pub enum RunError {
         source: std::io::Error,
     },
     /// The run has already ended and cannot be resumed.
-    #[error("run `{run}` is {status} and cannot be resumed")]
+    #[error("run `{run}` has ended (`{status}`) and cannot be resumed")]
     NotResumable {
         /// The run.
         run: String,
