@@ -115,7 +115,7 @@ pub(crate) struct RunArgs {
 
 #[derive(Debug, Args)]
 pub(crate) struct ResumeArgs {
-    /// The run id, or a unique prefix of it (default: the latest run).
+    /// The run: its short id (as `plangate runs` shows it), its full id, or a unique prefix (default: the latest run).
     pub(crate) run: Option<String>,
     /// Run again non-idempotent tasks that a crash or signal cut off mid-action.
     #[arg(long)]
@@ -127,11 +127,11 @@ pub(crate) struct ResumeArgs {
 
 #[derive(Debug, Args)]
 pub(crate) struct ApproveArgs {
-    /// The run id, or a unique prefix of it.
+    /// The run: its short id (as `plangate runs` shows it), its full id, or a unique prefix.
     pub(crate) run: String,
     /// The task or phase to approve.
     pub(crate) target: String,
-    /// Who approves (default: `$USER@host`).
+    /// Who approves (default: `$USER@host`, or the account name at this host when `$USER` is unset).
     #[arg(long = "as", value_name = "WHO")]
     pub(crate) approved_by: Option<String>,
     /// Why.
@@ -147,7 +147,7 @@ pub(crate) enum StatusFormat {
 
 #[derive(Debug, Args)]
 pub(crate) struct StatusArgs {
-    /// The run id, or a unique prefix of it (default: the latest run).
+    /// The run: its short id (as `plangate runs` shows it), its full id, or a unique prefix (default: the latest run).
     pub(crate) run: Option<String>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = StatusFormat::Text)]
@@ -156,13 +156,13 @@ pub(crate) struct StatusArgs {
 
 #[derive(Debug, Args)]
 pub(crate) struct RollbackArgs {
-    /// The run id, or a unique prefix of it.
+    /// The run: its short id (as `plangate runs` shows it), its full id, or a unique prefix.
     pub(crate) run: String,
 }
 
 #[derive(Debug, Args)]
 pub(crate) struct ReportArgs {
-    /// The run id, or a unique prefix of it (default: the latest run).
+    /// The run: its short id (as `plangate runs` shows it), its full id, or a unique prefix (default: the latest run).
     pub(crate) run: Option<String>,
     /// Report format.
     #[arg(long, value_enum, default_value_t = ReportFormat::Markdown)]
