@@ -356,7 +356,7 @@ fn deferred_tasks_come_first_in_status_and_reports() {
     );
     assert_eq!(
         body,
-        "2 tasks deferred (`resume` continues them):
+        "2 tasks deferred (raise the used-up limit in the plan, then resume):
   c  `max_tasks` 2 reached
   d  `max_tasks` 2 reached
 task  phase  state            attempts  reason
@@ -371,7 +371,7 @@ d     two    deferred                0  `max_tasks` 2 reached
     assert_eq!(json["deferred"][1]["id"], "d");
 
     let markdown = workspace.run(["report"]).stdout;
-    let deferred = "## Deferred\n\n2 tasks deferred (`resume` continues them):\n\n- `c`: `max_tasks` 2 reached\n- `d`: `max_tasks` 2 reached\n\n";
+    let deferred = "## Deferred\n\n2 tasks deferred (raise the used-up limit in the plan, then resume):\n\n- `c`: `max_tasks` 2 reached\n- `d`: `max_tasks` 2 reached\n\n";
     let at = markdown
         .find(deferred)
         .unwrap_or_else(|| panic!("{markdown}"));
@@ -384,7 +384,7 @@ d     two    deferred                0  `max_tasks` 2 reached
     assert_eq!(report["deferred"][1]["reason"], "`max_tasks` 2 reached");
     let html = workspace.run(["report", "--format", "html"]).stdout;
     let at = html
-        .find("<h2>Deferred</h2>\n<p>2 tasks deferred (<code>resume</code> continues them):</p>\n<ul>\n<li><code>c</code>: <code>max_tasks</code> 2 reached</li>")
+        .find("<h2>Deferred</h2>\n<p>2 tasks deferred (raise the used-up limit in the plan, then resume):</p>\n<ul>\n<li><code>c</code>: <code>max_tasks</code> 2 reached</li>")
         .unwrap_or_else(|| panic!("{html}"));
     assert!(at < html.find("Complete, with evidence").expect("a summary"));
 }

@@ -42,14 +42,14 @@ pub(super) fn approval_line(approval: &ApprovalReport) -> String {
     )
 }
 
-/// `2 tasks deferred (`resume` continues them)`: the heading of the
-/// deferred tasks, which every rendering puts first (each task's reason
-/// names the limit that deferred it).
+/// `2 tasks deferred (raise the used-up limit in the plan, then resume)`:
+/// the heading of the deferred tasks, which every rendering puts first (each
+/// task's reason names the limit that deferred it). The limits count the
+/// whole run, so a plain `resume` would defer them again.
 pub(super) fn deferred_heading(deferred: &[NotDone]) -> String {
     format!(
-        "{} (`resume` continues {})",
+        "{} (raise the used-up limit in the plan, then resume)",
         plangate_plans::text::plural(deferred.len(), "task deferred", "tasks deferred"),
-        if deferred.len() == 1 { "it" } else { "them" }
     )
 }
 
