@@ -65,6 +65,11 @@ fn describe(event: &Progress) -> Option<String> {
                 .map(|r| format!(": {r}"))
                 .unwrap_or_default()
         ),
+        Progress::LeftInPlace { task, state } => format!(
+            "  {:<7} `{task}` ({}): no rollback declared; left in place",
+            "kept",
+            state.as_str()
+        ),
         Progress::NothingToUndo { task, reason } => format!("  {:<7} `{task}`: {reason}", "keep"),
         Progress::Warning(message) => format!("warning: {message}"),
         Progress::RunFinished { run, status } => format!("run {run} {status}"),
@@ -95,8 +100,13 @@ fn exit_code(outcome: &RunOutcome, printer: &Printer) -> u8 {
             if let Some(reason) = &outcome.reason {
                 printer.status(&format!("paused: {reason}"));
             }
+            let retry = if outcome.interrupted_tasks {
+                " (or resume with `--retry-interrupted` for interrupted tasks)"
+            } else {
+                ""
+            };
             printer.hint(&format!(
-                "approve with `plangate approve {} TASK|PHASE --reason ...` (or resume with `--retry-interrupted` for interrupted tasks), then `plangate resume {}`",
+                "approve with `plangate approve {} TASK|PHASE --reason ...`{retry}, then `plangate resume {}`",
                 outcome.short_run, outcome.short_run
             ));
             exit::PAUSED

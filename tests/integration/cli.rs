@@ -68,7 +68,7 @@ fn runs_are_named_by_short_ids_that_every_command_accepts() {
     );
     assert!(
         paused.stderr.ends_with(&format!(
-            "\nhint: approve with `plangate approve {short} TASK|PHASE --reason ...` (or resume with `--retry-interrupted` for interrupted tasks), then `plangate resume {short}`\n"
+            "\nhint: approve with `plangate approve {short} TASK|PHASE --reason ...`, then `plangate resume {short}`\n"
         )),
         "{}",
         paused.stderr

@@ -348,6 +348,7 @@ fn an_interrupted_task_with_nothing_after_it_still_holds_its_phase() {
     let paused = workspace.run(["resume"]);
     paused.assert_code(3);
     paused.assert_stderr_contains("for a decision after an interruption");
+    paused.assert_stderr_contains("(or resume with `--retry-interrupted` for interrupted tasks)");
     let states = workspace.states();
     assert_eq!(states["wait"], "interrupted");
     assert_eq!(states["later"], "pending");

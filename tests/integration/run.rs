@@ -553,7 +553,8 @@ fn a_task_without_rollback_is_reported_as_left_in_place() {
     workspace.write("fail-e", "");
     let finished = workspace.run(["run", "plan.yaml"]);
     finished.assert_code(1);
-    finished.assert_stderr_contains("no rollback declared; left in place");
+    finished
+        .assert_stderr_contains("  kept    `b` (succeeded): no rollback declared; left in place");
     assert!(!journal(&workspace).contains(&"undo b".to_owned()));
     assert_eq!(
         workspace.status()["status"],

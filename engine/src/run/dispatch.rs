@@ -377,6 +377,7 @@ impl Dispatcher {
             short_run: self.env.short_run.clone(),
             status,
             reason,
+            interrupted_tasks: self.states.contains(&TaskState::Interrupted),
         })
     }
 

@@ -403,6 +403,7 @@ impl Engine {
                 short_run,
                 status,
                 reason: Some(reason),
+                interrupted_tasks: false,
             })
         })
     }

@@ -32,4 +32,7 @@ pub struct RunOutcome {
     pub status: RunStatus,
     /// Why, when it did not succeed.
     pub reason: Option<String>,
+    /// Whether tasks wait for a decision after an interruption (approve them,
+    /// or resume with a retry of interrupted tasks).
+    pub interrupted_tasks: bool,
 }

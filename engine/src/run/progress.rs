@@ -76,6 +76,14 @@ pub enum Progress {
         /// `nothing to undo: ...`, with why.
         reason: String,
     },
+    /// A completed task is left in place by a rollback: it declares no
+    /// rollback, so its changes stay.
+    LeftInPlace {
+        /// Task id.
+        task: String,
+        /// Its state, which the rollback does not change.
+        state: TaskState,
+    },
     /// A warning (lock taken over, signal received...).
     Warning(String),
     /// The invocation ends with the run in this status.

@@ -512,11 +512,7 @@ impl TaskEnvironment {
                     Ok(store.task(&run, &task_id)?.state)
                 })
                 .await?;
-            (self.progress)(&Progress::RollbackFinished {
-                task: id,
-                state,
-                reason: Some("no rollback declared; left in place".to_owned()),
-            });
+            (self.progress)(&Progress::LeftInPlace { task: id, state });
             return Ok(RolledBack {
                 state,
                 undone: false,
