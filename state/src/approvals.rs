@@ -92,7 +92,7 @@ impl Store {
                     at,
                     kind: APPROVAL_RECORDED,
                     task_id: match target {
-                        ApprovalTarget::Task(task) => Some(task.as_str()),
+                        ApprovalTarget::Task(task) => Some(task),
                         ApprovalTarget::Phase(_) => None,
                     },
                     message: &message,

@@ -178,7 +178,7 @@ impl Store {
     pub fn begin_attempt(
         &mut self,
         run: &RunId,
-        task: &str,
+        task: &TaskId,
         role: AttemptRole,
         command: &str,
         at: i64,
@@ -192,7 +192,7 @@ impl Store {
     pub fn begin_numbered_attempt(
         &mut self,
         run: &RunId,
-        task: &str,
+        task: &TaskId,
         role: AttemptRole,
         command: &str,
         at: i64,
@@ -318,7 +318,7 @@ impl Store {
     pub fn attempts(
         &self,
         run: &RunId,
-        task: Option<&str>,
+        task: Option<&TaskId>,
     ) -> Result<Vec<AttemptRecord>, StoreError> {
         let operation = "read the attempts of a run";
         match task {
@@ -327,7 +327,7 @@ impl Store {
                 .prepare_cached(SELECT_TASK_ATTEMPTS)
                 .and_then(|mut statement| {
                     statement
-                        .query_map((run, task), attempt_from_row)?
+                        .query_map((run, task.as_str()), attempt_from_row)?
                         .collect()
                 }),
             None => self
@@ -351,7 +351,7 @@ impl Store {
 /// What the writes need to know about an existing attempt.
 pub(crate) struct CurrentAttempt {
     run: RunId,
-    task: String,
+    task: TaskId,
     role: AttemptRole,
     number: u32,
     finished: bool,
@@ -362,7 +362,7 @@ pub(crate) struct CurrentAttempt {
 pub(crate) fn begin_attempt_in(
     transaction: &Transaction<'_>,
     run: &RunId,
-    task: &str,
+    task: &TaskId,
     role: AttemptRole,
     command: &str,
     at: i64,
@@ -378,12 +378,14 @@ pub(crate) fn begin_attempt_in(
     ensure_task_changed(known, run, task)?;
     let number: u32 = transaction
         .prepare_cached(NEXT_ATTEMPT_NUMBER)
-        .and_then(|mut statement| statement.query_row((run, task, role), |row| row.get(0)))
+        .and_then(|mut statement| statement.query_row((run, task.as_str(), role), |row| row.get(0)))
         .map_err(sqlite(operation))?;
     let id: AttemptId = transaction
         .prepare_cached(INSERT_ATTEMPT)
         .and_then(|mut statement| {
-            statement.query_row((run, task, role, number, command, at), |row| row.get(0))
+            statement.query_row((run, task.as_str(), role, number, command, at), |row| {
+                row.get(0)
+            })
         })
         .map_err(sqlite(operation))?;
     let message = format!("{role} attempt {number} of task `{task}` started: {command}");
@@ -492,7 +494,7 @@ fn attempt_for_update(
                 .query_row([attempt], |row| {
                     Ok(CurrentAttempt {
                         run: row.get(0)?,
-                        task: row.get(1)?,
+                        task: id_column(row, 1, TaskId::new)?,
                         role: row.get(2)?,
                         number: row.get(3)?,
                         finished: row.get::<_, Option<i64>>(4)?.is_some(),
@@ -506,10 +508,14 @@ fn attempt_for_update(
 }
 
 /// Whether the run has the task: 1 if so, 0 if not (like an `UPDATE` count).
-fn task_exists(transaction: &Transaction<'_>, run: &RunId, task: &str) -> rusqlite::Result<usize> {
+fn task_exists(
+    transaction: &Transaction<'_>,
+    run: &RunId,
+    task: &TaskId,
+) -> rusqlite::Result<usize> {
     transaction
         .prepare_cached(TASK_EXISTS)?
-        .query_row((run, task), |row| row.get(0))
+        .query_row((run, task.as_str()), |row| row.get(0))
 }
 
 /// Combines stored evidence with new evidence: objects merge key by key (new
@@ -554,7 +560,7 @@ mod tests {
     use super::*;
     use crate::{
         TaskState,
-        test_support::{self, create_run, temp_store},
+        test_support::{self, create_run, task_id, temp_store},
     };
 
     #[test]
@@ -562,11 +568,11 @@ mod tests {
         let (_dir, mut store) = temp_store();
         let run = create_run(&mut store, 1);
         let (attempt, number) = store
-            .begin_numbered_attempt(&run, "task-0", AttemptRole::Run, "true", 10)
+            .begin_numbered_attempt(&run, &task_id("task-0"), AttemptRole::Run, "true", 10)
             .expect("recorded");
         assert_eq!(number, 1);
         store
-            .set_task_state(&run, "task-0", TaskState::Running, None, 10)
+            .set_task_state(&run, &task_id("task-0"), TaskState::Running, None, 10)
             .expect("recorded");
         let settlement = OpenAttemptSettlement {
             result: AttemptResult::new(AttemptOutcome::Interrupted, 20),
@@ -580,7 +586,7 @@ mod tests {
         let attempts = store.attempts(&run, None).expect("readable");
         assert_eq!(attempts[0].outcome, Some(AttemptOutcome::Interrupted));
         assert_eq!(attempts[0].observed, Some(ObservedEffect::Partial));
-        let task = store.task(&run, "task-0").expect("readable");
+        let task = store.task(&run, &task_id("task-0")).expect("readable");
         assert_eq!(task.state, TaskState::Interrupted);
         assert_eq!(task.state_reason.as_deref(), Some("half of it"));
 
@@ -594,7 +600,10 @@ mod tests {
             Err(StoreError::AttemptAlreadyFinished { .. })
         ));
         assert_eq!(
-            store.task(&run, "task-0").expect("readable").state,
+            store
+                .task(&run, &task_id("task-0"))
+                .expect("readable")
+                .state,
             TaskState::Interrupted
         );
     }
@@ -606,7 +615,7 @@ mod tests {
         let attempt = store
             .begin_attempt(
                 &run,
-                "task-0",
+                &task_id("task-0"),
                 AttemptRole::Run,
                 "kubectl apply -f x.yaml",
                 2_000,
@@ -617,7 +626,13 @@ mod tests {
         assert_eq!(open[0].id, attempt);
         assert!(open[0].is_open());
         assert_eq!((open[0].number, open[0].started_at), (1, 2_000));
-        assert_eq!(store.task(&run, "task-0").expect("readable").attempts, 1);
+        assert_eq!(
+            store
+                .task(&run, &task_id("task-0"))
+                .expect("readable")
+                .attempts,
+            1
+        );
         store
             .finish_attempt(
                 attempt,
@@ -632,7 +647,7 @@ mod tests {
             .expect("recorded");
         assert!(store.open_attempts(&run).expect("readable").is_empty());
         let record = store
-            .attempts(&run, Some("task-0"))
+            .attempts(&run, Some(&task_id("task-0")))
             .expect("readable")
             .pop()
             .expect("one attempt");
@@ -675,7 +690,7 @@ mod tests {
         let run = create_run(&mut store, 2);
         let mut begin = |task, role| {
             let id = store
-                .begin_attempt(&run, task, role, "true", 10)
+                .begin_attempt(&run, &task_id(task), role, "true", 10)
                 .expect("recorded");
             store
                 .finish_attempt(id, AttemptResult::new(AttemptOutcome::Failed, 11))
@@ -707,13 +722,13 @@ mod tests {
         assert_eq!((tasks[0].attempts, tasks[1].attempts), (2, 1), "runs only");
         assert_eq!(
             store
-                .attempts(&run, Some("task-1"))
+                .attempts(&run, Some(&task_id("task-1")))
                 .expect("readable")
                 .len(),
             1
         );
         assert!(matches!(
-            store.begin_attempt(&run, "nope", AttemptRole::Verify, "true", 12),
+            store.begin_attempt(&run, &task_id("nope"), AttemptRole::Verify, "true", 12),
             Err(StoreError::UnknownTask { .. })
         ));
         assert!(matches!(
@@ -730,7 +745,13 @@ mod tests {
         let (_dir, mut store) = temp_store();
         let run = create_run(&mut store, 1);
         let attempt = store
-            .begin_attempt(&run, "task-0", AttemptRole::Run, "helm upgrade", 10)
+            .begin_attempt(
+                &run,
+                &task_id("task-0"),
+                AttemptRole::Run,
+                "helm upgrade",
+                10,
+            )
             .expect("recorded");
         store
             .record_attempt_evidence(attempt, json!({ "before": { "revision": 4 } }))
@@ -767,13 +788,13 @@ mod tests {
         let (dir, mut store) = temp_store();
         let run = create_run(&mut store, 2);
         let done = store
-            .begin_attempt(&run, "task-0", AttemptRole::Run, "true", 10)
+            .begin_attempt(&run, &task_id("task-0"), AttemptRole::Run, "true", 10)
             .expect("recorded");
         store
             .finish_attempt(done, AttemptResult::new(AttemptOutcome::Succeeded, 11))
             .expect("recorded");
         let cut_off = store
-            .begin_attempt(&run, "task-1", AttemptRole::Run, "sleep 100", 12)
+            .begin_attempt(&run, &task_id("task-1"), AttemptRole::Run, "sleep 100", 12)
             .expect("recorded");
         drop(store);
         let store = crate::Store::open(dir.path().join("state.db")).expect("reopens");
@@ -796,19 +817,25 @@ mod tests {
         let mut store = crate::Store::open(path).expect("opens");
         let run = create_run(&mut store, 2);
         let done = store
-            .begin_attempt(&run, "task-0", AttemptRole::Run, "true", 10)
+            .begin_attempt(&run, &task_id("task-0"), AttemptRole::Run, "true", 10)
             .expect("recorded");
         store
             .finish_attempt(done, AttemptResult::new(AttemptOutcome::Succeeded, 11))
             .expect("recorded");
         store
-            .set_task_state(&run, "task-0", TaskState::Succeeded, None, 11)
+            .set_task_state(&run, &task_id("task-0"), TaskState::Succeeded, None, 11)
             .expect("recorded");
         store
-            .set_task_state(&run, "task-1", TaskState::Running, None, 12)
+            .set_task_state(&run, &task_id("task-1"), TaskState::Running, None, 12)
             .expect("recorded");
         let cut_off = store
-            .begin_attempt(&run, "task-1", AttemptRole::Run, "kubectl apply", 12)
+            .begin_attempt(
+                &run,
+                &task_id("task-1"),
+                AttemptRole::Run,
+                "kubectl apply",
+                12,
+            )
             .expect("recorded");
         store
             .record_attempt_evidence(cut_off, json!({ "snapshot": "before" }))

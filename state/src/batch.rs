@@ -5,6 +5,7 @@
 //! belongs together: in one transaction a crash can never separate them, and
 //! one commit costs less than two.
 
+use plangate_plans::TaskId;
 use rusqlite::Transaction;
 
 use crate::{
@@ -28,7 +29,7 @@ impl Batch<'_> {
     pub fn set_task_state(
         &self,
         run: &RunId,
-        task: &str,
+        task: &TaskId,
         state: TaskState,
         reason: Option<&str>,
         at: i64,
@@ -48,7 +49,7 @@ impl Batch<'_> {
     pub fn begin_attempt(
         &self,
         run: &RunId,
-        task: &str,
+        task: &TaskId,
         role: AttemptRole,
         command: &str,
         at: i64,
@@ -77,7 +78,7 @@ impl Batch<'_> {
     pub fn set_task_verified(
         &self,
         run: &RunId,
-        task: &str,
+        task: &TaskId,
         verified: bool,
         at: i64,
     ) -> Result<(), StoreError> {
@@ -108,7 +109,7 @@ mod tests {
     use super::*;
     use crate::{
         AttemptOutcome,
-        test_support::{create_run, temp_store},
+        test_support::{create_run, task_id, temp_store},
     };
 
     #[test]
@@ -117,20 +118,29 @@ mod tests {
         let run = create_run(&mut store, 1);
         let (attempt, number) = store
             .batch("start a task", |batch| {
-                batch.set_task_state(&run, "task-0", TaskState::Running, None, 10)?;
-                batch.begin_attempt(&run, "task-0", AttemptRole::Run, "true", 10)
+                batch.set_task_state(&run, &task_id("task-0"), TaskState::Running, None, 10)?;
+                batch.begin_attempt(&run, &task_id("task-0"), AttemptRole::Run, "true", 10)
             })
             .expect("committed");
         assert_eq!(number, 1);
         assert_eq!(
-            store.task(&run, "task-0").expect("readable").state,
+            store
+                .task(&run, &task_id("task-0"))
+                .expect("readable")
+                .state,
             TaskState::Running
         );
 
         // The second write fails (no such task): the first is not kept.
         let failed = store.batch("finish a task", |batch| {
             batch.finish_attempt(attempt, AttemptResult::new(AttemptOutcome::Succeeded, 20))?;
-            batch.set_task_state(&run, "no-such-task", TaskState::Succeeded, None, 20)
+            batch.set_task_state(
+                &run,
+                &task_id("no-such-task"),
+                TaskState::Succeeded,
+                None,
+                20,
+            )
         });
         assert!(matches!(failed, Err(StoreError::UnknownTask { .. })));
         assert_eq!(store.open_attempts(&run).expect("readable").len(), 1);
@@ -138,11 +148,11 @@ mod tests {
         store
             .batch("finish a task", |batch| {
                 batch.finish_attempt(attempt, AttemptResult::new(AttemptOutcome::Succeeded, 20))?;
-                batch.set_task_verified(&run, "task-0", true, 20)?;
-                batch.set_task_state(&run, "task-0", TaskState::Succeeded, None, 20)
+                batch.set_task_verified(&run, &task_id("task-0"), true, 20)?;
+                batch.set_task_state(&run, &task_id("task-0"), TaskState::Succeeded, None, 20)
             })
             .expect("committed");
-        let task = store.task(&run, "task-0").expect("readable");
+        let task = store.task(&run, &task_id("task-0")).expect("readable");
         assert_eq!(
             (task.state, task.verified, task.completed_seq),
             (TaskState::Succeeded, Some(true), Some(1))

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use plangate_plans::{ids::InvalidId, text::and_ticked};
+use plangate_plans::{TaskId, text::and_ticked};
 
 use crate::ids::{AttemptId, RunId};
 
@@ -32,14 +32,14 @@ pub enum StoreError {
         /// The run.
         run: RunId,
         /// The task id asked for.
-        task: String,
+        task: TaskId,
     },
 
     /// A new run or a plan change lists the same task twice.
     #[error("task `{task}` is listed twice")]
     DuplicateTask {
         /// The repeated task id.
-        task: String,
+        task: TaskId,
     },
 
     /// No attempt has this id.
@@ -54,14 +54,6 @@ pub enum StoreError {
     AttemptAlreadyFinished {
         /// The attempt.
         attempt: AttemptId,
-    },
-
-    /// An event or an approval names a task or a phase with an invalid id.
-    #[error("invalid task or phase id")]
-    InvalidId {
-        /// Why the id is invalid.
-        #[source]
-        source: InvalidId,
     },
 
     /// The plan path is not UTF-8, which the state file cannot store.

@@ -6,7 +6,7 @@
 //! [`crate::TaskState::event_kind`]); the engine adds its own with
 //! [`Store::append_event`].
 
-use plangate_plans::{TaskId, ids::InvalidId};
+use plangate_plans::TaskId;
 use rusqlite::Row;
 use serde::Serialize;
 use serde_json::Value;
@@ -27,8 +27,8 @@ pub struct NewEvent<'a> {
     pub at: i64,
     /// What happened, kebab-case, e.g. `budget-exceeded`.
     pub kind: &'a str,
-    /// The task it is about, if any; must be a valid task id.
-    pub task_id: Option<&'a str>,
+    /// The task it is about, if any.
+    pub task_id: Option<&'a TaskId>,
     /// A human-readable sentence.
     pub message: &'a str,
     /// Structured details.
@@ -65,9 +65,6 @@ impl Store {
             message,
             data,
         } = event;
-        if let Some(task) = task_id {
-            TaskId::new(task).map_err(|source: InvalidId| StoreError::InvalidId { source })?;
-        }
         self.write(operation, |transaction| {
             touch_run(transaction, run, at, operation)?;
             insert_event(
@@ -114,7 +111,7 @@ mod tests {
     use super::*;
     use crate::{
         TaskState,
-        test_support::{create_run, temp_store},
+        test_support::{create_run, task_id, temp_store},
     };
 
     #[test]
@@ -135,7 +132,13 @@ mod tests {
             )
             .expect("appended");
         store
-            .set_task_state(&run, "task-0", TaskState::Deferred, Some("budget"), 4_000)
+            .set_task_state(
+                &run,
+                &task_id("task-0"),
+                TaskState::Deferred,
+                Some("budget"),
+                4_000,
+            )
             .expect("recorded");
         store
             .append_event(
@@ -143,7 +146,7 @@ mod tests {
                 NewEvent {
                     at: 6_000,
                     kind: "note",
-                    task_id: Some("task-0"),
+                    task_id: Some(&task_id("task-0")),
                     message: "elsewhere",
                     data: None,
                 },
@@ -169,7 +172,7 @@ mod tests {
     }
 
     #[test]
-    fn events_need_a_known_run_and_a_valid_task_id() {
+    fn events_need_a_known_run() {
         let (_dir, mut store) = temp_store();
         let run = create_run(&mut store, 1);
         let event = |task_id| NewEvent {
@@ -179,10 +182,6 @@ mod tests {
             message: "",
             data: None,
         };
-        assert!(matches!(
-            store.append_event(&run, event(Some("Not Valid"))),
-            Err(StoreError::InvalidId { .. })
-        ));
         assert!(matches!(
             store.append_event(&RunId::generate(1), event(None)),
             Err(StoreError::UnknownRun { .. })

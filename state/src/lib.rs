@@ -3,14 +3,16 @@
 //! (`.plangate/state.db` unless the CLI is told otherwise).
 //!
 //! ```no_run
+//! use plangate_plans::TaskId;
 //! use plangate_state::{AttemptOutcome, AttemptResult, AttemptRole, Store, TaskState, now_millis};
 //!
 //! let mut store = Store::open(".plangate/state.db")?;
 //! let run = store.resolve_run("01J9Z")?;
-//! let attempt = store.begin_attempt(&run, "deploy-api", AttemptRole::Run, "kubectl apply", now_millis())?;
+//! let task = TaskId::new("deploy-api")?;
+//! let attempt = store.begin_attempt(&run, &task, AttemptRole::Run, "kubectl apply", now_millis())?;
 //! // ... the side effect runs here ...
 //! store.finish_attempt(attempt, AttemptResult::new(AttemptOutcome::Succeeded, now_millis()))?;
-//! store.set_task_state(&run, "deploy-api", TaskState::Succeeded, None, now_millis())?;
+//! store.set_task_state(&run, &task, TaskState::Succeeded, None, now_millis())?;
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!

@@ -369,7 +369,7 @@ impl Store {
         &mut self,
         run: &RunId,
         run_ms: u64,
-        phases: &[(&str, u64)],
+        phases: &[(&PhaseId, u64)],
     ) -> Result<(), StoreError> {
         let operation = "record the time used by a run";
         let to_sql = |ms: u64| i64::try_from(ms).unwrap_or(i64::MAX);
@@ -389,7 +389,7 @@ impl Store {
                         "INSERT INTO phase_usage (run_id, phase_id, used_ms) VALUES (?1, ?2, ?3) \
                          ON CONFLICT (run_id, phase_id) DO UPDATE SET used_ms = used_ms + ?3",
                     )
-                    .and_then(|mut statement| statement.execute((run, phase, to_sql(ms))))
+                    .and_then(|mut statement| statement.execute((run, phase.as_str(), to_sql(ms))))
                     .map_err(sqlite(operation))?;
             }
             Ok(())
@@ -398,7 +398,7 @@ impl Store {
 
     /// The time used by each phase of the run so far (phases never started
     /// are absent), in milliseconds.
-    pub fn phase_usage(&self, run: &RunId) -> Result<Vec<(String, u64)>, StoreError> {
+    pub fn phase_usage(&self, run: &RunId) -> Result<Vec<(PhaseId, u64)>, StoreError> {
         let operation = "read the time used by the phases of a run";
         self.connection
             .prepare_cached(
@@ -406,7 +406,9 @@ impl Store {
             )
             .and_then(|mut statement| {
                 statement
-                    .query_map([run], |row| Ok((row.get(0)?, row.get(1)?)))?
+                    .query_map([run], |row| {
+                        Ok((id_column(row, 0, PhaseId::new)?, row.get(1)?))
+                    })?
                     .collect()
             })
             .map_err(sqlite(operation))
@@ -705,7 +707,7 @@ fn check_unique(tasks: &[NewTask]) -> Result<(), StoreError> {
         .find(|task| !seen.insert(task.task_id.as_str()))
     {
         Some(task) => Err(StoreError::DuplicateTask {
-            task: task.task_id.to_string(),
+            task: task.task_id.clone(),
         }),
         None => Ok(()),
     }
@@ -714,7 +716,7 @@ fn check_unique(tasks: &[NewTask]) -> Result<(), StoreError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::test_support::{create_run, new_run, new_tasks, temp_store};
+    use crate::test_support::{create_run, new_run, new_tasks, phase_id, task_id, temp_store};
 
     #[test]
     fn created_run_is_readable_with_its_tasks_and_event() {
@@ -908,15 +910,19 @@ mod tests {
         let (_dir, mut store) = temp_store();
         let run = create_run(&mut store, 1);
         store
-            .add_used_time(&run, 1_000, &[("build", 600), ("deploy", 400)])
+            .add_used_time(
+                &run,
+                1_000,
+                &[(&phase_id("build"), 600), (&phase_id("deploy"), 400)],
+            )
             .expect("recorded");
         store
-            .add_used_time(&run, 250, &[("deploy", 250)])
+            .add_used_time(&run, 250, &[(&phase_id("deploy"), 250)])
             .expect("recorded");
         assert_eq!(store.run(&run).expect("readable").used_ms, 1_250);
         assert_eq!(
             store.phase_usage(&run).expect("readable"),
-            [("build".to_owned(), 600), ("deploy".to_owned(), 650)]
+            [(phase_id("build"), 600), (phase_id("deploy"), 650)]
         );
     }
 
@@ -990,7 +996,7 @@ mod tests {
         let (_dir, mut store) = temp_store();
         let run = create_run(&mut store, 3);
         store
-            .set_task_state(&run, "task-0", TaskState::Succeeded, None, 1_500)
+            .set_task_state(&run, &task_id("task-0"), TaskState::Succeeded, None, 1_500)
             .expect("recorded");
         // task-1 is gone, task-3 is new, task-0 moves last and becomes risky.
         let mut tasks = new_tasks(4);

@@ -9,7 +9,7 @@ use std::{
     time::{SystemTime, UNIX_EPOCH},
 };
 
-use plangate_plans::{Decision, Risk, ids::InvalidId};
+use plangate_plans::{Decision, Risk, TaskId, ids::InvalidId};
 use rusqlite::{Connection, Row, Transaction, TransactionBehavior, types::Type};
 
 use crate::{
@@ -141,7 +141,7 @@ pub(crate) fn touch_run(
 pub(crate) struct EventRow<'a> {
     pub(crate) at: i64,
     pub(crate) kind: &'a str,
-    pub(crate) task_id: Option<&'a str>,
+    pub(crate) task_id: Option<&'a TaskId>,
     pub(crate) message: &'a str,
     pub(crate) data: Option<&'a serde_json::Value>,
 }
@@ -162,7 +162,7 @@ pub(crate) fn insert_event(
                     run,
                     event.at,
                     event.kind,
-                    event.task_id,
+                    event.task_id.map(TaskId::as_str),
                     event.message,
                     data,
                 ),
@@ -355,7 +355,7 @@ mod tests {
         eprintln!("create_run: {:?}", started.elapsed());
         let started = Instant::now();
         for index in 0..TASKS {
-            let task = format!("task-{index}");
+            let task = TaskId::new(format!("task-{index}")).expect("a valid task id");
             let at = i64::try_from(index).expect("small");
             store
                 .set_task_state(&run, &task, TaskState::Running, None, at)

@@ -100,14 +100,18 @@ impl Store {
     }
 
     /// One task of the run.
-    pub fn task(&self, run: &RunId, task: &str) -> Result<TaskRecord, StoreError> {
+    pub fn task(&self, run: &RunId, task: &TaskId) -> Result<TaskRecord, StoreError> {
         self.connection
             .prepare_cached(SELECT_TASK)
-            .and_then(|mut statement| statement.query_row((run, task), task_from_row).optional())
+            .and_then(|mut statement| {
+                statement
+                    .query_row((run, task.as_str()), task_from_row)
+                    .optional()
+            })
             .map_err(sqlite("read a task"))?
             .ok_or_else(|| StoreError::UnknownTask {
                 run: run.clone(),
-                task: task.to_owned(),
+                task: task.clone(),
             })
     }
 
@@ -122,7 +126,7 @@ impl Store {
     pub fn set_task_state(
         &mut self,
         run: &RunId,
-        task: &str,
+        task: &TaskId,
         state: TaskState,
         reason: Option<&str>,
         at: i64,
@@ -137,7 +141,7 @@ impl Store {
     pub fn set_task_verified(
         &mut self,
         run: &RunId,
-        task: &str,
+        task: &TaskId,
         verified: bool,
         at: i64,
     ) -> Result<(), StoreError> {
@@ -152,7 +156,7 @@ impl Store {
 pub(crate) fn set_task_verified_in(
     transaction: &Transaction<'_>,
     run: &RunId,
-    task: &str,
+    task: &TaskId,
     verified: bool,
     at: i64,
     operation: &'static str,
@@ -160,7 +164,7 @@ pub(crate) fn set_task_verified_in(
     touch_run(transaction, run, at, operation)?;
     let changed = transaction
         .prepare_cached("UPDATE tasks SET verified = ?3 WHERE run_id = ?1 AND task_id = ?2")
-        .and_then(|mut statement| statement.execute((run, task, verified)))
+        .and_then(|mut statement| statement.execute((run, task.as_str(), verified)))
         .map_err(sqlite(operation))?;
     ensure_task_changed(changed, run, task)?;
     let message = if verified {
@@ -187,7 +191,7 @@ pub(crate) fn set_task_verified_in(
 pub(crate) fn set_task_state_in(
     transaction: &Transaction<'_>,
     run: &RunId,
-    task: &str,
+    task: &TaskId,
     state: TaskState,
     reason: Option<&str>,
     at: i64,
@@ -211,7 +215,7 @@ pub(crate) fn set_task_state_in(
         .and_then(|mut statement| {
             statement.execute((
                 run,
-                task,
+                task.as_str(),
                 state,
                 reason,
                 started_at,
@@ -250,12 +254,12 @@ pub(crate) fn set_task_state_in(
 pub(crate) fn ensure_task_changed(
     changed: usize,
     run: &RunId,
-    task: &str,
+    task: &TaskId,
 ) -> Result<(), StoreError> {
     if changed == 0 {
         return Err(StoreError::UnknownTask {
             run: run.clone(),
-            task: task.to_owned(),
+            task: task.clone(),
         });
     }
     Ok(())
@@ -265,11 +269,11 @@ pub(crate) fn ensure_task_changed(
 pub(crate) fn count_run_attempt(
     transaction: &Transaction<'_>,
     run: &RunId,
-    task: &str,
+    task: &TaskId,
 ) -> rusqlite::Result<usize> {
     transaction
         .prepare_cached(COUNT_RUN_ATTEMPT)?
-        .execute((run, task))
+        .execute((run, task.as_str()))
 }
 
 /// Decodes a row selected with `task_columns!()`.
@@ -294,7 +298,7 @@ fn task_from_row(row: &Row<'_>) -> rusqlite::Result<TaskRecord> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::test_support::{create_run, temp_store};
+    use crate::test_support::{create_run, task_id, temp_store};
 
     #[test]
     fn state_changes_stamp_times_and_completion_order() {
@@ -302,12 +306,12 @@ mod tests {
         let run = create_run(&mut store, 3);
         for (task, at) in [("task-2", 2010), ("task-0", 2011), ("task-1", 2012)] {
             store
-                .set_task_state(&run, task, TaskState::Running, None, at)
+                .set_task_state(&run, &task_id(task), TaskState::Running, None, at)
                 .expect("recorded");
         }
         for (task, at) in [("task-1", 2020), ("task-2", 2021), ("task-0", 2022)] {
             store
-                .set_task_state(&run, task, TaskState::Succeeded, None, at)
+                .set_task_state(&run, &task_id(task), TaskState::Succeeded, None, at)
                 .expect("recorded");
         }
         let tasks = store.tasks(&run).expect("readable");
@@ -342,27 +346,33 @@ mod tests {
     fn running_again_keeps_started_at_and_clears_finished_at() {
         let (_dir, mut store) = temp_store();
         let run = create_run(&mut store, 1);
-        let state = |store: &Store| store.task(&run, "task-0").expect("readable");
+        let state = |store: &Store| store.task(&run, &task_id("task-0")).expect("readable");
         store
-            .set_task_state(&run, "task-0", TaskState::Running, None, 10)
+            .set_task_state(&run, &task_id("task-0"), TaskState::Running, None, 10)
             .expect("recorded");
         store
-            .set_task_state(&run, "task-0", TaskState::Interrupted, Some("SIGINT"), 15)
+            .set_task_state(
+                &run,
+                &task_id("task-0"),
+                TaskState::Interrupted,
+                Some("SIGINT"),
+                15,
+            )
             .expect("recorded");
         let task = state(&store);
         assert_eq!((task.started_at, task.finished_at), (Some(10), Some(15)));
         assert_eq!(task.state_reason.as_deref(), Some("SIGINT"));
         store
-            .set_task_state(&run, "task-0", TaskState::Running, None, 30)
+            .set_task_state(&run, &task_id("task-0"), TaskState::Running, None, 30)
             .expect("recorded");
         let task = state(&store);
         assert_eq!((task.started_at, task.finished_at), (Some(10), None));
         assert_eq!(task.state_reason, None);
         store
-            .set_task_state(&run, "task-0", TaskState::Succeeded, None, 40)
+            .set_task_state(&run, &task_id("task-0"), TaskState::Succeeded, None, 40)
             .expect("recorded");
         store
-            .set_task_state(&run, "task-0", TaskState::RolledBack, None, 50)
+            .set_task_state(&run, &task_id("task-0"), TaskState::RolledBack, None, 50)
             .expect("recorded");
         let task = state(&store);
         assert_eq!(task.state, TaskState::RolledBack);
@@ -393,9 +403,15 @@ mod tests {
         let run = create_run(&mut store, 1);
         for (at, state) in (1..).zip(TaskState::ALL) {
             store
-                .set_task_state(&run, "task-0", *state, None, at)
+                .set_task_state(&run, &task_id("task-0"), *state, None, at)
                 .expect("every state is storable");
-            assert_eq!(store.task(&run, "task-0").expect("readable").state, *state);
+            assert_eq!(
+                store
+                    .task(&run, &task_id("task-0"))
+                    .expect("readable")
+                    .state,
+                *state
+            );
         }
         for (at, status) in (1..).zip(crate::RunStatus::ALL) {
             store
@@ -410,7 +426,7 @@ mod tests {
         let (_dir, mut store) = temp_store();
         let run = create_run(&mut store, 2);
         store
-            .set_task_verified(&run, "task-1", true, 5)
+            .set_task_verified(&run, &task_id("task-1"), true, 5)
             .expect("recorded");
         let tasks = store.tasks(&run).expect("readable");
         assert_eq!(tasks[0].verified, None);
@@ -421,7 +437,7 @@ mod tests {
             .pop()
             .expect("an event");
         assert_eq!(event.kind, TASK_VERIFIED);
-        assert_eq!(event.task_id.as_ref().map(TaskId::as_str), Some("task-1"));
+        assert_eq!(event.task_id, Some(task_id("task-1")));
     }
 
     #[test]
@@ -429,24 +445,27 @@ mod tests {
         let (_dir, mut store) = temp_store();
         let run = create_run(&mut store, 1);
         let error = store
-            .set_task_state(&run, "nope", TaskState::Succeeded, None, 5)
+            .set_task_state(&run, &task_id("nope"), TaskState::Succeeded, None, 5)
             .expect_err("unknown task");
         assert_eq!(error.to_string(), format!("run `{run}` has no task `nope`"));
         // The completion counter was rolled back with the transaction.
         store
-            .set_task_state(&run, "task-0", TaskState::Succeeded, None, 6)
+            .set_task_state(&run, &task_id("task-0"), TaskState::Succeeded, None, 6)
             .expect("recorded");
         assert_eq!(
-            store.task(&run, "task-0").expect("readable").completed_seq,
+            store
+                .task(&run, &task_id("task-0"))
+                .expect("readable")
+                .completed_seq,
             Some(1)
         );
         assert_eq!(store.events(&run).expect("readable").len(), 2);
         assert!(matches!(
-            store.set_task_verified(&run, "nope", true, 7),
+            store.set_task_verified(&run, &task_id("nope"), true, 7),
             Err(StoreError::UnknownTask { .. })
         ));
         assert!(matches!(
-            store.task(&run, "nope"),
+            store.task(&run, &task_id("nope")),
             Err(StoreError::UnknownTask { .. })
         ));
     }

@@ -108,3 +108,15 @@ pub(crate) fn run_crash_child(test: &str, path: &Path) {
             .expect("the child runs");
     assert_eq!(status.signal(), Some(9), "the child must die by SIGKILL");
 }
+
+/// A task id written in a test.
+#[track_caller]
+pub(crate) fn task_id(text: &str) -> TaskId {
+    TaskId::new(text).expect("a valid task id")
+}
+
+/// A phase id written in a test.
+#[track_caller]
+pub(crate) fn phase_id(text: &str) -> PhaseId {
+    PhaseId::new(text).expect("a valid phase id")
+}

@@ -12,7 +12,7 @@ use std::{
     time::Duration,
 };
 
-use plangate_plans::{Approvals, OnFailure, text::and_ticked};
+use plangate_plans::{Approvals, OnFailure, PhaseId, text::and_ticked};
 use plangate_state::{RunStatus, TaskState, now_millis};
 use tokio::{sync::mpsc, time::Instant};
 
@@ -55,7 +55,7 @@ pub(crate) struct UsedTime {
     /// The run's total before this invocation.
     pub(crate) run_before: Duration,
     /// Each phase's total before this invocation.
-    pub(crate) phases_before: HashMap<String, Duration>,
+    pub(crate) phases_before: HashMap<PhaseId, Duration>,
     /// Up to when this invocation's time is recorded.
     pub(crate) recorded_until: Instant,
 }
@@ -68,7 +68,7 @@ impl UsedTime {
     }
 
     /// What is left of `budget` for `phase`, from now (when the phase starts).
-    fn phase_deadline(&self, phase: &str, budget: Duration) -> Instant {
+    fn phase_deadline(&self, phase: &PhaseId, budget: Duration) -> Instant {
         let used = self.phases_before.get(phase).copied().unwrap_or_default();
         Instant::now() + budget.saturating_sub(used)
     }
@@ -98,7 +98,7 @@ impl Dispatcher {
     ) -> Result<(), RunError> {
         self.states[index] = state;
         let run = self.env.run_id.clone();
-        let id = self.plan().tasks[index].id.to_string();
+        let id = self.plan().tasks[index].id.clone();
         let stored_reason = reason.clone();
         self.env
             .store
@@ -129,7 +129,7 @@ impl Dispatcher {
     /// loses at most the current phase's time.
     async fn record_used_time(
         &mut self,
-        phase: Option<(String, Duration)>,
+        phase: Option<(PhaseId, Duration)>,
     ) -> Result<(), RunError> {
         let now = Instant::now();
         let run_ms = millis(now - self.used.recorded_until);
@@ -138,10 +138,8 @@ impl Dispatcher {
         self.env
             .store
             .call(move |store| {
-                let phases: Vec<(&str, u64)> = phase
-                    .iter()
-                    .map(|(id, used)| (id.as_str(), millis(*used)))
-                    .collect();
+                let phases: Vec<(&PhaseId, u64)> =
+                    phase.iter().map(|(id, used)| (id, millis(*used))).collect();
                 store.add_used_time(&run, run_ms, &phases)
             })
             .await?;
@@ -195,13 +193,13 @@ impl Dispatcher {
             let phase_start = Instant::now();
             let phase_deadline = phase
                 .budget
-                .map(|budget| self.used.phase_deadline(phase.id.as_str(), budget));
+                .map(|budget| self.used.phase_deadline(&phase.id, budget));
             let deadline = match (phase_deadline, plan_deadline) {
                 (Some(a), Some(b)) => Some(a.min(b)),
                 (a, b) => a.or(b),
             };
             let end = self.run_phase(phase_index, deadline, plan_deadline).await?;
-            self.record_used_time(Some((phase.id.to_string(), phase_start.elapsed())))
+            self.record_used_time(Some((phase.id.clone(), phase_start.elapsed())))
                 .await?;
             match end {
                 PhaseEnd::Interrupted => return self.interrupted().await,

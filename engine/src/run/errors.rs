@@ -148,11 +148,9 @@ impl RunError {
             | RunError::UnknownPlanTarget { .. }
             | RunError::RunInProgress { .. }
             | RunError::UnfinishedRun { .. }
-            | RunError::Store(
-                StoreError::UnknownRun { .. }
-                | StoreError::AmbiguousRun { .. }
-                | StoreError::InvalidId { .. },
-            ) => true,
+            | RunError::Store(StoreError::UnknownRun { .. } | StoreError::AmbiguousRun { .. }) => {
+                true
+            }
             RunError::Store(_) | RunError::Runtime(_) | RunError::Signals(_) => false,
         }
     }

@@ -197,13 +197,7 @@ impl Engine {
             if next != record.state
                 || (next == TaskState::Interrupted && reason != record.state_reason)
             {
-                store.set_task_state(
-                    run,
-                    task.id.as_str(),
-                    next,
-                    reason.as_deref(),
-                    now_millis(),
-                )?;
+                store.set_task_state(run, &task.id, next, reason.as_deref(), now_millis())?;
             }
             states.push(next);
         }
@@ -257,7 +251,7 @@ impl Engine {
             NewEvent {
                 at: now_millis(),
                 kind: "process-group-waited",
-                task_id: Some(attempt.task_id.as_str()),
+                task_id: Some(&attempt.task_id),
                 message: &message,
                 data: Some(serde_json::json!({
                     "process_group": process_group,
@@ -286,13 +280,8 @@ impl Engine {
             return Ok(false);
         };
         let command = redactor.redact(&verify.summary()).into_owned();
-        let attempt = store.begin_attempt(
-            run,
-            task.id.as_str(),
-            AttemptRole::Verify,
-            &command,
-            now_millis(),
-        )?;
+        let attempt =
+            store.begin_attempt(run, &task.id, AttemptRole::Verify, &command, now_millis())?;
         let context = self.context(plan, task, verify, run.as_str(), redactor);
         let outcome = self.runtime.block_on(executor.verify(verify, &context));
         let passed = outcome
@@ -315,7 +304,7 @@ impl Engine {
                 Some(u64::try_from(outcome.duration.as_millis()).unwrap_or(u64::MAX));
         }
         store.finish_attempt(attempt, result)?;
-        store.set_task_verified(run, task.id.as_str(), passed, now_millis())?;
+        store.set_task_verified(run, &task.id, passed, now_millis())?;
         Ok(passed)
     }
 

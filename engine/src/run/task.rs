@@ -8,7 +8,7 @@ use plangate_executors::{
     ActionContext, ActionOutcome, ExecutorError, Executors, LeftChanges, Observation,
     OutcomeStatus, Redactor,
 };
-use plangate_plans::{Action, Plan, Rollback, Task};
+use plangate_plans::{Action, Plan, Rollback, Task, TaskId};
 use plangate_state::{
     AttemptId, AttemptOutcome, AttemptResult, AttemptRole, RunId, StoreError, TaskState, now_millis,
 };
@@ -115,12 +115,12 @@ impl TaskEnvironment {
 
     async fn set_state(
         &self,
-        task: &str,
+        task: &TaskId,
         state: TaskState,
         reason: Option<String>,
     ) -> Result<(), StoreError> {
         let run = self.run_id.clone();
-        let task = task.to_owned();
+        let task = task.clone();
         self.store
             .call(move |store| {
                 store.set_task_state(&run, &task, state, reason.as_deref(), now_millis())
@@ -132,13 +132,13 @@ impl TaskEnvironment {
     /// state) in one transaction; returns its id and number.
     async fn begin(
         &self,
-        task: &str,
+        task: &TaskId,
         role: AttemptRole,
         command: String,
         enter_running: bool,
     ) -> Result<(AttemptId, u32), StoreError> {
         let run = self.run_id.clone();
-        let task = task.to_owned();
+        let task = task.clone();
         self.store
             .call(move |store| {
                 store.batch("record the start of an attempt", |batch| {
@@ -156,14 +156,14 @@ impl TaskEnvironment {
     /// settles: the task's verification and its new state.
     async fn finish(
         &self,
-        task: &str,
+        task: &TaskId,
         attempt: AttemptId,
         result: AttemptResult,
         verified: Option<bool>,
         settled: Option<(TaskState, Option<String>)>,
     ) -> Result<(), StoreError> {
         let run = self.run_id.clone();
-        let task = task.to_owned();
+        let task = task.clone();
         self.store
             .call(move |store| {
                 store.batch("record the outcome of an attempt", |batch| {
@@ -230,7 +230,7 @@ impl TaskEnvironment {
             _ => self.command(action),
         };
         let (id, number) = self
-            .begin(task.id.as_str(), role, command.clone(), enter_running)
+            .begin(&task.id, role, command.clone(), enter_running)
             .await?;
         if role == AttemptRole::Run {
             (self.progress)(&Progress::TaskStarted {
@@ -356,7 +356,7 @@ impl TaskEnvironment {
                     slot.release();
                 }
                 self.finish(
-                    task.id.as_str(),
+                    &task.id,
                     run.id,
                     attempt_result(&run.outcome),
                     None,
@@ -412,7 +412,7 @@ impl TaskEnvironment {
                 slot.release();
             }
             self.finish(
-                task.id.as_str(),
+                &task.id,
                 check.id,
                 attempt_result(&check.outcome),
                 Some(check.outcome.succeeded()),
@@ -458,8 +458,7 @@ impl TaskEnvironment {
         reason: Option<String>,
         started: Instant,
     ) -> Result<(TaskState, Option<String>), StoreError> {
-        self.set_state(task.id.as_str(), state, reason.clone())
-            .await?;
+        self.set_state(&task.id, state, reason.clone()).await?;
         Ok(self.announce(task, state, reason, started))
     }
 
@@ -493,7 +492,7 @@ impl TaskEnvironment {
         }
         let Some(rollback) = &task.rollback else {
             let run = self.run_id.clone();
-            let task_id = id.clone();
+            let task_id = task.id.clone();
             let message =
                 format!("task `{id}` declares no rollback; its changes are left in place");
             let state = self
@@ -521,7 +520,7 @@ impl TaskEnvironment {
         (self.progress)(&Progress::RollbackStarted { task: id.clone() });
         let evidence = {
             let run = self.run_id.clone();
-            let task_id = id.clone();
+            let task_id = task.id.clone();
             self.store
                 .call(move |store| {
                     Ok(store
@@ -553,7 +552,7 @@ impl TaskEnvironment {
             )
         };
         self.finish(
-            &id,
+            &task.id,
             undo.id,
             attempt_result(&undo.outcome),
             None,
@@ -578,7 +577,7 @@ impl TaskEnvironment {
     /// `None` for a task that did not fail, or that may have changed something.
     async fn nothing_to_undo(&self, task: &Task) -> Result<Option<String>, StoreError> {
         let run = self.run_id.clone();
-        let task_id = task.id.to_string();
+        let task_id = task.id.clone();
         let (state, last_run) = self
             .store
             .call(move |store| {
@@ -631,7 +630,7 @@ impl TaskEnvironment {
         reason: String,
     ) -> Result<RolledBack, StoreError> {
         let run = self.run_id.clone();
-        let task_id = task.id.to_string();
+        let task_id = task.id.clone();
         let note = format!("nothing to undo: {reason}");
         let stored_note = note.clone();
         let state = self

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use plangate_executors::error_line;
-use plangate_plans::{Approvals, Plan, decide, load_plan_text};
+use plangate_plans::{Approvals, PhaseId, Plan, decide, load_plan_text};
 use plangate_state::{
     ApprovalRecord, ApprovalTarget, AttemptOutcome, AttemptRecord, AttemptRole, Store, TaskState,
 };
@@ -265,12 +265,12 @@ pub fn run_report(
             }
         }
     }
-    let usage: HashMap<String, u64> = store.phase_usage(&record.id)?.into_iter().collect();
+    let usage: HashMap<PhaseId, u64> = store.phase_usage(&record.id)?.into_iter().collect();
     let phases: Vec<PhaseOutcome> = phases
         .into_iter()
         .map(|(mut phase, span)| {
             phase.wall_s = span.map_or(0, |(start, end)| whole_seconds(end - start));
-            phase.used_s = usage.get(&phase.id).map_or(0, |ms| ms / 1000);
+            phase.used_s = usage.get(phase.id.as_str()).map_or(0, |ms| ms / 1000);
             phase
         })
         .collect();
