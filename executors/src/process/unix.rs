@@ -41,7 +41,10 @@ pub(crate) const NO_PARENT_DEATH_SIGNAL: &str = "PLANGATE_INTERNAL_NO_PDEATHSIG"
     reason = "pre_exec is unsafe; PR_SET_PDEATHSIG can only be set in the child"
 )]
 fn die_with_engine(command: &mut Command) {
-    if std::env::var_os(NO_PARENT_DEATH_SIGNAL).is_some() {
+    // Read once per process, not on every spawn.
+    static DISABLED: std::sync::LazyLock<bool> =
+        std::sync::LazyLock::new(|| std::env::var_os(NO_PARENT_DEATH_SIGNAL).is_some());
+    if *DISABLED {
         return;
     }
     let engine = nix::unistd::getpid();
