@@ -719,6 +719,26 @@ fn resume_waits_for_the_live_process_group_of_a_killed_engine() {
         ["start", "start", "end"],
         "the second attempt starts after the first was stopped, never beside it"
     );
+    // The report says so too, in every format.
+    let said = format!(
+        "waited for the live process group {pid} of attempt 1 (run) of task `slow`, it was killed at the end of the task's timeout"
+    );
+    let json = workspace.run(["report", "--format", "json"]).json();
+    assert_eq!(json["waited_for"], serde_json::json!([said]));
+    let markdown = workspace.run(["report"]).stdout;
+    assert!(
+        markdown.contains(&format!(
+            "## Actions that outlived the engine\n\n- {said}\n"
+        )),
+        "{markdown}"
+    );
+    let html = workspace.run(["report", "--format", "html"]).stdout;
+    assert!(
+        html.contains(&format!(
+            "<h2>Actions that outlived the engine</h2>\n<ul>\n<li>waited for the live process group {pid} of attempt 1 (run) of task <code>slow</code>, it was killed at the end of the task&#39;s timeout</li>"
+        )),
+        "{html}"
+    );
 }
 
 /// With the parent-death signal, the action dies with the killed engine, and

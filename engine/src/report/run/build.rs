@@ -158,11 +158,17 @@ pub fn run_report(
     let tasks = store.tasks(&record.id)?;
     // A rollback that found no rollback action leaves the task's changes in
     // place; the journal says so, and so must the report.
-    let left_in_place: std::collections::HashSet<String> = store
-        .events(&record.id)?
-        .into_iter()
+    let events = store.events(&record.id)?;
+    let left_in_place: std::collections::HashSet<String> = events
+        .iter()
         .filter(|event| event.kind == "rollback-skipped")
-        .filter_map(|event| event.task_id.map(|id| id.to_string()))
+        .filter_map(|event| event.task_id.as_ref().map(ToString::to_string))
+        .collect();
+    // What `resume` found still running of a killed engine's actions.
+    let waited_for = events
+        .iter()
+        .filter(|event| event.kind == "process-group-waited")
+        .map(|event| event.message.clone())
         .collect();
     let mut attempts_by_task: HashMap<String, Vec<AttemptRecord>> = HashMap::new();
     for attempt in store.attempts(&record.id, None)? {
@@ -298,6 +304,7 @@ pub fn run_report(
         },
         phases,
         approvals: approvals.into_iter().map(approval_report).collect(),
+        waited_for,
         deferred,
         not_done,
     })

@@ -98,6 +98,13 @@ pub fn render_run_html(report: &RunReport) -> String {
             render_history(&mut out, task);
         }
     }
+    if !report.waited_for.is_empty() {
+        let _ = writeln!(out, "<h2>Actions that outlived the engine</h2>\n<ul>");
+        for line in &report.waited_for {
+            let _ = writeln!(out, "<li>{}</li>", prose(line));
+        }
+        let _ = writeln!(out, "</ul>");
+    }
     let _ = writeln!(out, "<h2>Approvals</h2>");
     if report.approvals.is_empty() {
         let _ = writeln!(out, "<p>None.</p>");

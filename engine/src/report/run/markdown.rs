@@ -104,6 +104,13 @@ pub fn render_run_markdown(report: &RunReport) -> String {
             out.push('\n');
         }
     }
+    if !report.waited_for.is_empty() {
+        let _ = writeln!(out, "## Actions that outlived the engine\n");
+        for line in &report.waited_for {
+            let _ = writeln!(out, "- {line}");
+        }
+        out.push('\n');
+    }
     let _ = writeln!(out, "## Approvals\n");
     if report.approvals.is_empty() {
         let _ = writeln!(out, "None.\n");

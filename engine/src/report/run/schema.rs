@@ -92,6 +92,10 @@ pub struct RunReport {
     pub phases: Vec<PhaseOutcome>,
     /// Approvals, oldest first.
     pub approvals: Vec<ApprovalReport>,
+    /// Actions a killed engine left running that a `resume` (or `rollback`)
+    /// waited for, or terminated at the end of their task's timeout, before
+    /// reconciling them: one sentence each, oldest first.
+    pub waited_for: Vec<String>,
     /// The tasks a limit (a budget, `policy.max_tasks`) deferred, in run
     /// order; `resume` continues them. The run's `reason` names the limit.
     pub deferred: Vec<NotDone>,
