@@ -645,6 +645,37 @@ pub struct GithubMergeAction {
     /// Name of the environment variable holding the token; default `GITHUB_TOKEN`.
     #[serde(default)]
     pub token_env: Option<String>,
+    /// Checks that must have passed on the head commit, besides those the
+    /// base branch's protection requires.
+    #[serde(default)]
+    pub require_checks: Option<RequireChecks>,
+    /// Approving reviews needed, besides what the base branch's protection
+    /// requires (the larger count wins).
+    #[serde(default)]
+    pub require_approvals: Option<u32>,
+    /// `rollback: auto` merges the revert pull request it opens (under the
+    /// same checks), rather than leaving it open for review.
+    #[serde(default)]
+    pub rollback_merge: bool,
+}
+
+/// `require_checks` of a `github_merge` action: every check reported on the
+/// head commit, or the named ones.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum RequireChecks {
+    /// `all`: every check run and commit status on the head must have passed.
+    All(AllChecks),
+    /// These checks (check-run names or status contexts) must have passed.
+    Named(Vec<String>),
+}
+
+/// The word `all` of [`RequireChecks::All`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AllChecks {
+    /// `all`.
+    All,
 }
 
 fn default_true() -> bool {
@@ -667,24 +698,41 @@ pub enum GitOp {
     Push,
     /// Check out `branch`.
     Checkout,
+    /// Clone `url` into `repo`.
+    Clone,
+    /// Fetch from `remote` (`refspec`, default: the remote's configured ones).
+    Fetch,
 }
 
 /// The fields of a `git` action, in declaration order.
 pub const GIT_FIELDS: &[&str] = &[
-    "op", "repo", "message", "paths", "branch", "tag", "from", "remote", "refspec",
+    "op",
+    "repo",
+    "message",
+    "paths",
+    "branch",
+    "tag",
+    "from",
+    "remote",
+    "refspec",
+    "url",
+    "token_env",
+    "force_rollback",
 ];
 
 impl GitOp {
     /// Which fields the operation takes; see [`OpFields`].
     pub const fn fields(self) -> OpFields {
-        const BASE: OpFields = OpFields::new(GIT_FIELDS, &["op", "repo"]);
+        const BASE: OpFields = OpFields::new(GIT_FIELDS, &["op", "repo", "token_env"]);
         match self {
             GitOp::Commit => BASE.required(&["message"]).optional(&["paths"]),
             GitOp::Branch => BASE.required(&["branch"]).optional(&["from"]),
             GitOp::Checkout => BASE.required(&["branch"]),
             GitOp::Tag => BASE.required(&["tag"]).optional(&["message", "from"]),
             GitOp::Merge => BASE.required(&["from"]).optional(&["message"]),
-            GitOp::Push => BASE.optional(&["remote", "refspec"]),
+            GitOp::Push => BASE.optional(&["remote", "refspec", "force_rollback"]),
+            GitOp::Clone => BASE.required(&["url"]).optional(&["branch"]),
+            GitOp::Fetch => BASE.optional(&["remote", "refspec"]),
         }
     }
 
@@ -697,6 +745,8 @@ impl GitOp {
             GitOp::Merge => "merge",
             GitOp::Push => "push",
             GitOp::Checkout => "checkout",
+            GitOp::Clone => "clone",
+            GitOp::Fetch => "fetch",
         }
     }
 }
@@ -728,9 +778,20 @@ pub struct GitAction {
     /// Remote for `push`; default `origin`.
     #[serde(default)]
     pub remote: Option<String>,
-    /// Refspec for `push`.
+    /// Refspec for `push` and `fetch`.
     #[serde(default)]
     pub refspec: Option<String>,
+    /// The URL `clone` clones.
+    #[serde(default)]
+    pub url: Option<String>,
+    /// The environment variable holding the token for HTTPS remotes; default
+    /// `GITHUB_TOKEN` (when it is set). Its value is always redacted.
+    #[serde(default)]
+    pub token_env: Option<String>,
+    /// `push`: lets `rollback: auto` move a pushed branch back (a forced push,
+    /// refused unless the remote is still at what was pushed).
+    #[serde(default)]
+    pub force_rollback: bool,
 }
 
 impl GitAction {
@@ -745,6 +806,9 @@ impl GitAction {
             "from" => text_state(self.from.as_deref()),
             "remote" => text_state(self.remote.as_deref()),
             "refspec" => text_state(self.refspec.as_deref()),
+            "url" => text_state(self.url.as_deref()),
+            "token_env" => text_state(self.token_env.as_deref()),
+            "force_rollback" => flag_state(self.force_rollback),
             _ => FieldState::Absent,
         }
     }
@@ -774,7 +838,8 @@ pub struct ExecutorInstance {
     /// kubectl/helm: kubeconfig file.
     #[serde(default)]
     pub kubeconfig: Option<String>,
-    /// Path of the tool binary (kubectl, helm, git); default: looked up on `PATH`.
+    /// kubectl/helm: path of the tool binary; default: looked up on `PATH`.
+    /// (git runs in-process through libgit2, so git instances take none.)
     #[serde(default)]
     pub binary: Option<String>,
     /// kubectl/helm: allow a context whose name does not mention the plan's
@@ -790,7 +855,7 @@ pub struct ExecutorInstance {
     /// github_merge: API base URL.
     #[serde(default)]
     pub api_url: Option<String>,
-    /// github_merge: token variable name.
+    /// github_merge, git: name of the variable holding the token.
     #[serde(default)]
     pub token_env: Option<String>,
     /// github_merge: default `OWNER/NAME`; git: default repository folder.
@@ -866,6 +931,8 @@ mod tests {
             GitOp::Merge,
             GitOp::Push,
             GitOp::Checkout,
+            GitOp::Clone,
+            GitOp::Fetch,
         ]
         .map(GitOp::fields);
         for fields in kubectl.iter().chain(&helm).chain(&git) {

@@ -271,6 +271,9 @@ async fn actions_of_other_kinds_are_refused() {
             from: None,
             remote: None,
             refspec: None,
+            url: None,
+            token_env: None,
+            force_rollback: false,
         })),
     };
     let error = ShellExecutor::new()

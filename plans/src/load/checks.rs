@@ -79,7 +79,7 @@ impl Context<'_> {
                     format!("task `{id}` has risk `{risk}` but no `rollback`"),
                 )
                 .help = Some(format!(
-                    "`policy.require_rollback` is `{level}`: add `rollback:` with an action, or `rollback: auto` for kubectl, helm and git"
+                    "`policy.require_rollback` is `{level}`: add `rollback:` with an action, or `rollback: auto` for kubectl, helm, git and github_merge"
                 ));
             }
         }

@@ -52,7 +52,7 @@ impl Context<'_> {
                 "allow_context_mismatch",
             ],
             ExecutorKind::GithubMerge => &["kind", "api_url", "token_env", "repo"],
-            ExecutorKind::Git => &["kind", "repo", "binary"],
+            ExecutorKind::Git => &["kind", "repo", "token_env"],
         };
         let Value::Mapping(map) = value else { return };
         for key in map.keys() {

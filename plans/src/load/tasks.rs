@@ -7,7 +7,7 @@ use serde_yaml::Value;
 
 use super::{Context, Defaults};
 use crate::{
-    action::{Action, ExecutorInstance, ExecutorKind, Rollback},
+    action::{Action, ActionSpec, ExecutorInstance, GitOp, Rollback},
     duration::PlanDuration,
     ids::TaskId,
     marked::Path,
@@ -120,15 +120,22 @@ impl Context<'_> {
             TaskId::new(id).ok()
         })?;
 
-        if let (Some(Action { spec, .. }), Ok(Some(Rollback::Auto))) = (&run, &rollback)
-            && matches!(spec.kind(), ExecutorKind::Shell | ExecutorKind::GithubMerge)
-        {
-            let span = self.span(&path.key("rollback"));
-            self.error(
-                span,
-                format!("`rollback: auto` is not available for `{}` actions", spec.kind()),
-            )
-            .help = Some("write the rollback as an action; only kubectl, helm and git know their own inverse".to_owned());
+        if let (Some(Action { spec, .. }), Ok(Some(Rollback::Auto))) = (&run, &rollback) {
+            let refusal = match spec {
+                ActionSpec::Shell(_) => Some((
+                    format!("`rollback: auto` is not available for `{}` actions", spec.kind()),
+                    "write the rollback as an action; only kubectl, helm, git and github_merge know their own inverse",
+                )),
+                ActionSpec::Git(git) if git.op == GitOp::Push && !git.force_rollback => Some((
+                    "`rollback: auto` of a git `push` moves the remote branch back with a forced push".to_owned(),
+                    "allow it with `force_rollback: true` on the push (it is refused if the remote moved since), or write the rollback as an action",
+                )),
+                _ => None,
+            };
+            if let Some((message, help)) = refusal {
+                let span = self.span(&path.key("rollback"));
+                self.error(span, message).help = Some(help.to_owned());
+            }
         }
 
         let needs = needs
