@@ -46,7 +46,7 @@ pub use kube::{HelmExecutor, KubectlExecutor};
 pub use outcome::{
     ActionOutcome, ERROR_LINE_LIMIT, LeftChanges, Observation, OutcomeStatus, error_line,
 };
-pub use preview::{ChangeKind, Preview, PreviewChange};
+pub use preview::{ChangeKind, Preview, PreviewChange, PreviewDetail};
 pub use process::{RecordedGroupEnd, wait_for_recorded_group};
 pub use redact::{MIN_SECRET_LEN, REDACTED, Redactor, RedactorBuilder};
 pub use registry::Executors;

@@ -70,6 +70,8 @@ impl Executor for ShellExecutor {
                     change: ChangeKind::Unknown,
                     diff: None,
                 }],
+                details: Vec::new(),
+                blocked: None,
             })
         })
     }

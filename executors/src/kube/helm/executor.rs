@@ -241,6 +241,8 @@ impl KubeTool for HelmExecutor {
                         counts.describe()
                     ),
                     changes,
+                    details: Vec::new(),
+                    blocked: None,
                 })
             }
             HelmOp::Rollback => {
@@ -250,6 +252,8 @@ impl KubeTool for HelmExecutor {
                             "helm release `{release}` in context `{context}` does not exist: the rollback would fail"
                         ),
                         changes: Vec::new(),
+                        details: Vec::new(),
+                        blocked: None,
                     });
                 };
                 let target = action
@@ -265,6 +269,8 @@ impl KubeTool for HelmExecutor {
                         counts.describe()
                     ),
                     changes,
+                    details: Vec::new(),
+                    blocked: None,
                 })
             }
             HelmOp::Uninstall => {
@@ -279,6 +285,8 @@ impl KubeTool for HelmExecutor {
                         counts.describe()
                     ),
                     changes,
+                    details: Vec::new(),
+                    blocked: None,
                 })
             }
             HelmOp::Test => Ok(Preview {
@@ -290,6 +298,8 @@ impl KubeTool for HelmExecutor {
                     change: ChangeKind::Unknown,
                     diff: None,
                 }],
+                details: Vec::new(),
+                blocked: None,
             }),
         }
     }

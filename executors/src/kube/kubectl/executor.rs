@@ -200,6 +200,8 @@ impl KubeTool for KubectlExecutor {
                             diff: None,
                         })
                         .collect(),
+                    details: Vec::new(),
+                    blocked: None,
                 }
             }
             KubectlOp::Scale | KubectlOp::Patch | KubectlOp::SetImage => {
@@ -215,6 +217,8 @@ impl KubeTool for KubectlExecutor {
                     change: ChangeKind::Update,
                     diff: None,
                 }],
+                details: Vec::new(),
+                blocked: None,
             },
             KubectlOp::RolloutStatus | KubectlOp::Wait => Preview {
                 summary: format!(
@@ -226,6 +230,8 @@ impl KubeTool for KubectlExecutor {
                     change: ChangeKind::Unchanged,
                     diff: None,
                 }],
+                details: Vec::new(),
+                blocked: None,
             },
         };
         Ok(preview)

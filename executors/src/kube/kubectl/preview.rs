@@ -65,7 +65,12 @@ impl Request<'_> {
         if let Err(error) = &diffs {
             summary.push_str(&format!(" (kubectl diff failed: {error})"));
         }
-        Ok(Preview { summary, changes })
+        Ok(Preview {
+            summary,
+            changes,
+            details: Vec::new(),
+            blocked: None,
+        })
     }
 
     /// `scale`, `patch`, `set_image`: a server-side dry run against the
@@ -87,6 +92,8 @@ impl Request<'_> {
                     change: ChangeKind::Unknown,
                     diff: None,
                 }],
+                details: Vec::new(),
+                blocked: None,
             });
         }
         let mut counts = ChangeCounts::default();
@@ -129,6 +136,8 @@ impl Request<'_> {
                 counts.describe()
             ),
             changes,
+            details: Vec::new(),
+            blocked: None,
         })
     }
 }
