@@ -36,5 +36,7 @@ pub use ids::{PhaseId, PlanName, TaskId};
 pub use load::{LoadPlanError, LoadedPlan, load_plan, load_plan_text, parse_plan};
 pub use model::{AboveMax, OnFailure, Phase, Plan, Policy, Risk, Task};
 pub use op_fields::{FieldProblem, FieldState, OpFields};
-pub use policy::{Approvals, Decision, DryRun, PhaseForecast, TaskDecision, decide};
+pub use policy::{
+    Approvals, Decision, DryRun, PhaseForecast, TaskDecision, decide, decide_with_blocks,
+};
 pub use source::{SourceFile, Span};

@@ -10,7 +10,7 @@
 
 use std::{
     cmp::Reverse,
-    collections::{BinaryHeap, HashMap, HashSet},
+    collections::{BTreeMap, BinaryHeap, HashMap, HashSet},
     fmt,
     time::Duration,
 };
@@ -202,6 +202,18 @@ pub fn risk_decision(plan: &Plan, task: usize, approvals: &Approvals) -> Option<
 
 /// Decides every task of `plan` and forecasts every phase.
 pub fn decide(plan: &Plan, approvals: &Approvals) -> DryRun {
+    decide_with_blocks(plan, approvals, &BTreeMap::new())
+}
+
+/// [`decide`], where the tasks in `blocks` (task index to reason) are
+/// `blocked` on their own: their executor's preview found that their action
+/// would be refused (a failing required check, a conflict). Their dependents
+/// are then blocked too, and the forecasts leave them out.
+pub fn decide_with_blocks(
+    plan: &Plan,
+    approvals: &Approvals,
+    blocks: &BTreeMap<usize, String>,
+) -> DryRun {
     let estimate = |task: usize| plan.tasks[task].estimate.unwrap_or_default();
     let mut decisions: Vec<Option<TaskDecision>> = vec![None; plan.tasks.len()];
     let mut order = Vec::with_capacity(plan.tasks.len());
@@ -219,23 +231,29 @@ pub fn decide(plan: &Plan, approvals: &Approvals) -> DryRun {
         // Risk, approvals, and what follows from the tasks a task needs.
         let mut candidates = Vec::new();
         for &task in &phase_order {
-            let decision = risk_decision(plan, task, approvals).or_else(|| {
-                plan.tasks[task].needs.iter().find_map(|&need| {
-                    let needed = decisions[need].as_ref()?;
-                    let id = &plan.tasks[need].id;
-                    match needed.decision {
-                        Decision::Run => None,
-                        Decision::Deferred => Some(TaskDecision::not_run(
-                            Decision::Deferred,
-                            format!("needs `{id}`, which is deferred"),
-                        )),
-                        other => Some(TaskDecision::not_run(
-                            Decision::Blocked,
-                            format!("needs `{id}`, which is {}", describe(other)),
-                        )),
-                    }
+            let decision = risk_decision(plan, task, approvals)
+                .or_else(|| {
+                    blocks
+                        .get(&task)
+                        .map(|reason| TaskDecision::not_run(Decision::Blocked, reason.clone()))
                 })
-            });
+                .or_else(|| {
+                    plan.tasks[task].needs.iter().find_map(|&need| {
+                        let needed = decisions[need].as_ref()?;
+                        let id = &plan.tasks[need].id;
+                        match needed.decision {
+                            Decision::Run => None,
+                            Decision::Deferred => Some(TaskDecision::not_run(
+                                Decision::Deferred,
+                                format!("needs `{id}`, which is deferred"),
+                            )),
+                            other => Some(TaskDecision::not_run(
+                                Decision::Blocked,
+                                format!("needs `{id}`, which is {}", describe(other)),
+                            )),
+                        }
+                    })
+                });
             match decision {
                 Some(decision) => decisions[task] = Some(decision),
                 None => candidates.push(task),
@@ -571,6 +589,35 @@ mod tests {
             dry.decisions[1].reason.as_deref(),
             Some("needs `a`, which is excluded")
         );
+    }
+
+    #[test]
+    fn a_preview_block_blocks_the_task_and_its_dependents_and_leaves_the_forecast() {
+        let p = plan(
+            "",
+            &(task("a", "low", "1m", "")
+                + &task("b", "low", "1m", "a")
+                + &task("c", "low", "1m", "")),
+        );
+        let blocks = BTreeMap::from([(0, "required check `ci/test` failed".to_owned())]);
+        let dry = decide_with_blocks(&p, &Approvals::default(), &blocks);
+        assert_eq!(
+            decisions(&dry, &p),
+            [
+                ("a".into(), Decision::Blocked),
+                ("b".into(), Decision::Blocked),
+                ("c".into(), Decision::Run)
+            ]
+        );
+        assert_eq!(
+            dry.decisions[0].reason.as_deref(),
+            Some("required check `ci/test` failed")
+        );
+        assert_eq!(
+            dry.decisions[1].reason.as_deref(),
+            Some("needs `a`, which is blocked")
+        );
+        assert_eq!(dry.forecast, Duration::from_secs(60));
     }
 
     #[test]

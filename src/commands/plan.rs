@@ -4,9 +4,9 @@ use plangate_engine::{
     report::{
         impact_report, impact_report_with_previews, render_impact_html, render_impact_markdown,
     },
-    run::Previewer,
+    run::{Previewer, preview_blocks},
 };
-use plangate_plans::{Approvals, decide, load_plan};
+use plangate_plans::{Approvals, decide, decide_with_blocks, load_plan};
 
 use crate::{
     CliError,
@@ -41,9 +41,15 @@ pub(crate) fn dry_run(
         tasks: approve.iter().cloned().collect(),
         phases: approve.iter().cloned().collect(),
     };
-    let dry_run = decide(&plan, &approvals);
+    let mut dry_run = decide(&plan, &approvals);
     let report = if preview {
         let previews = Previewer::new()?.previews(&plan, &dry_run);
+        // An action its preview found would be refused (a failing required
+        // check, a conflict) is `blocked`, and so is what needs it.
+        let blocks = preview_blocks(&previews);
+        if !blocks.is_empty() {
+            dry_run = decide_with_blocks(&plan, &approvals, &blocks);
+        }
         impact_report_with_previews(&plan, &dry_run, &previews)
     } else {
         impact_report(&plan, &dry_run)

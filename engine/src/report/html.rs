@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 
 use plangate_plans::format_duration;
 
-use super::schema::ImpactReport;
+use super::schema::{ImpactReport, PreviewReport};
 
 /// Escapes text for HTML element content and attribute values.
 pub fn escape(text: &str) -> String {
@@ -92,6 +92,11 @@ pub fn render_impact_html(report: &ImpactReport) -> String {
             );
         }
         let _ = writeln!(out, "</table>");
+        for task in &phase.tasks {
+            if let Some(preview) = &task.preview {
+                render_preview(&mut out, &task.id, preview);
+            }
+        }
     }
     let _ = writeln!(out, "<h2>Warnings</h2><ul>");
     for warning in &report.warnings {
@@ -99,4 +104,49 @@ pub fn render_impact_html(report: &ImpactReport) -> String {
     }
     let _ = writeln!(out, "</ul></body></html>");
     out
+}
+
+/// What an executor said `task`'s action would change (`plan --preview`).
+fn render_preview(out: &mut String, task: &str, preview: &PreviewReport) {
+    let _ = writeln!(
+        out,
+        "<section class=\"preview\"><h3>Preview of <code>{}</code></h3><p>{}</p><ul>",
+        escape(task),
+        escape(&preview.summary)
+    );
+    if let Some(error) = &preview.error {
+        let _ = writeln!(
+            out,
+            "<li class=\"warning\">preview failed: {}</li>",
+            escape(error)
+        );
+    }
+    if let Some(blocked) = &preview.blocked {
+        let _ = writeln!(
+            out,
+            "<li class=\"decision-blocked\"><strong>would be refused</strong>: {}</li>",
+            escape(blocked)
+        );
+    }
+    for detail in &preview.details {
+        let _ = writeln!(
+            out,
+            "<li>{}: <code>{}</code></li>",
+            escape(&detail.label),
+            escape(&detail.value)
+        );
+    }
+    for change in &preview.changes {
+        let _ = write!(
+            out,
+            "<li>{} <code>{}</code>",
+            escape(&change.change),
+            escape(&change.object)
+        );
+        if let Some(diff) = change.diff.as_deref().filter(|d| !d.trim().is_empty()) {
+            let _ = write!(out, "<pre>{}</pre>", escape(diff.trim_end()));
+        }
+        let _ = writeln!(out, "</li>");
+    }
+    let _ = writeln!(out, "</ul></section>");
 }

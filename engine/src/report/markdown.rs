@@ -132,6 +132,12 @@ fn render_phase(out: &mut String, number: usize, phase: &PhaseReport) {
         if let Some(error) = &preview.error {
             let _ = writeln!(out, "- preview failed: {error}\n");
         }
+        if let Some(blocked) = &preview.blocked {
+            let _ = writeln!(out, "- **would be refused**: {blocked}");
+        }
+        for detail in &preview.details {
+            let _ = writeln!(out, "- {}: {}", detail.label, detail.value);
+        }
         for change in &preview.changes {
             let _ = writeln!(out, "- {} `{}`", change.change, change.object);
             if let Some(diff) = change.diff.as_deref().filter(|d| !d.trim().is_empty()) {

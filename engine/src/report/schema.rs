@@ -174,6 +174,24 @@ pub struct PreviewReport {
     pub error: Option<String>,
     /// Object by object.
     pub changes: Vec<ChangeReport>,
+    /// What the executor checked, as label and value (a pull request's
+    /// state, checks, approvals, head).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub details: Vec<DetailReport>,
+    /// Why the action would be refused if it ran now; the task's decision
+    /// is then `blocked` with this reason.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub blocked: Option<String>,
+}
+
+/// One fact of a [`PreviewReport`].
+#[derive(Clone, Debug, Serialize)]
+#[non_exhaustive]
+pub struct DetailReport {
+    /// What was checked, e.g. `check ci/test`.
+    pub label: String,
+    /// What was found, e.g. `success`.
+    pub value: String,
 }
 
 /// One object of a [`PreviewReport`].
@@ -195,6 +213,8 @@ impl PreviewReport {
             summary: "no preview".to_owned(),
             error: Some(error),
             changes: Vec::new(),
+            details: Vec::new(),
+            blocked: None,
         }
     }
 
@@ -204,7 +224,27 @@ impl PreviewReport {
             summary,
             error: None,
             changes,
+            details: Vec::new(),
+            blocked: None,
         }
+    }
+
+    /// Adds the facts the executor checked.
+    #[must_use]
+    pub fn with_details(mut self, details: impl IntoIterator<Item = (String, String)>) -> Self {
+        self.details.extend(
+            details
+                .into_iter()
+                .map(|(label, value)| DetailReport { label, value }),
+        );
+        self
+    }
+
+    /// Marks the action as one that would be refused.
+    #[must_use]
+    pub fn with_blocked(mut self, reason: Option<String>) -> Self {
+        self.blocked = reason;
+        self
     }
 }
 

@@ -92,11 +92,166 @@ impl Previewer {
                             ChangeReport::new(change.object, kind, change.diff)
                         })
                         .collect(),
-                ),
+                )
+                .with_details(
+                    preview
+                        .details
+                        .into_iter()
+                        .map(|detail| (detail.label, detail.value)),
+                )
+                .with_blocked(preview.blocked),
                 Err(error) => PreviewReport::failed(crate::run::task::error_chain(&error)),
             };
             out.insert(index, preview);
         }
         out
+    }
+}
+
+/// The tasks whose preview found their action would be refused, with why:
+/// what [`plangate_plans::decide_with_blocks`] takes.
+pub fn preview_blocks(previews: &BTreeMap<usize, PreviewReport>) -> BTreeMap<usize, String> {
+    previews
+        .iter()
+        .filter_map(|(&index, preview)| {
+            let reason = preview.blocked.as_ref()?;
+            Some((index, format!("would be refused: {reason}")))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use plangate_executors::{
+        ActionContext, ActionOutcome, BoxFuture, Executor, ExecutorError, Observation, Preview,
+    };
+    use plangate_plans::{Action, Approvals, ExecutorKind, Rollback, decide, decide_with_blocks};
+
+    use super::*;
+    use crate::report::{impact_report_with_previews, render_impact_html, render_impact_markdown};
+
+    /// A shell executor whose preview refuses the task `merge`.
+    struct Refusing;
+
+    impl Executor for Refusing {
+        fn kind(&self) -> ExecutorKind {
+            ExecutorKind::Shell
+        }
+
+        fn preview<'a>(
+            &'a self,
+            _action: &'a Action,
+            ctx: &'a ActionContext,
+        ) -> BoxFuture<'a, Result<Preview, ExecutorError>> {
+            Box::pin(async move {
+                let preview =
+                    Preview::new("would merge", Vec::new()).with_detail("check ci/test", "failure");
+                Ok(if ctx.task_id.as_str() == "merge" {
+                    preview.blocked_by("required check `ci/test` failed")
+                } else {
+                    preview
+                })
+            })
+        }
+
+        fn apply<'a>(
+            &'a self,
+            _action: &'a Action,
+            _ctx: &'a ActionContext,
+        ) -> BoxFuture<'a, Result<ActionOutcome, ExecutorError>> {
+            unreachable!("a preview runs nothing")
+        }
+
+        fn verify<'a>(
+            &'a self,
+            _action: &'a Action,
+            _ctx: &'a ActionContext,
+        ) -> BoxFuture<'a, Result<ActionOutcome, ExecutorError>> {
+            unreachable!("a preview runs nothing")
+        }
+
+        fn rollback<'a>(
+            &'a self,
+            _rollback: &'a Rollback,
+            _run: &'a Action,
+            _evidence: Option<&'a serde_json::Value>,
+            _ctx: &'a ActionContext,
+        ) -> BoxFuture<'a, Result<ActionOutcome, ExecutorError>> {
+            unreachable!("a preview runs nothing")
+        }
+
+        fn observe<'a>(
+            &'a self,
+            _action: &'a Action,
+            _evidence: Option<&'a serde_json::Value>,
+            _ctx: &'a ActionContext,
+        ) -> BoxFuture<'a, Result<Observation, ExecutorError>> {
+            unreachable!("a preview runs nothing")
+        }
+    }
+
+    #[test]
+    fn a_refusing_preview_blocks_the_task_and_what_needs_it_in_every_format() {
+        let text = "version: 1\nname: p\nenvironment: dev\nphases:\n  - id: p1\n    tasks:\n      - {id: merge, risk: low, run: {shell: [\"true\"]}, rollback: {shell: [\"true\"]}}\n      - {id: after, risk: low, needs: [merge], run: {shell: [\"true\"]}, rollback: {shell: [\"true\"]}}\n      - {id: other, risk: low, run: {shell: [\"true\"]}, rollback: {shell: [\"true\"]}}\n";
+        let plan = plangate_plans::load_plan_text(Path::new("plan.yaml"), text.to_owned())
+            .expect("valid plan")
+            .plan;
+        let approvals = Approvals::default();
+        let dry_run = decide(&plan, &approvals);
+        let mut executors = Executors::new();
+        executors.register(Arc::new(Refusing));
+        let previews = Previewer::new()
+            .expect("runtime")
+            .with_executors(executors)
+            .previews(&plan, &dry_run);
+        let blocks = preview_blocks(&previews);
+        assert_eq!(
+            blocks,
+            BTreeMap::from([(
+                0,
+                "would be refused: required check `ci/test` failed".to_owned()
+            )])
+        );
+        let dry_run = decide_with_blocks(&plan, &approvals, &blocks);
+        let decisions: Vec<_> = dry_run.decisions.iter().map(|d| d.decision).collect();
+        assert_eq!(
+            decisions,
+            [Decision::Blocked, Decision::Blocked, Decision::Run]
+        );
+
+        let report = impact_report_with_previews(&plan, &dry_run, &previews);
+        let json = serde_json::to_value(&report).expect("serializes");
+        let merge = &json["phases"][0]["tasks"][0];
+        assert_eq!(merge["decision"], "blocked");
+        assert_eq!(
+            merge["reason"],
+            "would be refused: required check `ci/test` failed"
+        );
+        assert_eq!(
+            merge["preview"]["blocked"],
+            "required check `ci/test` failed"
+        );
+        assert_eq!(
+            merge["preview"]["details"][0],
+            serde_json::json!({"label": "check ci/test", "value": "failure"})
+        );
+        assert_eq!(json["summary"]["decisions"]["blocked"], 2);
+        let markdown = render_impact_markdown(&report);
+        assert!(
+            markdown.contains("- **would be refused**: required check `ci/test` failed"),
+            "{markdown}"
+        );
+        assert!(markdown.contains("- check ci/test: failure"), "{markdown}");
+        let html = render_impact_html(&report);
+        assert!(
+            html.contains("<strong>would be refused</strong>: required check `ci/test` failed"),
+            "{html}"
+        );
+        assert!(
+            html.contains("<li>check ci/test: <code>failure</code></li>"),
+            "{html}"
+        );
     }
 }
