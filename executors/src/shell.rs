@@ -63,16 +63,14 @@ impl Executor for ShellExecutor {
         Box::pin(async move {
             let spec = process_spec(shell_action(action)?, ctx)?;
             let command = quote_command(&spec.argv, &redactor_for(&spec, ctx));
-            Ok(Preview {
-                summary: format!("would run `{command}`"),
-                changes: vec![PreviewChange {
+            Ok(Preview::new(
+                format!("would run `{command}`"),
+                vec![PreviewChange {
                     object: command,
                     change: ChangeKind::Unknown,
                     diff: None,
                 }],
-                details: Vec::new(),
-                blocked: None,
-            })
+            ))
         })
     }
 

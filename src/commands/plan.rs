@@ -4,9 +4,9 @@ use plangate_engine::{
     report::{
         impact_report, impact_report_with_previews, render_impact_html, render_impact_markdown,
     },
-    run::{Previewer, preview_blocks},
+    run::Previewer,
 };
-use plangate_plans::{Approvals, decide, decide_with_blocks, load_plan};
+use plangate_plans::{Approvals, decide, load_plan};
 
 use crate::{
     CliError,
@@ -41,18 +41,14 @@ pub(crate) fn dry_run(
         tasks: approve.iter().cloned().collect(),
         phases: approve.iter().cloned().collect(),
     };
-    let mut dry_run = decide(&plan, &approvals);
-    let report = if preview {
-        let previews = Previewer::new()?.previews(&plan, &dry_run);
-        // An action its preview found would be refused (a failing required
-        // check, a conflict) is `blocked`, and so is what needs it.
-        let blocks = preview_blocks(&previews);
-        if !blocks.is_empty() {
-            dry_run = decide_with_blocks(&plan, &approvals, &blocks);
-        }
-        impact_report_with_previews(&plan, &dry_run, &previews)
+    let (dry_run, report) = if preview {
+        let (dry_run, previews) = Previewer::new()?.decide(&plan, &approvals);
+        let report = impact_report_with_previews(&plan, &dry_run, &previews);
+        (dry_run, report)
     } else {
-        impact_report(&plan, &dry_run)
+        let dry_run = decide(&plan, &approvals);
+        let report = impact_report(&plan, &dry_run);
+        (dry_run, report)
     };
     // A large plan's report is large: free what it was made from first.
     drop(dry_run);

@@ -15,7 +15,7 @@ pub(crate) mod task;
 
 pub use engine::{Engine, EngineSettings, ResumeOptions, RunOptions};
 pub use errors::RunError;
-pub use preview::{Previewer, preview_blocks};
+pub use preview::Previewer;
 pub use progress::{Progress, ProgressSink};
 pub use queries::{RecordedApproval, RunListing, approver, find_run as find_run_record};
 

@@ -4,7 +4,7 @@
 use std::{collections::BTreeMap, sync::Arc, time::Duration};
 
 use plangate_executors::{Executors, Redactor};
-use plangate_plans::{Decision, DryRun, Plan};
+use plangate_plans::{Approvals, Decision, DryRun, Plan, decide, decide_with_blocks};
 use tokio_util::sync::CancellationToken;
 
 use super::{RunError, context::ContextFactory};
@@ -106,11 +106,30 @@ impl Previewer {
         }
         out
     }
+
+    /// The dry run of `plan` with previews: decides, asks the executors, and
+    /// decides again if a preview found that an action would be refused (a
+    /// failing required check, a conflict), so that task, and what needs
+    /// it, is `blocked`.
+    pub fn decide(
+        &self,
+        plan: &Plan,
+        approvals: &Approvals,
+    ) -> (DryRun, BTreeMap<usize, PreviewReport>) {
+        let dry_run = decide(plan, approvals);
+        let previews = self.previews(plan, &dry_run);
+        let blocks = preview_blocks(&previews);
+        if blocks.is_empty() {
+            (dry_run, previews)
+        } else {
+            (decide_with_blocks(plan, approvals, &blocks), previews)
+        }
+    }
 }
 
 /// The tasks whose preview found their action would be refused, with why:
 /// what [`plangate_plans::decide_with_blocks`] takes.
-pub fn preview_blocks(previews: &BTreeMap<usize, PreviewReport>) -> BTreeMap<usize, String> {
+fn preview_blocks(previews: &BTreeMap<usize, PreviewReport>) -> BTreeMap<usize, String> {
     previews
         .iter()
         .filter_map(|(&index, preview)| {
@@ -127,7 +146,7 @@ mod tests {
     use plangate_executors::{
         ActionContext, ActionOutcome, BoxFuture, Executor, ExecutorError, Observation, Preview,
     };
-    use plangate_plans::{Action, Approvals, ExecutorKind, Rollback, decide, decide_with_blocks};
+    use plangate_plans::{Action, ExecutorKind, Rollback};
 
     use super::*;
     use crate::report::{impact_report_with_previews, render_impact_html, render_impact_markdown};

@@ -235,26 +235,22 @@ impl KubeTool for HelmExecutor {
                     ),
                     None => "it would be installed".to_owned(),
                 };
-                Ok(Preview {
-                    summary: format!(
+                Ok(Preview::new(
+                    format!(
                         "helm release `{release}` in context `{context}`: {state}: {}",
                         counts.describe()
                     ),
                     changes,
-                    details: Vec::new(),
-                    blocked: None,
-                })
+                ))
             }
             HelmOp::Rollback => {
                 let Some(current) = request.latest().await? else {
-                    return Ok(Preview {
-                        summary: format!(
+                    return Ok(Preview::new(
+                        format!(
                             "helm release `{release}` in context `{context}` does not exist: the rollback would fail"
                         ),
-                        changes: Vec::new(),
-                        details: Vec::new(),
-                        blocked: None,
-                    });
+                        Vec::new(),
+                    ));
                 };
                 let target = action
                     .revision
@@ -262,16 +258,14 @@ impl KubeTool for HelmExecutor {
                 let old = request.manifest(None).await?;
                 let new = request.manifest(Some(target)).await?;
                 let (changes, counts) = compare(&old, &new, &namespace)?;
-                Ok(Preview {
-                    summary: format!(
+                Ok(Preview::new(
+                    format!(
                         "helm release `{release}` in context `{context}`: revision {} would roll back to revision {target}: {}",
                         current.revision,
                         counts.describe()
                     ),
                     changes,
-                    details: Vec::new(),
-                    blocked: None,
-                })
+                ))
             }
             HelmOp::Uninstall => {
                 let old = match request.latest().await? {
@@ -279,28 +273,22 @@ impl KubeTool for HelmExecutor {
                     None => String::new(),
                 };
                 let (changes, counts) = compare(&old, "", &namespace)?;
-                Ok(Preview {
-                    summary: format!(
+                Ok(Preview::new(
+                    format!(
                         "helm release `{release}` in context `{context}` would be uninstalled: {}",
                         counts.describe()
                     ),
                     changes,
-                    details: Vec::new(),
-                    blocked: None,
-                })
+                ))
             }
-            HelmOp::Test => Ok(Preview {
-                summary: format!(
-                    "helm release `{release}` in context `{context}`: its tests would run"
-                ),
-                changes: vec![PreviewChange {
+            HelmOp::Test => Ok(Preview::new(
+                format!("helm release `{release}` in context `{context}`: its tests would run"),
+                vec![PreviewChange {
                     object: format!("release {release}"),
                     change: ChangeKind::Unknown,
                     diff: None,
                 }],
-                details: Vec::new(),
-                blocked: None,
-            }),
+            )),
         }
     }
 

@@ -187,12 +187,12 @@ impl KubeTool for KubectlExecutor {
             KubectlOp::Apply => request.preview_apply().await?,
             KubectlOp::Delete => {
                 let objects = request.snapshot().await?;
-                Preview {
-                    summary: format!(
+                Preview::new(
+                    format!(
                         "kubectl delete in context `{context}`: {} to delete",
                         objects.len()
                     ),
-                    changes: objects
+                    objects
                         .into_iter()
                         .map(|snapshot| PreviewChange {
                             object: snapshot.object.preview_name(None),
@@ -200,39 +200,33 @@ impl KubeTool for KubectlExecutor {
                             diff: None,
                         })
                         .collect(),
-                    details: Vec::new(),
-                    blocked: None,
-                }
+                )
             }
             KubectlOp::Scale | KubectlOp::Patch | KubectlOp::SetImage => {
                 request.preview_dry_run().await?
             }
-            KubectlOp::RolloutUndo => Preview {
-                summary: format!(
+            KubectlOp::RolloutUndo => Preview::new(
+                format!(
                     "kubectl rollout undo in context `{context}`: the previous revision of `{}`",
                     request.resource_label()
                 ),
-                changes: vec![PreviewChange {
+                vec![PreviewChange {
                     object: request.preview_label().await,
                     change: ChangeKind::Update,
                     diff: None,
                 }],
-                details: Vec::new(),
-                blocked: None,
-            },
-            KubectlOp::RolloutStatus | KubectlOp::Wait => Preview {
-                summary: format!(
+            ),
+            KubectlOp::RolloutStatus | KubectlOp::Wait => Preview::new(
+                format!(
                     "kubectl {} in context `{context}`: waits, changes nothing",
                     action.op.as_str()
                 ),
-                changes: vec![PreviewChange {
+                vec![PreviewChange {
                     object: request.preview_label().await,
                     change: ChangeKind::Unchanged,
                     diff: None,
                 }],
-                details: Vec::new(),
-                blocked: None,
-            },
+            ),
         };
         Ok(preview)
     }

@@ -65,12 +65,7 @@ impl Request<'_> {
         if let Err(error) = &diffs {
             summary.push_str(&format!(" (kubectl diff failed: {error})"));
         }
-        Ok(Preview {
-            summary,
-            changes,
-            details: Vec::new(),
-            blocked: None,
-        })
+        Ok(Preview::new(summary, changes))
     }
 
     /// `scale`, `patch`, `set_image`: a server-side dry run against the
@@ -80,21 +75,19 @@ impl Request<'_> {
         let args = self.dry_run_args();
         let outcome = self.invocation.probe(&args, &[]).await?;
         if !outcome.succeeded() {
-            return Ok(Preview {
-                summary: format!(
+            return Ok(Preview::new(
+                format!(
                     "kubectl {} in context `{}`: the server-side dry run failed: {}",
                     self.action.op.as_str(),
                     self.target.context,
                     failure_line(&outcome)
                 ),
-                changes: vec![PreviewChange {
+                vec![PreviewChange {
                     object: self.preview_label().await,
                     change: ChangeKind::Unknown,
                     diff: None,
                 }],
-                details: Vec::new(),
-                blocked: None,
-            });
+            ));
         }
         let mut counts = ChangeCounts::default();
         let mut changes = Vec::new();
@@ -128,16 +121,14 @@ impl Request<'_> {
                 diff,
             });
         }
-        Ok(Preview {
-            summary: format!(
+        Ok(Preview::new(
+            format!(
                 "kubectl {} in context `{}`: {}",
                 self.action.op.as_str(),
                 self.target.context,
                 counts.describe()
             ),
             changes,
-            details: Vec::new(),
-            blocked: None,
-        })
+        ))
     }
 }
