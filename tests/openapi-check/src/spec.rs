@@ -336,12 +336,12 @@ impl Spec {
     /// The violation for a method and path that no operation serves.
     fn no_operation(&self, method: &str, path: &str, status: u16) -> Violation {
         let concrete = path.split(['?', '#']).next().unwrap_or(path);
+        let parts: Vec<&str> = path::split(path).collect();
         let other_methods: Vec<&str> = self
             .operations
             .iter()
             .filter(|operation| operation.method != method)
             .filter(|operation| {
-                let parts: Vec<&str> = path::split(path).collect();
                 operation.parsed.match_exact(&parts).is_some()
                     || operation.parsed.match_spanning(&parts).is_some()
             })
@@ -382,5 +382,87 @@ impl Spec {
     /// The whole parsed document, for tests that walk it.
     pub fn document(&self) -> &Value {
         &self.document
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(directory: &Path, name: &str, contents: &str) -> PathBuf {
+        let path = directory.join(name);
+        std::fs::write(&path, contents).expect("the temporary directory is writable");
+        path
+    }
+
+    #[test]
+    fn a_missing_file_says_how_to_install_it() {
+        let directory = tempfile::tempdir().expect("a temporary directory");
+        let path = directory.path().join("api.github.com.json");
+        let error = Spec::load(&path).expect_err("the file is missing");
+        assert!(matches!(error, SpecError::Missing { .. }));
+        assert_eq!(
+            error.to_string(),
+            format!(
+                "GitHub's OpenAPI description `{}` does not exist; run ./scripts/install-test-tools.sh to install it",
+                path.display()
+            )
+        );
+    }
+
+    #[test]
+    fn malformed_files() {
+        let directory = tempfile::tempdir().expect("a temporary directory");
+        let not_json = write(directory.path(), "a.json", "{");
+        assert!(matches!(
+            Spec::load(&not_json),
+            Err(SpecError::Parse { .. })
+        ));
+        let no_paths = write(directory.path(), "b.json", r#"{"info": {"version": "1"}}"#);
+        assert_eq!(
+            Spec::load(&no_paths).expect_err("no paths").to_string(),
+            format!(
+                "GitHub's OpenAPI description `{}` is malformed: it has no `paths` object",
+                no_paths.display()
+            )
+        );
+    }
+
+    #[test]
+    fn a_small_document() {
+        let directory = tempfile::tempdir().expect("a temporary directory");
+        let path = write(
+            directory.path(),
+            "c.json",
+            r##"{
+                "info": {"version": "9.9"},
+                "paths": {"/things/{id}": {"get": {"operationId": "things/get", "responses": {
+                    "200": {"$ref": "#/components/responses/thing"},
+                    "default": {"description": "error"}
+                }}}},
+                "components": {"responses": {"thing": {"description": "a thing", "content": {
+                    "application/json": {"schema": {"type": "object", "required": ["id"],
+                        "properties": {"id": {"type": "integer", "minimum": 1}}}}
+                }}}}
+            }"##,
+        );
+        let spec = Spec::load(&path).expect("a valid document");
+        assert_eq!(spec.version(), "9.9");
+        let operation = spec.operation("GET", "/things/3").expect("an operation");
+        assert_eq!(operation.label(), "GET /things/{id} (things/get)");
+        let body = serde_json::json!({"id": 0});
+        let messages: Vec<String> = spec
+            .check_response("GET", "/things/3", 200, Some(&body))
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(
+            messages,
+            ["GET /things/{id} (things/get) status 200: /id: expected at least 1, found integer 0"]
+        );
+        assert!(
+            spec.check_response("GET", "/things/3", 500, None)
+                .is_empty()
+        );
     }
 }
