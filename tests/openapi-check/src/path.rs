@@ -8,10 +8,12 @@
 //! several segments, in the middle of a template (`/commits/{ref}/check-runs`) or at its end
 //! (`/git/ref/{ref}` with `heads/feature/x`).
 //!
-//! A segment that mixes literal text and parameters (`{base}...{head}`) matches one segment
-//! with the literal text in place and ranks between a literal and a bare parameter, so
-//! `/compare/main...dev` finds `/compare/{base}...{head}` (`repos/compare-commits`) and
-//! `/compare/feature/x...main`, whose base has a slash, finds `/compare/{basehead}`.
+//! A segment that mixes literal text and parameters matches one segment with the literal text
+//! in place. The description has one: `/compare/{base}...{head}` (`repos/compare-commits`),
+//! a duplicate of `/compare/{basehead}` (`repos/compare-commits-with-basehead`) with the same
+//! responses. It ranks below a bare parameter, so that every comparison finds the same
+//! operation, `{basehead}`, whether or not its refs hold slashes (a mixed segment cannot
+//! span segments).
 
 /// Path parameters that GitHub lets carry `/`: git refs, branch names, `base...head`
 /// comparisons and repository file paths.
@@ -43,10 +45,10 @@ enum Piece {
 /// How specific a matched segment is, for ranking templates that match the same path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) enum Specificity {
+    /// A mix of literal text and parameters (see the module docs for why it ranks lowest).
+    Pattern,
     /// A bare parameter.
     Parameter,
-    /// A mix of literal text and parameters.
-    Pattern,
     /// A literal segment.
     Literal,
 }

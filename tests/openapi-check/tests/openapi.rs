@@ -771,7 +771,7 @@ mod paths {
         );
         assert_eq!(
             template("GET", "/repos/o/r/compare/main...dev"),
-            "/repos/{owner}/{repo}/compare/{base}...{head} repos/compare-commits"
+            "/repos/{owner}/{repo}/compare/{basehead} repos/compare-commits-with-basehead"
         );
     }
 
