@@ -205,6 +205,22 @@ pub enum ExecutorError {
         stderr_tail: String,
     },
 
+    /// A `github_merge` request could not be carried out: no token, an
+    /// unusable `api_url`, GitHub unreachable after the retries, or an answer
+    /// that is not GitHub's. (GitHub refusing the merge is a failed outcome,
+    /// not this.) Retryable when `transient` (no answer at all).
+    #[error("github_merge of {repo}#{pr}: {message}")]
+    Github {
+        /// `OWNER/NAME`.
+        repo: String,
+        /// The pull request number.
+        pr: u64,
+        /// What went wrong, redacted.
+        message: String,
+        /// Whether trying again later may succeed.
+        transient: bool,
+    },
+
     /// The engine's checkpoint callback refused the evidence (the state
     /// store failed). The side effect was not started. Retryable once the
     /// store works again.
@@ -222,7 +238,12 @@ impl ExecutorError {
     pub fn is_retryable(&self) -> bool {
         matches!(
             self,
-            ExecutorError::Tool { .. } | ExecutorError::Checkpoint { .. }
+            ExecutorError::Tool { .. }
+                | ExecutorError::Checkpoint { .. }
+                | ExecutorError::Github {
+                    transient: true,
+                    ..
+                }
         )
     }
 }

@@ -31,6 +31,7 @@ pub mod child_env;
 mod context;
 mod error;
 mod executor;
+mod github;
 mod kube;
 mod outcome;
 mod preview;
@@ -42,6 +43,7 @@ mod shell;
 pub use context::{ActionContext, CheckpointFn, SpawnFn, SpawnedGroup};
 pub use error::ExecutorError;
 pub use executor::{BoxFuture, Executor};
+pub use github::GithubMergeExecutor;
 pub use kube::{HelmExecutor, KubectlExecutor};
 pub use outcome::{
     ActionOutcome, ERROR_LINE_LIMIT, LeftChanges, Observation, OutcomeStatus, error_line,

@@ -78,6 +78,7 @@ impl Redactor {
             .secret_names(plan.secrets.iter().cloned());
         for instance in plan.executors.values() {
             builder = builder.env(instance.env.clone());
+            builder = builder.secret_names(instance.token_env.clone());
         }
         for task in &plan.tasks {
             let rollback = match &task.rollback {
@@ -88,8 +89,14 @@ impl Redactor {
                 .chain(task.verify.as_ref())
                 .chain(rollback);
             for action in actions {
-                if let ActionSpec::Shell(shell) = &action.spec {
-                    builder = builder.env(shell.env.clone());
+                match &action.spec {
+                    ActionSpec::Shell(shell) => builder = builder.env(shell.env.clone()),
+                    // The variables holding tokens are secret whatever their names.
+                    ActionSpec::GithubMerge(merge) => {
+                        builder = builder.secret_names(merge.token_env.clone());
+                    }
+                    ActionSpec::Git(git) => builder = builder.secret_names(git.token_env.clone()),
+                    ActionSpec::Kubectl(_) | ActionSpec::Helm(_) => {}
                 }
             }
         }
@@ -122,6 +129,22 @@ impl Redactor {
         } else {
             Cow::Owned(splice(text, 0, &matches))
         }
+    }
+
+    /// This redactor extended with one more secret `value` (a token read from
+    /// the environment for one action). Borrows when it is already known or
+    /// too short to redact.
+    pub fn with_value(&self, value: &str) -> Cow<'_, Redactor> {
+        if value.chars().count() < MIN_SECRET_LEN || self.values.iter().any(|known| known == value)
+        {
+            return Cow::Borrowed(self);
+        }
+        let mut extended = self.clone();
+        extended.values.push(value.to_owned());
+        extended
+            .values
+            .sort_by_key(|known| std::cmp::Reverse(known.len()));
+        Cow::Owned(extended)
     }
 
     /// This redactor extended with the secrets among `vars` (an action's

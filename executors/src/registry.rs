@@ -6,6 +6,7 @@ use plangate_plans::{Action, ExecutorKind};
 
 use crate::{
     executor::Executor,
+    github::GithubMergeExecutor,
     kube::{HelmExecutor, KubectlExecutor},
     shell::ShellExecutor,
 };
@@ -22,12 +23,13 @@ impl Executors {
         Self::default()
     }
 
-    /// Every built-in executor: shell, kubectl and helm.
+    /// Every built-in executor: shell, kubectl, helm and github_merge.
     pub fn with_defaults() -> Self {
         let mut executors = Self::new();
         executors.register(Arc::new(ShellExecutor::new()));
         executors.register(Arc::new(KubectlExecutor::new()));
         executors.register(Arc::new(HelmExecutor::new()));
+        executors.register(Arc::new(GithubMergeExecutor::new()));
         executors
     }
 
@@ -69,7 +71,10 @@ mod tests {
             .get(ExecutorKind::Shell)
             .expect("shell is built in");
         assert_eq!(shell.kind(), ExecutorKind::Shell);
-        assert_eq!(format!("{executors:?}"), "{Shell, Kubectl, Helm}");
+        assert_eq!(
+            format!("{executors:?}"),
+            "{Shell, Kubectl, Helm, GithubMerge}"
+        );
     }
 
     #[test]

@@ -39,6 +39,11 @@ impl ScratchDir {
         Ok(Self { path })
     }
 
+    /// The folder.
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
+    }
+
     /// Writes `value` as JSON to the file `name` in the folder.
     pub(crate) async fn write_json(
         &self,
