@@ -229,7 +229,7 @@ fn pull_route(
             if merged {
                 Ok(Answer::no_content())
             } else {
-                Err(ApiError::empty_not_found())
+                Err(ApiError::bodiless(404))
             }
         }
         ("PUT", ["merge"]) => merge_pull(shared, request, full_name, number),
@@ -732,7 +732,7 @@ fn merge_pull(shared: &Shared, request: &Request, full_name: &str, number: u64) 
             if protection.strict && !gitops::contains(&repository, head, base) {
                 return Err(ApiError::merge_refusal(
                     405,
-                    "Head branch is not up to date with the base branch.",
+                    "Head branch is out of date. Review and try the merge again.",
                 ));
             }
         }
@@ -1167,14 +1167,12 @@ fn delete_ref(shared: &Shared, full_name: &str, reference: &str) -> ApiResult {
         .repo(full_name)
         .map(|repo| format!("refs/heads/{}", repo.default_branch));
     if default_ref.as_deref() == Some(name.as_str()) {
-        return Err(ApiError::basic(422, "Cannot delete the default branch"));
+        return Err(ApiError::bodiless(422));
     }
     let mut found = repository
         .find_reference(&name)
-        .map_err(|_| ApiError::basic(422, "Reference does not exist"))?;
-    found
-        .delete()
-        .map_err(|_| ApiError::basic(422, "Reference does not exist"))?;
+        .map_err(|_| ApiError::bodiless(422))?;
+    found.delete().map_err(|_| ApiError::bodiless(422))?;
     drop(found);
     drop(repository);
     shared.after_refs_moved(&mut state, full_name);

@@ -16,11 +16,26 @@ pub(crate) struct ApiError {
 }
 
 impl ApiError {
-    /// A `basic-error` with `message`.
+    /// A `basic-error` with `message`; a 422 gets the `validation-error` shape (no `status`).
     pub(crate) fn basic(status: u16, message: &str) -> Self {
+        let mut body = render::basic_error(message, status);
+        if status == 422
+            && let Some(object) = body.as_object_mut()
+        {
+            object.remove("status");
+        }
         Self {
             status,
-            body: render::basic_error(message, status),
+            body,
+            headers: Vec::new(),
+        }
+    }
+
+    /// A status without a body, where GitHub's description documents none.
+    pub(crate) fn bodiless(status: u16) -> Self {
+        Self {
+            status,
+            body: Value::Null,
             headers: Vec::new(),
         }
     }
@@ -75,15 +90,6 @@ impl ApiError {
                 "errors": errors,
                 "documentation_url": "https://docs.github.com/rest",
             }),
-            headers: Vec::new(),
-        }
-    }
-
-    /// 404 without a body (`GET .../pulls/{n}/merge` of an unmerged pull request).
-    pub(crate) fn empty_not_found() -> Self {
-        Self {
-            status: 404,
-            body: Value::Null,
             headers: Vec::new(),
         }
     }

@@ -77,6 +77,11 @@ pub(crate) fn resolve_commit(repository: &Repository, reference: &str) -> Option
     {
         return Some(commit.id());
     }
+    if let Ok(found) = repository.find_reference(&format!("refs/{reference}"))
+        && let Ok(commit) = found.peel_to_commit()
+    {
+        return Some(commit.id());
+    }
     if let Ok(found) = repository.find_reference(&format!("refs/tags/{reference}"))
         && let Ok(commit) = found.peel_to_commit()
     {

@@ -44,7 +44,7 @@ async fn authentication_and_visibility() {
         .expect("all repositories");
 
     let (status, head, body) = raw(
-        &emulator,
+        emulator.port(),
         "GET",
         "/repos/platform/gitops",
         &[
@@ -71,7 +71,7 @@ async fn authentication_and_visibility() {
     assert_eq!(body["owner"]["login"], "platform");
 
     let (status, head, _) = raw(
-        &emulator,
+        emulator.port(),
         "GET",
         "/platform/gitops.git/info/refs?service=git-upload-pack",
         &[],
@@ -84,7 +84,7 @@ async fn authentication_and_visibility() {
         "{head}"
     );
     let (status, _, _) = raw(
-        &emulator,
+        emulator.port(),
         "GET",
         "/platform/secret.git/info/refs?service=git-upload-pack",
         &[("Authorization", "Basic eDpzY29wZWQ=")],

@@ -49,13 +49,13 @@ pub(crate) fn github_error<T: std::fmt::Debug>(
 
 /// A raw HTTP/1.1 exchange: the status, the lowercased head and the body.
 pub(crate) async fn raw(
-    emulator: &GithubEmulator,
+    port: u16,
     method: &str,
     path: &str,
     headers: &[(&str, &str)],
     body: &str,
 ) -> (u16, String, String) {
-    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", emulator.port()))
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
         .await
         .expect("connects");
     let mut request = format!(
