@@ -207,10 +207,15 @@ fn pull_route(
             .and_then(|repo| repo.pull(number))
             .is_none()
         {
-            return Err(ApiError::not_found());
+            return Err(if tail == ["merge"] && request.method == "GET" {
+                ApiError::bodiless(404)
+            } else {
+                ApiError::not_found()
+            });
         }
     }
     match (request.method.as_str(), tail) {
+        ("PATCH", []) => update_pull(shared, request, full_name, number),
         ("GET", []) => {
             let mut state = shared.lock();
             shared
@@ -643,6 +648,73 @@ fn tip_oids(
         (Ok(head), Ok(base)) => Ok((head, base)),
         _ => Err(ApiError::not_found()),
     }
+}
+
+fn update_pull(shared: &Shared, request: &Request, full_name: &str, number: u64) -> ApiResult {
+    let body = parse_body(request)?;
+    let wanted_state = match string_field(&body, "state") {
+        None => None,
+        Some(state @ ("open" | "closed")) => Some(state == "open"),
+        Some(_) => return Err(ApiError::invalid_field("PullRequest", "state", "invalid")),
+    };
+    let mut state = shared.lock();
+    let repository = open_repository(shared, full_name)?;
+    let new_base = string_field(&body, "base").map(str::to_owned);
+    if let Some(base) = &new_base
+        && gitops::branch_tip(&repository, base).is_none()
+    {
+        return Err(ApiError::invalid_field("PullRequest", "base", "invalid"));
+    }
+    let pull = state
+        .repo(full_name)
+        .and_then(|repo| repo.pull(number))
+        .cloned()
+        .ok_or_else(ApiError::not_found)?;
+    if wanted_state == Some(true) && !pull.open {
+        let branches_exist = gitops::branch_tip(&repository, &pull.head).is_some()
+            && gitops::branch_tip(&repository, &pull.base).is_some();
+        if pull.merged.is_some() || !branches_exist {
+            return Err(ApiError::custom(
+                "PullRequest",
+                "state cannot be changed. The pull request cannot be reopened",
+            ));
+        }
+    }
+    drop(repository);
+    let tips = shared.pull_tips(&state, full_name, number).ok().flatten();
+    let time = now();
+    let pull = state
+        .repo_mut(full_name)
+        .and_then(|repo| repo.pull_mut(number))
+        .ok_or_else(ApiError::not_found)?;
+    if let Some(title) = string_field(&body, "title") {
+        title.clone_into(&mut pull.title);
+    }
+    if let Some(text) = body.get("body") {
+        pull.body = text.as_str().map(str::to_owned);
+    }
+    if let Some(base) = new_base {
+        pull.base = base;
+    }
+    match wanted_state {
+        Some(false) if pull.open => {
+            pull.open = false;
+            pull.closed_at = Some(time.clone());
+            pull.closed_tips = tips;
+        }
+        Some(true) if !pull.open => {
+            pull.open = true;
+            pull.closed_at = None;
+            pull.closed_tips = None;
+        }
+        _ => {}
+    }
+    pull.updated_at = time;
+    shared.after_refs_moved(&mut state, full_name);
+    shared
+        .pull_view(&mut state, full_name, number, true)
+        .map(Answer::ok)
+        .ok_or_else(ApiError::not_found)
 }
 
 fn pull_commits(shared: &Shared, request: &Request, full_name: &str, number: u64) -> ApiResult {

@@ -119,6 +119,11 @@ async fn rest_api(
         .map_or_else(|| uri.path().to_owned(), ToString::to_string);
     let (used, request_id, fault) = {
         let mut state = shared.lock();
+        let hour = unix_now() / 3600;
+        if state.window != hour {
+            state.window = hour;
+            state.requests = 0;
+        }
         state.requests += 1;
         let used = state.requests;
         let request_id = format!(

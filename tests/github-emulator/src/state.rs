@@ -225,8 +225,10 @@ pub(crate) struct State {
     pub(crate) faults: Faults,
     pub(crate) faults_served: FaultCounts,
     pub(crate) exchanges: Vec<Exchange>,
-    /// API requests served, for the rate-limit headers.
+    /// API requests served in the current rate-limit window, for the rate-limit headers.
     pub(crate) requests: u64,
+    /// The current rate-limit window: the unix hour the counted requests fall in.
+    pub(crate) window: u64,
 }
 
 impl State {
@@ -815,7 +817,8 @@ impl Shared {
     }
 
     /// Recomputes the conflicts of every open pull request whose tips moved (arming
-    /// `mergeable_delay`), and runs the tiny CI on new head shas.
+    /// `mergeable_delay`), runs the tiny CI on new head shas, and closes (as GitHub does) the
+    /// open pull requests whose head or base branch was deleted.
     pub(crate) fn after_refs_moved(&self, state: &mut State, full_name: &str) {
         let Ok(repository) = self.open(full_name) else {
             return;
@@ -831,6 +834,19 @@ impl Shared {
             })
             .unwrap_or_default();
         for number in numbers {
+            if matches!(self.pull_tips(state, full_name, number), Ok(None)) {
+                let time = now();
+                if let Some(pull) = state
+                    .repo_mut(full_name)
+                    .and_then(|repo| repo.pull_mut(number))
+                {
+                    pull.open = false;
+                    pull.closed_at = Some(time.clone());
+                    pull.updated_at = time;
+                    pull.closed_tips.clone_from(&pull.seen_tips);
+                }
+                continue;
+            }
             self.observe(state, &repository, full_name, number);
         }
     }

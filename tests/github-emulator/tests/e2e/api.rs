@@ -524,3 +524,80 @@ async fn mergeability_is_unknown_for_the_configured_reads() {
     emulator.assert_conformant();
     emulator.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pull_requests_close_reopen_page_and_close_with_their_head() {
+    let emulator = emulator(GithubEmulatorConfig::default()).await;
+    let github = client(&emulator, Some(TOKEN));
+    for branch in ["one", "two", "three"] {
+        emulator
+            .commit(
+                REPO,
+                branch,
+                &[(&format!("{branch}.txt"), Some("x\n"))],
+                branch,
+            )
+            .expect("committed");
+        emulator
+            .create_pull(REPO, branch, "main", branch, false)
+            .expect("opened");
+    }
+    let closed: Value = github
+        .patch(
+            "/repos/platform/gitops/pulls/1",
+            Some(&json!({"state": "closed", "title": "One"})),
+        )
+        .await
+        .expect("closed");
+    assert_eq!(closed["state"], "closed");
+    assert_eq!(closed["title"], "One");
+    assert_eq!(closed["merged"], false);
+    let error = github_error(github.pulls("platform", "gitops").merge(1).send().await);
+    assert_eq!(error.status_code.as_u16(), 405);
+    let reopened: Value = github
+        .patch(
+            "/repos/platform/gitops/pulls/1",
+            Some(&json!({"state": "open"})),
+        )
+        .await
+        .expect("reopened");
+    assert_eq!(reopened["state"], "open");
+
+    let (status, head, body) = raw(
+        emulator.port(),
+        "GET",
+        "/repos/platform/gitops/pulls?per_page=2",
+        &[("Authorization", "Bearer t0ken-bot")],
+        "",
+    )
+    .await;
+    assert_eq!(status, 200);
+    let page: Value = serde_json::from_str(&body).expect("JSON");
+    assert_eq!(page.as_array().map(Vec::len), Some(2));
+    assert_eq!(page[0]["number"], 3, "newest first");
+    assert!(head.contains("rel=\"next\""), "{head}");
+    let first = github
+        .pulls("platform", "gitops")
+        .list()
+        .per_page(2)
+        .send()
+        .await
+        .expect("a page");
+    let all = github.all_pages(first).await.expect("every page");
+    assert_eq!(all.len(), 3);
+
+    github
+        .repos("platform", "gitops")
+        .delete_ref(&octocrab::params::repos::Reference::Branch("two".into()))
+        .await
+        .expect("deleted");
+    let pull = github
+        .pulls("platform", "gitops")
+        .get(2)
+        .await
+        .expect("read");
+    assert_eq!(pull.state, Some(octocrab::models::IssueState::Closed));
+    assert!(!pull.head.sha.is_empty(), "the head sha at closing stays");
+    emulator.assert_conformant();
+    emulator.shutdown().await;
+}
