@@ -151,3 +151,110 @@ fn a_bad_flag_is_a_usage_error() {
     );
     assert!(output.stdout.is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_admin_endpoints_mirror_the_rust_api() {
+    let emulator = plangate_github_emulator::GithubEmulator::start(
+        plangate_github_emulator::GithubEmulatorConfig::default(),
+    )
+    .await
+    .expect("starts");
+    let port = emulator.port();
+    let repo = "team/app";
+    let (status, created) = admin(port, "POST", "repos", &json!({"full_name": repo})).await;
+    assert_eq!(status, 200, "{created}");
+    let (status, _) = admin(port, "POST", "repos", &json!({"full_name": repo})).await;
+    assert_eq!(status, 422, "the repository exists");
+    let (status, _) = admin(port, "POST", "repos", &json!({"full_name": "no-slash"})).await;
+    assert_eq!(status, 422);
+    let (status, commit) = admin(
+        port,
+        "POST",
+        "commits",
+        &json!({"full_name": repo, "branch": "feature", "files": {"a.txt": "a\n", "README.md": null}, "message": "add a"}),
+    )
+    .await;
+    assert_eq!(status, 200, "{commit}");
+    assert_eq!(
+        emulator.branch_sha(repo, "feature").as_deref(),
+        commit["sha"].as_str()
+    );
+    let (status, branch) = admin(
+        port,
+        "POST",
+        "branches",
+        &json!({"full_name": repo, "branch": "copy", "from": "feature"}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(branch["sha"], commit["sha"]);
+    let (status, pull) = admin(
+        port,
+        "POST",
+        "pulls",
+        &json!({"full_name": repo, "head": "feature", "base": "main", "title": "Add a", "draft": true}),
+    )
+    .await;
+    assert_eq!(status, 200, "{pull}");
+    assert_eq!(pull["number"], 1);
+    let (status, _) = admin(
+        port,
+        "POST",
+        "pulls",
+        &json!({"full_name": repo, "head": "main", "base": "main", "title": "Nothing"}),
+    )
+    .await;
+    assert_eq!(status, 422, "no commits between main and main");
+    for (path, body) in [
+        (
+            "reviews",
+            json!({"full_name": repo, "number": 1, "login": "alice", "state": "APPROVED"}),
+        ),
+        (
+            "check-runs",
+            json!({"full_name": repo, "ref": "feature", "name": "ci", "conclusion": "pending"}),
+        ),
+        (
+            "statuses",
+            json!({"full_name": repo, "ref": "feature", "context": "lint", "state": "success"}),
+        ),
+        ("tokens", json!({"token": "t", "login": "bot"})),
+    ] {
+        let (status, answer) = admin(port, "POST", path, &body).await;
+        assert_eq!(status, 200, "{path}: {answer}");
+    }
+    let (status, _) = admin(
+        port,
+        "PUT",
+        "protection",
+        &json!({"full_name": repo, "branch": "main", "required_checks": ["ci"], "required_approvals": 2, "strict": true}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (status, answer) = admin(port, "PUT", "faults", &json!({"secondary_status": 500})).await;
+    assert_eq!(status, 400, "{answer}");
+    let (status, _) = admin(port, "GET", "nothing-here", &json!({})).await;
+    assert_eq!(status, 404);
+    let (status, answer) = admin(port, "POST", "reviews", &json!({"full_name": repo})).await;
+    assert_eq!(status, 400, "{answer}");
+
+    let state = emulator.dump();
+    let dumped = &state["repos"][repo];
+    assert_eq!(dumped["pulls"][0]["draft"], true);
+    assert_eq!(dumped["pulls"][0]["reviews"][0]["login"], "alice");
+    assert_eq!(dumped["check_runs"][0]["status"], "in_progress");
+    assert_eq!(dumped["statuses"][0]["context"], "lint");
+    assert_eq!(dumped["protection"]["main"]["required_approvals"], 2);
+    assert_eq!(
+        emulator
+            .pull(repo, 1)
+            .map(|pull| pull["mergeable_state"].clone()),
+        Some(json!("draft"))
+    );
+    assert!(
+        state["tokens"]
+            .as_array()
+            .is_some_and(|tokens| tokens.iter().any(|token| token["login"] == "bot"))
+    );
+    emulator.shutdown().await;
+}
