@@ -221,6 +221,24 @@ pub enum ExecutorError {
         transient: bool,
     },
 
+    /// libgit2 could not carry out a `git` action's request: the repository
+    /// cannot be opened, an object cannot be read or written, the remote
+    /// cannot be reached. (What the action itself refuses, such as a
+    /// conflict or a rejected push, is a failed outcome instead.) The
+    /// message is libgit2's, redacted. Retryable when `transient` (a
+    /// network, HTTP or TLS failure, a locked ref).
+    #[error("libgit2 could not carry out git `{op}` in `{}`: {message}", repo.display())]
+    Git {
+        /// The operation (`commit`, `push`, ...).
+        op: &'static str,
+        /// The repository's path.
+        repo: PathBuf,
+        /// libgit2's message, redacted.
+        message: String,
+        /// Whether the cause may pass (network, HTTP, TLS, a locked ref).
+        transient: bool,
+    },
+
     /// The engine's checkpoint callback refused the evidence (the state
     /// store failed). The side effect was not started. Retryable once the
     /// store works again.
@@ -241,6 +259,10 @@ impl ExecutorError {
             ExecutorError::Tool { .. }
                 | ExecutorError::Checkpoint { .. }
                 | ExecutorError::Github {
+                    transient: true,
+                    ..
+                }
+                | ExecutorError::Git {
                     transient: true,
                     ..
                 }

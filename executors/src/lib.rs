@@ -1,7 +1,7 @@
 //! plangate's executors: the [`Executor`] trait the engine drives, and its
-//! implementations, one per action kind: [`ShellExecutor`], [`KubectlExecutor`]
-//! and [`HelmExecutor`] (the `github_merge` and `git` kinds validate in plans
-//! but have no executor yet).
+//! implementations, one per action kind: [`ShellExecutor`], [`KubectlExecutor`],
+//! [`HelmExecutor`], [`GithubMergeExecutor`] and [`GitExecutor`] (which runs in
+//! process through libgit2, with no `git` binary).
 //!
 //! Every process an executor starts goes through one module, which puts it
 //! in its own process group, drains its output into bounded tails, redacts
@@ -31,6 +31,7 @@ pub mod child_env;
 mod context;
 mod error;
 mod executor;
+mod git;
 mod github;
 mod kube;
 mod outcome;
@@ -43,6 +44,7 @@ mod shell;
 pub use context::{ActionContext, CheckpointFn, SpawnFn, SpawnedGroup};
 pub use error::ExecutorError;
 pub use executor::{BoxFuture, Executor};
+pub use git::GitExecutor;
 pub use github::GithubMergeExecutor;
 pub use kube::{HelmExecutor, KubectlExecutor};
 pub use outcome::{

@@ -6,6 +6,7 @@ use plangate_plans::{Action, ExecutorKind};
 
 use crate::{
     executor::Executor,
+    git::GitExecutor,
     github::GithubMergeExecutor,
     kube::{HelmExecutor, KubectlExecutor},
     shell::ShellExecutor,
@@ -23,13 +24,14 @@ impl Executors {
         Self::default()
     }
 
-    /// Every built-in executor: shell, kubectl, helm and github_merge.
+    /// Every built-in executor: shell, kubectl, helm, github_merge and git.
     pub fn with_defaults() -> Self {
         let mut executors = Self::new();
         executors.register(Arc::new(ShellExecutor::new()));
         executors.register(Arc::new(KubectlExecutor::new()));
         executors.register(Arc::new(HelmExecutor::new()));
         executors.register(Arc::new(GithubMergeExecutor::new()));
+        executors.register(Arc::new(GitExecutor::new()));
         executors
     }
 
@@ -73,7 +75,7 @@ mod tests {
         assert_eq!(shell.kind(), ExecutorKind::Shell);
         assert_eq!(
             format!("{executors:?}"),
-            "{Shell, Kubectl, Helm, GithubMerge}"
+            "{Shell, Kubectl, Helm, GithubMerge, Git}"
         );
     }
 
