@@ -187,7 +187,7 @@ fn repo_route(shared: &Shared, request: &Request, full_name: &str, rest: &[&str]
             delete_ref(shared, full_name, &joined(reference))
         }
         ("GET", ["compare", spec @ ..]) if !spec.is_empty() => {
-            compare(shared, request, full_name, &joined(spec))
+            compare(shared, full_name, &joined(spec))
         }
         _ => Err(ApiError::not_found()),
     }
@@ -491,7 +491,7 @@ fn head_branch<'a>(owner: &str, head: &'a str) -> Result<&'a str, ApiError> {
 }
 
 fn list_pulls(shared: &Shared, request: &Request, full_name: &str) -> ApiResult {
-    let mut state = shared.lock();
+    let state = shared.lock();
     let wanted_state = request.query.get("state").map_or("open", String::as_str);
     if !matches!(wanted_state, "open" | "closed" | "all") {
         return Err(ApiError::invalid_field("PullRequest", "state", "invalid"));
@@ -535,7 +535,6 @@ fn list_pulls(shared: &Shared, request: &Request, full_name: &str) -> ApiResult 
             .ok()
             .flatten()
             .unwrap_or_default();
-        let _ = &mut state;
         let repo = state.repo(full_name).ok_or_else(ApiError::not_found)?;
         let Some(pull) = repo.pull(number) else {
             continue;
@@ -1251,7 +1250,7 @@ fn delete_ref(shared: &Shared, full_name: &str, reference: &str) -> ApiResult {
     Ok(Answer::no_content())
 }
 
-fn compare(shared: &Shared, request: &Request, full_name: &str, spec: &str) -> ApiResult {
+fn compare(shared: &Shared, full_name: &str, spec: &str) -> ApiResult {
     let (base_name, head_name) = spec.split_once("...").ok_or_else(ApiError::not_found)?;
     let head_name = head_name
         .split_once(':')
@@ -1288,7 +1287,7 @@ fn compare(shared: &Shared, request: &Request, full_name: &str, spec: &str) -> A
         .iter()
         .map(|file| render::diff_entry(&context, full_name, &head.to_string(), file))
         .collect();
-    let _ = request;
+
     let base_url = &shared.base_url;
     Ok(Answer::ok(json!({
         "url": format!("{base_url}/repos/{full_name}/compare/{spec}"),
