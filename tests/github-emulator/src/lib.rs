@@ -295,6 +295,7 @@ pub struct GithubEmulator {
     shared: Arc<Shared>,
     shutdown: watch::Sender<bool>,
     server: Option<JoinHandle<()>>,
+    runtime: Option<tokio::runtime::Runtime>,
     _temporary_root: Option<tempfile::TempDir>,
 }
 
@@ -342,8 +343,27 @@ impl GithubEmulator {
             shared,
             shutdown,
             server: Some(server),
+            runtime: None,
             _temporary_root: temporary_root,
         })
+    }
+
+    /// Starts the emulator on its own background runtime, for synchronous callers (tests that
+    /// run `git` with `std::process::Command` outside any runtime). Dropping the handle stops
+    /// it.
+    ///
+    /// # Errors
+    ///
+    /// The runtime cannot be created, or [`GithubEmulator::start`] fails.
+    pub fn spawn(config: GithubEmulatorConfig) -> io::Result<Self> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("github-emulator")
+            .enable_all()
+            .build()?;
+        let mut emulator = runtime.block_on(Self::start(config))?;
+        emulator.runtime = Some(runtime);
+        Ok(emulator)
     }
 
     /// The REST API's base URL, `http://127.0.0.1:PORT` (give it to octocrab's `base_uri`).
@@ -558,6 +578,9 @@ impl Drop for GithubEmulator {
         let _ = self.shutdown.send(true);
         if let Some(server) = &self.server {
             server.abort();
+        }
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
         }
     }
 }

@@ -251,6 +251,7 @@ async fn the_admin_endpoints_mirror_the_rust_api() {
             .map(|pull| pull["mergeable_state"].clone()),
         Some(json!("draft"))
     );
+    emulator.assert_conformant();
     assert!(
         state["tokens"]
             .as_array()

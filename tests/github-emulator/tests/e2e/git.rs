@@ -116,5 +116,26 @@ async fn the_git_cli_clones_and_pushes_with_a_token_in_the_url() {
     .await
     .expect("the git thread");
     assert_eq!(emulator.branch_sha(REPO, "from-cli"), Some(pushed));
+    emulator.assert_conformant();
     emulator.shutdown().await;
+}
+
+#[test]
+fn a_spawned_emulator_serves_synchronous_callers() {
+    let emulator = plangate_github_emulator::GithubEmulator::spawn(GithubEmulatorConfig::default())
+        .expect("the emulator starts");
+    emulator.add_token(
+        TOKEN,
+        "plangate-bot",
+        plangate_github_emulator::TokenScope::All,
+    );
+    emulator.create_repo(REPO, "main").expect("created");
+    let url = emulator
+        .git_url(REPO)
+        .replace("http://", &format!("http://x:{TOKEN}@"));
+    let directory = tempfile::tempdir().expect("a temporary directory");
+    git(directory.path(), &["clone", "--quiet", &url, "work"]);
+    let readme = std::fs::read_to_string(directory.path().join("work/README.md")).expect("cloned");
+    assert_eq!(readme, "# gitops\n");
+    emulator.assert_conformant();
 }
