@@ -864,7 +864,7 @@ fn merge_pull(shared: &Shared, request: &Request, full_name: &str, number: u64) 
             pull.open = false;
             pull.closed_at = Some(time.clone());
             pull.updated_at.clone_from(&time);
-            pull.closed_tips = Some((head.to_string(), tip.to_string()));
+            pull.closed_tips = Some((head.to_string(), base.to_string()));
             pull.merged = Some(Merged {
                 sha: tip.to_string(),
                 at: time,

@@ -105,7 +105,8 @@ pub(crate) struct Pull {
     pub(crate) updated_at: String,
     pub(crate) closed_at: Option<String>,
     pub(crate) merged: Option<Merged>,
-    /// The head and base tips when the pull request was closed (the head branch may go).
+    /// The head and base tips when the pull request was closed, the base as it was before a
+    /// merge (so its commits and files stay what they were; the head branch may go).
     pub(crate) closed_tips: Option<(String, String)>,
     pub(crate) reviews: Vec<Review>,
     /// Successful merge calls.

@@ -299,6 +299,7 @@ async fn merges_write_merge_squash_and_rebase_commits() {
     assert_eq!(github_error(invalid).status_code.as_u16(), 422);
 
     let base_before = emulator.branch_sha(REPO, "main").expect("main");
+    let base_before_copy = base_before.clone();
     let merged = pulls
         .merge(1)
         .sha(merge_head.clone())
@@ -319,7 +320,7 @@ async fn merges_write_merge_squash_and_rebase_commits() {
     let repository = bare(&emulator);
     assert_eq!(
         parents(&repository, &merge_sha),
-        vec![base_before, merge_head]
+        vec![base_before_copy, merge_head]
     );
     let message = repository
         .find_commit(git2::Oid::from_str(&merge_sha).expect("sha"))
@@ -340,6 +341,16 @@ async fn merges_write_merge_squash_and_rebase_commits() {
         Some(LOGIN)
     );
     assert!(pulls.is_merged(1).await.expect("answered"));
+    let files = pulls.list_files(1).await.expect("files");
+    assert_eq!(
+        files.items.len(),
+        1,
+        "a merged pull request keeps its files"
+    );
+    assert_eq!(
+        pull.base.sha, base_before,
+        "the base as it was before the merge"
+    );
     let error = github_error(pulls.merge(1).send().await);
     assert_eq!(error.status_code.as_u16(), 405);
     assert_eq!(error.message, "Pull Request is not mergeable");
