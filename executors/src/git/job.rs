@@ -122,9 +122,7 @@ impl Job {
             .or_else(|| instance.and_then(|instance| instance.token_env.clone()));
         let token = match variable {
             Some(variable) => Some(Token {
-                value: std::env::var(&variable)
-                    .ok()
-                    .filter(|value| !value.is_empty()),
+                value: lookup(&variable),
                 variable,
             }),
             None => lookup(DEFAULT_TOKEN_ENV).map(|value| Token {
@@ -362,6 +360,26 @@ mod tests {
             "https://github.com/o/r and http://[REDACTED]@h:80"
         );
         assert_eq!(redact_userinfo("/srv/git/r.git"), "/srv/git/r.git");
+    }
+
+    #[test]
+    fn the_token_is_redacted_wherever_it_appears() {
+        let action: GitAction =
+            serde_yaml::from_str("op: push\ntoken_env: DEPLOY_GH").expect("valid");
+        let ctx = ActionContext::new(
+            "run",
+            plangate_plans::TaskId::new("t").expect("valid id"),
+            "/plans",
+        );
+        let env = BTreeMap::from([("DEPLOY_GH".to_owned(), "abc123-secret".to_owned())]);
+        let job = Job::new(&action, &ctx, &env).expect("a job");
+        assert_eq!(
+            job.redact("said abc123-secret to https://u:abc123-secret@h/r.git"),
+            "said [REDACTED] to https://[REDACTED]@h/r.git"
+        );
+        assert_eq!(job.repo, Path::new("/plans/."));
+        let token = job.token.as_ref().expect("a token");
+        assert_eq!(token.variable, "DEPLOY_GH");
     }
 
     #[test]
