@@ -173,10 +173,17 @@ pub(super) fn finish(job: &Job, prepared: Prepared) -> Step<(GitEvidence, String
             let repo = job.open()?;
             if let Some(upstream) = &create {
                 set_ref(job, &repo, &name, target, None, &message)?;
-                let mut branch = repo
+                // The upstream is a convenience: a branch without one is
+                // still the branch asked for.
+                let tracked = repo
                     .find_branch(short_ref(&name), BranchType::Local)
-                    .map_err(job.git())?;
-                branch.set_upstream(Some(upstream)).map_err(job.git())?;
+                    .and_then(|mut branch| branch.set_upstream(Some(upstream)));
+                if let Err(error) = tracked {
+                    tracing::warn!(
+                        error = %job.redact(error.message()),
+                        "failed to set the upstream of a branch checked out from a remote-tracking one"
+                    );
+                }
             }
             switch_to(job, &repo, Some(&name), target)?;
             match create {

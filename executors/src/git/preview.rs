@@ -1,7 +1,10 @@
 //! `preview`: what a git action would do, found without changing anything.
 //!
-//! The preview runs the operation's first step in dry-run mode (it writes no
-//! object) and describes its plan; a first step that would refuse the action
+//! The preview runs the operation's first step in dry-run mode and describes
+//! its plan: it moves no ref and writes no index or working tree (a commit's
+//! preview stages in memory, which hashes the changed files into
+//! unreferenced blobs, as `git add` would; a tag's or merge's builds no
+//! object); a first step that would refuse the action
 //! (a branch that exists elsewhere, a merge that conflicts, a push that is
 //! not a fast-forward, a clone into a non-empty folder) makes the preview
 //! `blocked` with that reason. A push preview connects to the remote to read

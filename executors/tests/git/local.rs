@@ -454,3 +454,93 @@ async fn commit_preview_counts_the_files() {
     let index = repo.index().expect("index");
     assert!(index.get_path(std::path::Path::new("new.txt"), 0).is_none());
 }
+
+#[tokio::test]
+async fn a_commit_is_reverted_even_after_the_branch_moved_and_a_conflict_fails() {
+    let sandbox = Sandbox::new();
+    let repo = sandbox.repo("work");
+    write(&repo, "b.txt", "b\n");
+    let (ctx, _) = ctx(&sandbox);
+    let action = git("op: commit\nrepo: work\nmessage: add b");
+    let outcome = apply(&action, &ctx).await;
+    assert_succeeded(&outcome);
+
+    // Someone commits on top, touching another file: the revert still works.
+    write(&repo, "c.txt", "c\n");
+    let later = commit_all(&repo, "add c");
+    let undone = rollback(&action, &outcome, &ctx).await;
+    assert_succeeded(&undone);
+    let revert = repo
+        .find_commit(sha(&repo, "refs/heads/main").expect("main"))
+        .expect("revert");
+    assert_eq!(revert.parent_id(0).expect("parent"), later);
+    assert_eq!(read(&repo, "b.txt"), None);
+    assert_eq!(read(&repo, "c.txt").as_deref(), Some("c\n"));
+
+    // A commit whose file is changed again afterwards: its revert conflicts.
+    write(&repo, "a.txt", "two\n");
+    let outcome = apply(&git("op: commit\nrepo: work\nmessage: a two"), &ctx).await;
+    assert_succeeded(&outcome);
+    write(&repo, "a.txt", "three\n");
+    let moved = commit_all(&repo, "a three");
+    let refused = rollback(
+        &git("op: commit\nrepo: work\nmessage: a two"),
+        &outcome,
+        &ctx,
+    )
+    .await;
+    assert_failed_with(&refused, "conflicts: a.txt");
+    assert_eq!(sha(&repo, "refs/heads/main"), Some(moved));
+    assert!(is_clean(&repo));
+}
+
+#[tokio::test]
+async fn checkout_creates_a_branch_from_origin_and_its_rollback_deletes_it() {
+    let sandbox = Sandbox::new();
+    let repo = sandbox.repo("work");
+    let head = sha(&repo, "refs/heads/main").expect("main");
+    repo.remote("origin", "/nonexistent/remote.git")
+        .expect("origin");
+    repo.reference("refs/remotes/origin/topic", head, false, "test")
+        .expect("tracking ref");
+    let (ctx, _) = ctx(&sandbox);
+    let action = git("op: checkout\nrepo: work\nbranch: topic");
+    let outcome = apply(&action, &ctx).await;
+    assert_succeeded(&outcome);
+    assert!(
+        outcome.stdout_tail.contains("tracking origin/topic"),
+        "{outcome:#?}"
+    );
+    assert_eq!(repo.head().expect("head").name(), Ok("refs/heads/topic"));
+    assert_eq!(
+        repo.find_branch("topic", git2::BranchType::Local)
+            .expect("branch")
+            .upstream()
+            .expect("upstream")
+            .name()
+            .ok()
+            .flatten(),
+        Some("origin/topic")
+    );
+    let undone = rollback(&action, &outcome, &ctx).await;
+    assert_succeeded(&undone);
+    assert_eq!(repo.head().expect("head").name(), Ok("refs/heads/main"));
+    assert_eq!(sha(&repo, "refs/heads/topic"), None);
+}
+
+#[tokio::test]
+async fn a_passed_deadline_times_out_before_any_change() {
+    let sandbox = Sandbox::new();
+    let repo = sandbox.repo("work");
+    let before = sha(&repo, "refs/heads/main");
+    let (ctx, _) = ctx(&sandbox);
+    let ctx = ctx.with_deadline(tokio::time::Instant::now());
+    let outcome = apply(&git("op: tag\nrepo: work\ntag: late"), &ctx).await;
+    assert_eq!(
+        outcome.status,
+        plangate_executors::OutcomeStatus::TimedOut,
+        "{outcome:#?}"
+    );
+    assert_eq!(sha(&repo, "refs/tags/late"), None);
+    assert_eq!(sha(&repo, "refs/heads/main"), before);
+}

@@ -246,3 +246,43 @@ async fn the_token_never_appears() {
     assert!(!all.contains(TOKEN), "the token leaked: {all}");
     assert!(all.contains(REDACTED), "{all}");
 }
+
+#[tokio::test]
+async fn clone_of_a_branch_into_an_empty_folder_and_rollback_empties_it() {
+    let sandbox = Sandbox::new();
+    let repo = sandbox.repo("work");
+    let bare = sandbox.bare_remote(&repo, "remote.git");
+    let head = repo.head().expect("head").peel_to_commit().expect("c");
+    repo.branch("release", &head, false).expect("branch");
+    repo.find_remote("origin")
+        .expect("origin")
+        .push(&["refs/heads/release:refs/heads/release"], None)
+        .expect("push");
+    assert!(sha(&bare, "refs/heads/release").is_some());
+    std::fs::create_dir(sandbox.path("copy")).expect("an empty folder");
+    let (ctx, _) = ctx(&sandbox);
+    let action = git(&format!(
+        "op: clone\nrepo: copy\nbranch: release\nurl: {}",
+        sandbox.path("remote.git").display()
+    ));
+    let outcome = apply(&action, &ctx).await;
+    assert_succeeded(&outcome);
+    let copy = open(&sandbox.path("copy"));
+    assert_eq!(copy.head().expect("head").name(), Ok("refs/heads/release"));
+    assert_eq!(
+        outcome.evidence.as_ref().expect("evidence")["clone"]["created_folder"],
+        false
+    );
+    let undone = rollback(&action, &outcome, &ctx).await;
+    assert_succeeded(&undone);
+    assert!(
+        sandbox.path("copy").is_dir(),
+        "the folder it did not create stays"
+    );
+    assert_eq!(
+        std::fs::read_dir(sandbox.path("copy"))
+            .expect("read")
+            .count(),
+        0
+    );
+}
