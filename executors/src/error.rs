@@ -458,6 +458,26 @@ mod tests {
                 false,
             ),
             (
+                ExecutorError::Git {
+                    op: "push",
+                    repo: PathBuf::from("/srv/gitops"),
+                    message: "failed to connect to 127.0.0.1: connection refused".to_owned(),
+                    transient: true,
+                },
+                "libgit2 could not carry out git `push` in `/srv/gitops`: failed to connect to 127.0.0.1: connection refused",
+                true,
+            ),
+            (
+                ExecutorError::Git {
+                    op: "commit",
+                    repo: PathBuf::from("/srv/gitops"),
+                    message: "could not find repository at '/srv/gitops'".to_owned(),
+                    transient: false,
+                },
+                "libgit2 could not carry out git `commit` in `/srv/gitops`: could not find repository at '/srv/gitops'",
+                false,
+            ),
+            (
                 ExecutorError::Checkpoint {
                     source: "disk full".into(),
                 },

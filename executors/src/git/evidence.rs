@@ -7,9 +7,12 @@
 //! person reading the state file. Shas are full hex strings; `null` is a ref
 //! that does not exist.
 
+use plangate_plans::ExecutorKind;
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use super::job::Job;
+use crate::error::ExecutorError;
 
 /// The evidence of one git action.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -137,25 +140,23 @@ impl GitEvidence {
     }
 
     /// The evidence as stored, every text redacted.
-    pub(super) fn to_json(&self, job: &Job) -> serde_json::Value {
+    pub(super) fn to_json(&self, job: &Job) -> Value {
         let value = serde_json::to_value(self)
             .expect("evidence always serialises: it holds only strings, booleans and lists");
         redact_strings(value, job)
     }
 
     /// The evidence an attempt recorded, read back.
-    pub(super) fn parse(
-        evidence: Option<&serde_json::Value>,
-    ) -> Result<Self, crate::error::ExecutorError> {
-        let kind = plangate_plans::ExecutorKind::Git;
-        let evidence = evidence.ok_or(crate::error::ExecutorError::MissingEvidence { kind })?;
+    pub(super) fn parse(evidence: Option<&Value>) -> Result<Self, ExecutorError> {
+        let kind = ExecutorKind::Git;
+        let evidence = evidence.ok_or(ExecutorError::MissingEvidence { kind })?;
         serde_json::from_value(evidence.clone())
-            .map_err(|source| crate::error::ExecutorError::InvalidEvidence { kind, source })
+            .map_err(|source| ExecutorError::InvalidEvidence { kind, source })
     }
 }
 
-fn redact_strings(value: serde_json::Value, job: &Job) -> serde_json::Value {
-    use serde_json::Value;
+/// `value` with every string in it redacted.
+fn redact_strings(value: Value, job: &Job) -> Value {
     match value {
         Value::String(text) => Value::String(job.redact(&text)),
         Value::Array(items) => Value::Array(

@@ -110,7 +110,7 @@ fn remote_failure(job: &Job, seen: &Rc<RefCell<Seen>>, error: &git2::Error) -> F
     if error.code() == git2::ErrorCode::NotFastForward {
         return Fail::Action(format!("rejected (non-fast-forward): {}", error.message()));
     }
-    if error.code() == git2::ErrorCode::Auth || error.class() == git2::ErrorClass::Http {
+    if error.code() == git2::ErrorCode::Auth {
         return Fail::Action(job.redact(error.message()));
     }
     job.git_error(error)
