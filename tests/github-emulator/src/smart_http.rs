@@ -6,8 +6,9 @@
 //! missing or wrong (so libgit2 and git call their credential helpers) and 404 for a repository
 //! the token cannot see, then runs `git http-backend` as a child process with the CGI
 //! environment and the request body on stdin. After a successful `git-receive-pack` (a push)
-//! it re-reads the refs: pull requests whose tips moved get their mergeability recomputed, and
-//! the tiny CI adds its check run.
+//! it re-reads the refs: open pull requests whose head the pushed base now contains become
+//! merged (as on GitHub, by the pusher, with the head as merge commit), pull requests whose tips
+//! moved get their mergeability recomputed, and the tiny CI adds its check run.
 
 use crate::{
     api,
@@ -204,6 +205,7 @@ pub(crate) async fn serve(
             if let Some(repo) = state.repo_mut(&canonical) {
                 repo.pushed_at = now();
             }
+            shared.merge_pushed_heads(&mut state, &canonical, &login);
             shared.after_refs_moved(&mut state, &canonical);
         })
         .await;

@@ -852,6 +852,56 @@ impl Shared {
         }
     }
 
+    /// Marks as merged (by `login`, with the head as merge commit) every open pull request whose
+    /// base branch now contains its head, as GitHub does when the merge is pushed by hand.
+    pub(crate) fn merge_pushed_heads(&self, state: &mut State, full_name: &str, login: &str) {
+        let Ok(repository) = self.open(full_name) else {
+            return;
+        };
+        let numbers: Vec<u64> = state
+            .repo(full_name)
+            .map(|repo| {
+                repo.pulls
+                    .iter()
+                    .filter(|pull| pull.open)
+                    .map(|pull| pull.number)
+                    .collect()
+            })
+            .unwrap_or_default();
+        for number in numbers {
+            let Ok(Some((head, base))) = self.pull_tips(state, full_name, number) else {
+                continue;
+            };
+            let (Ok(head_oid), Ok(base_oid)) = (Oid::from_str(&head), Oid::from_str(&base)) else {
+                continue;
+            };
+            if !gitops::contains(&repository, base_oid, head_oid) {
+                continue;
+            }
+            let before = state
+                .repo(full_name)
+                .and_then(|repo| repo.pull(number))
+                .and_then(|pull| pull.seen_tips.as_ref().map(|(_, base)| base.clone()))
+                .unwrap_or_else(|| base.clone());
+            state.user_id(login);
+            let time = now();
+            if let Some(pull) = state
+                .repo_mut(full_name)
+                .and_then(|repo| repo.pull_mut(number))
+            {
+                pull.open = false;
+                pull.closed_at = Some(time.clone());
+                pull.updated_at.clone_from(&time);
+                pull.closed_tips = Some((head.clone(), before));
+                pull.merged = Some(Merged {
+                    sha: head,
+                    at: time,
+                    by: login.to_owned(),
+                });
+            }
+        }
+    }
+
     /// Notes the pull request's current tips: when they moved, recomputes its conflicts, arms
     /// `mergeable_delay` and runs the tiny CI on a new head.
     fn observe(&self, state: &mut State, repository: &Repository, full_name: &str, number: u64) {

@@ -68,6 +68,32 @@ async fn libgit2_clones_and_pushes_with_a_token() {
         .expect("check runs");
     assert_eq!(runs.total_count, 1);
     assert_eq!(runs.check_runs[0].name, "ci");
+
+    let url = emulator.git_url(REPO);
+    let work = tempfile::tempdir().expect("a temporary directory");
+    let main_before = emulator.branch_sha(REPO, "main").expect("main");
+    tokio::task::spawn_blocking(move || {
+        let repository = clone(&url, &work.path().join("again"), TOKEN).expect("the clone works");
+        push(
+            &repository,
+            "refs/remotes/origin/feature:refs/heads/main",
+            TOKEN,
+        )
+        .expect("a fast-forward push of main");
+    })
+    .await
+    .expect("the git thread");
+    let pull = github
+        .pulls("platform", "gitops")
+        .get(number)
+        .await
+        .expect("read");
+    assert!(
+        pull.merged_at.is_some(),
+        "pushing the head into main merges it"
+    );
+    assert_eq!(pull.merge_commit_sha, Some(pushed.to_string()));
+    assert_eq!(pull.base.sha, main_before);
     emulator.assert_conformant();
     emulator.shutdown().await;
 }
