@@ -286,3 +286,32 @@ async fn clone_of_a_branch_into_an_empty_folder_and_rollback_empties_it() {
         0
     );
 }
+
+#[tokio::test]
+async fn a_cancellation_after_the_checkpoint_pushes_nothing() {
+    let sandbox = Sandbox::new();
+    let repo = sandbox.repo("work");
+    let bare = sandbox.bare_remote(&repo, "remote.git");
+    let before = sha(&bare, "refs/heads/main");
+    write(&repo, "a.txt", "two\n");
+    commit_all(&repo, "second");
+    let (ctx, _) = ctx(&sandbox);
+    let cancel = ctx.cancel.clone();
+    let ctx = ctx.with_checkpoint(move |_| {
+        cancel.cancel();
+        async { Ok::<(), String>(()) }
+    });
+    let action = git("op: push\nrepo: work");
+    let outcome = apply(&action, &ctx).await;
+    assert_eq!(outcome.status, OutcomeStatus::Cancelled, "{outcome:#?}");
+    assert_eq!(sha(&bare, "refs/heads/main"), before);
+    let evidence = outcome.evidence.as_ref().expect("the recorded evidence");
+    assert_eq!(evidence["applied"], false);
+    assert_eq!(
+        GitExecutor::new()
+            .observe(&action, Some(evidence), &crate::support::ctx(&sandbox).0)
+            .await
+            .expect("observe"),
+        Observation::NotApplied
+    );
+}
