@@ -36,6 +36,7 @@ mod api;
 mod cli;
 mod errors;
 mod gitops;
+mod hooks;
 mod render;
 mod server;
 mod smart_http;
@@ -471,6 +472,29 @@ impl GithubEmulator {
         protection: Protection,
     ) -> Result<(), AdminError> {
         self.shared.set_protection(full_name, branch, protection)
+    }
+
+    /// Test hook: the next merge request of a pull request of `full_name` first gets a commit
+    /// pushed onto `branch`, as if someone pushed between the client's check and its merge.
+    pub fn push_before_next_merge(&self, full_name: &str, branch: &str) {
+        self.shared.hooks.push_before_next_merge(full_name, branch);
+    }
+
+    /// Test hook: the next successful merge is done, then its answer is held until
+    /// [`GithubEmulator::release_merge`], so a test can kill the client after GitHub merged
+    /// and before it heard so ([`GithubEmulator::merge_held`] tells when).
+    pub fn hold_next_merge(&self) {
+        self.shared.hooks.hold_next_merge();
+    }
+
+    /// Whether a merge is done and its answer held by [`GithubEmulator::hold_next_merge`].
+    pub fn merge_held(&self) -> bool {
+        self.shared.hooks.holding()
+    }
+
+    /// Sends a held merge answer (to a client that may be gone).
+    pub fn release_merge(&self) {
+        self.shared.hooks.release();
     }
 
     /// Arms the fault switches (replacing the earlier ones; counts of served faults stay).

@@ -233,10 +233,48 @@ async fn authenticate_and_run(
         body: body.to_vec(),
         token,
     };
-    let shared = Arc::clone(shared);
-    tokio::task::spawn_blocking(move || api::handle(&shared, &request))
-        .await
-        .unwrap_or_else(|_| Err(ApiError::basic(500, "Server Error")))
+    // `PUT /repos/{owner}/{repo}/pulls/{number}/merge`, for the test hooks.
+    let merge_of = match request.segments.as_slice() {
+        [repos, owner, repo, pulls, _, merge]
+            if method == Method::PUT
+                && repos == "repos"
+                && pulls == "pulls"
+                && merge == "merge" =>
+        {
+            Some(format!("{owner}/{repo}"))
+        }
+        _ => None,
+    };
+    let push = merge_of.as_deref().and_then(|repository| {
+        shared
+            .hooks
+            .take_push(repository)
+            .map(|branch| (repository.to_owned(), branch))
+    });
+    let handler = Arc::clone(shared);
+    let answer = tokio::task::spawn_blocking(move || {
+        if let Some((repository, branch)) = push {
+            let pushed = handler.commit(
+                &repository,
+                &branch,
+                &[(
+                    "pushed-before-merge.txt",
+                    Some("a push between the check and the merge\n"),
+                )],
+                "a push between the check and the merge",
+            );
+            if let Err(error) = pushed {
+                tracing::error!(%error, "the push before the merge failed");
+            }
+        }
+        api::handle(&handler, &request)
+    })
+    .await
+    .unwrap_or_else(|_| Err(ApiError::basic(500, "Server Error")));
+    if merge_of.is_some() && matches!(&answer, Ok(answer) if answer.status == 200) {
+        shared.hooks.after_merge().await;
+    }
+    answer
 }
 
 /// A JSON response for the admin endpoints.

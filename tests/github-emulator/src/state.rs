@@ -389,6 +389,8 @@ pub(crate) struct Shared {
     /// The configuration.
     pub(crate) config: GithubEmulatorConfig,
     state: Mutex<State>,
+    /// Test hooks around merges.
+    pub(crate) hooks: crate::hooks::Hooks,
 }
 
 impl Shared {
@@ -399,6 +401,7 @@ impl Shared {
             base_url,
             config,
             state: Mutex::new(State::default()),
+            hooks: crate::hooks::Hooks::default(),
         }
     }
 
