@@ -21,6 +21,18 @@ use crate::preview::{ChangeKind, Preview, PreviewChange};
 
 /// The preview of `job`'s action (a [`Job`] with `dry_run` set).
 pub(super) fn preview(job: &Job) -> Step<Preview> {
+    // In a dry run, the repository an earlier task clones does not exist
+    // yet: that is not a failure, and there is nothing to read.
+    if job.action.op != GitOp::Clone && !job.repo.exists() {
+        return Ok(Preview::new(
+            format!(
+                "would {} in `{}`, which does not exist yet (an earlier task may create it); nothing to compare against",
+                job.action.op.as_str(),
+                job.repo_label
+            ),
+            vec![change(job.repo_label.clone(), ChangeKind::Unknown)],
+        ));
+    }
     let result = match job.action.op {
         GitOp::Commit => preview_commit(job),
         _ => ops::prepare(job).map(|prepared| describe(job, &prepared.plan)),

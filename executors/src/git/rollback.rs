@@ -436,11 +436,14 @@ fn undo_push(job: &Job, evidence: &GitEvidence, done: &mut GitEvidence) -> Step<
     });
     Ok(match before {
         Some(before) => format!(
-            "moved {} {} back from {} to {}",
+            "moved {} {} back to {} (it was {} after the push)",
             push.remote,
             push.remote_ref,
-            describe(pushed),
-            short(&before.to_string())
+            short(&before.to_string()),
+            pushed.map_or_else(
+                || "absent".to_owned(),
+                |oid| short(&oid.to_string()).to_owned()
+            )
         ),
         None => format!(
             "deleted {} {} (it did not exist before the push)",

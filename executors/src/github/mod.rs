@@ -378,13 +378,14 @@ fn preview_of(call: &Call<'_>, gate: &Gate) -> Preview {
         .files
         .iter()
         .map(|line| {
-            let change = match line.split(' ').next() {
-                Some("added") => ChangeKind::Create,
-                Some("removed") => ChangeKind::Delete,
+            let (status, file) = line.split_once(' ').unwrap_or(("modified", line));
+            let change = match status {
+                "added" => ChangeKind::Create,
+                "removed" => ChangeKind::Delete,
                 _ => ChangeKind::Update,
             };
             PreviewChange {
-                object: format!("{}:{}", gate.base_ref, line),
+                object: format!("{}:{file}", gate.base_ref),
                 change,
                 diff: None,
             }
