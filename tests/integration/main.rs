@@ -11,12 +11,15 @@
 //!   changed plans, unusable state files, secrets;
 //! - `crash`: kill -9 at random instants, signals, locks, timeouts;
 //! - `kube`: kubectl and Helm plans against the in-repo API emulator, with
-//!   the real binaries.
+//!   the real binaries;
+//! - `github`: GitOps plans (git and github_merge) against the in-repo GitHub
+//!   emulator, with real repositories.
 
 mod cli;
 mod common;
 mod crash;
 mod dry_run;
+mod github;
 mod graph;
 mod kube;
 mod reports;

@@ -474,6 +474,14 @@ impl GithubEmulator {
         self.shared.set_protection(full_name, branch, protection)
     }
 
+    /// Seeds what the binary's `--seed-gitops` seeds: repository `platform/gitops` (a README
+    /// and `clusters/dev/` on `main`), branch `release/next` with one commit, pull request #1
+    /// `release/next` into `main` titled "Release next", an approval from `reviewer`, and
+    /// protection on `main` requiring check `ci` and one approval.
+    pub fn seed_gitops(&self) -> Result<(), AdminError> {
+        cli::seed_gitops(self)
+    }
+
     /// Test hook: the next merge request of a pull request of `full_name` first gets a commit
     /// pushed onto `branch`, as if someone pushed between the client's check and its merge.
     pub fn push_before_next_merge(&self, full_name: &str, branch: &str) {
