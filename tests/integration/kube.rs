@@ -680,7 +680,39 @@ fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
 fn the_marathon_ends_incomplete_at_max_tasks() {
     let cluster = Cluster::new();
     copy_tree(&repo_root().join("examples"), cluster.workspace.path());
-    let finished = cluster.run(["run", "marathon-42.yaml"]);
+    // Its GitOps task merges the release pull request of the seeded GitOps
+    // repository, on the GitHub emulator.
+    let github = plangate_github_emulator::GithubEmulator::spawn(
+        plangate_github_emulator::GithubEmulatorConfig {
+            ci_check: Some("ci".to_owned()),
+            ..plangate_github_emulator::GithubEmulatorConfig::default()
+        },
+    )
+    .expect("the GitHub emulator starts");
+    github.add_token(
+        "marathon-token",
+        "plangate-bot",
+        plangate_github_emulator::TokenScope::All,
+    );
+    github
+        .seed_gitops()
+        .expect("the GitOps repository is seeded");
+    let plan = cluster.workspace.read("marathon-42.yaml");
+    cluster.workspace.write(
+        "marathon-42.yaml",
+        &plan.replace("http://127.0.0.1:8787", &github.api_url()),
+    );
+    let output = cluster
+        .command(["run", "marathon-42.yaml"])
+        .env("GITHUB_TOKEN", "marathon-token")
+        .output()
+        .expect("plangate runs");
+    let finished = Finished {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8(output.stdout).expect("UTF-8"),
+        stderr: String::from_utf8(output.stderr).expect("UTF-8"),
+        dir: tempfile::tempdir().expect("a temp dir"),
+    };
     finished.assert_code(4);
     finished.assert_stderr_contains("incomplete: `max_tasks` 30 reached: 9 tasks deferred\n");
     let report = cluster.workspace.status();
@@ -693,4 +725,7 @@ fn the_marathon_ends_incomplete_at_max_tasks() {
         (30, 9),
         "{states:?}"
     );
+    assert_eq!(states["gitops-implementation"], "succeeded", "{states:?}");
+    assert_eq!(github.merges("platform/gitops", 1), 1);
+    github.assert_conformant();
 }
