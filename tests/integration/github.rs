@@ -398,3 +398,178 @@ fn a_kill_after_the_merge_call_resumes_without_merging_twice() {
     );
     github.emulator.assert_conformant();
 }
+
+/// Rate limits (primary and secondary) and 502/503 answers on the way: the
+/// merge waits them out inside its timeout, each retry is a warning on
+/// stderr, and the evidence counts them.
+#[test]
+fn rate_limits_and_bad_gateways_are_retried_logged_and_counted() {
+    let github = Github::new();
+    github.plan("merge.yaml", &merge_plan(""));
+    github
+        .emulator
+        .set_faults(plangate_github_emulator::Faults {
+            primary_rate_limit: 1,
+            secondary_rate_limit: 1,
+            bad_gateway: 1,
+            service_unavailable: 1,
+            ..plangate_github_emulator::Faults::default()
+        });
+    let run = github.run(["run", "merge.yaml"]);
+    run.assert_code(0);
+    let warnings: Vec<&str> = run
+        .stderr
+        .lines()
+        .filter(|line| {
+            line.starts_with("warning: GitHub answered ") && line.contains("; retrying in ")
+        })
+        .collect();
+    assert_eq!(warnings.len(), 4, "{}", run.stderr);
+    for reason in [
+        "403 (primary-rate-limit: API rate limit exceeded",
+        "403 (secondary-rate-limit: You have exceeded a secondary rate limit",
+        "502 (server-error",
+        "503 (server-error",
+    ] {
+        assert!(run.stderr.contains(reason), "{reason}: {}", run.stderr);
+    }
+    assert!(
+        !run.stderr.lines().any(|line| line.starts_with("error:")),
+        "no false alarm: {}",
+        run.stderr
+    );
+    let report = github.run(["report"]);
+    assert!(
+        report.stdout.contains("4 GitHub request(s) retried"),
+        "{}",
+        report.stdout
+    );
+    assert_eq!(github.emulator.merges(REPO, 1), 1);
+    github.emulator.assert_conformant();
+}
+
+/// A local clone of the GitOps repository in the workspace, with an identity.
+fn clone_into(github: &Github, folder: &str) -> Repository {
+    let path = github.workspace.path().join(folder);
+    let mut callbacks = git2::RemoteCallbacks::new();
+    callbacks.credentials(|_, _, _| git2::Cred::userpass_plaintext("x-access-token", TOKEN));
+    let mut fetch = git2::FetchOptions::new();
+    fetch.remote_callbacks(callbacks);
+    let repository = git2::build::RepoBuilder::new()
+        .fetch_options(fetch)
+        .branch("release/next")
+        .clone(&github.emulator.git_url(REPO), &path)
+        .expect("the clone works");
+    let mut config = repository.config().expect("a config");
+    config.set_str("user.name", "Dev").expect("a name");
+    config
+        .set_str("user.email", "dev@example.com")
+        .expect("an email");
+    repository
+}
+
+/// Commit, tag and push with the git executor, then a failing task: the
+/// run's rollback reverts the commit, deletes the tag and moves the pushed
+/// branch back on the remote.
+#[test]
+fn git_commit_tag_and_push_are_rolled_back_automatically() {
+    let github = Github::new();
+    let _clone = clone_into(&github, "gitops");
+    github
+        .workspace
+        .write("gitops/clusters/dev/web.yaml", "replicas: 2\n");
+    let remote_before = github
+        .emulator
+        .branch_sha(REPO, "release/next")
+        .expect("the release branch");
+    github.plan(
+        "git.yaml",
+        "version: 1\nname: git-ops\npolicy: {max_risk: medium, require_rollback: medium, on_failure: rollback-run, concurrency: 1}\ndefaults: {timeout: 1m}\nphases:\n  - id: publish\n    tasks:\n      - id: commit\n        risk: medium\n        run: {git: {op: commit, repo: gitops, message: 'Scale web to 2'}}\n        rollback: auto\n      - id: tag\n        risk: medium\n        needs: [commit]\n        run: {git: {op: tag, repo: gitops, tag: v1.2.0, message: 'Release 1.2.0'}}\n        rollback: auto\n      - id: push\n        risk: medium\n        needs: [tag]\n        run: {git: {op: push, repo: gitops, force_rollback: true}}\n        rollback: auto\n      - id: smoke-test\n        risk: low\n        needs: [push]\n        run: {shell: [sh, -c, 'echo smoke test failed >&2; exit 1']}\n",
+    );
+    let run = github.run(["run", "git.yaml"]);
+    assert_ne!(run.code, 0, "{}", run.stderr);
+    let status = github.workspace.status();
+    for id in ["commit", "tag", "push"] {
+        assert_eq!(task(&status, id)["state"], "rolled-back", "{status:#}");
+    }
+    // The remote is back where it was; the tag is gone; the commit is reverted.
+    assert_eq!(
+        github.emulator.branch_sha(REPO, "release/next").as_deref(),
+        Some(remote_before.as_str())
+    );
+    let local = Repository::open(github.workspace.path().join("gitops")).expect("the clone");
+    assert!(
+        local.find_reference("refs/tags/v1.2.0").is_err(),
+        "the tag is deleted"
+    );
+    let head = local
+        .head()
+        .expect("a head")
+        .peel_to_commit()
+        .expect("a commit");
+    assert!(
+        head.message()
+            .unwrap_or_default()
+            .starts_with("Revert \"Scale web to 2\""),
+        "{:?}",
+        head.message()
+    );
+    assert!(
+        !github
+            .workspace
+            .path()
+            .join("gitops/clusters/dev/web.yaml")
+            .exists()
+    );
+    let written = github.everything_written(&[&run]);
+    assert!(!contains(&written, TOKEN), "the token leaked");
+}
+
+/// A push whose remote branch moved since (someone else pushed): the
+/// rollback refuses to move it back, names both shas, and leaves it alone.
+#[test]
+fn a_push_rollback_refuses_when_the_remote_moved_since() {
+    let github = Github::new();
+    let _clone = clone_into(&github, "gitops");
+    github
+        .workspace
+        .write("gitops/clusters/dev/web.yaml", "replicas: 2\n");
+    github.plan(
+        "git.yaml",
+        "version: 1\nname: git-push\npolicy: {max_risk: medium, require_rollback: medium, concurrency: 1}\ndefaults: {timeout: 1m}\nphases:\n  - id: publish\n    tasks:\n      - id: commit\n        risk: medium\n        run: {git: {op: commit, repo: gitops, message: 'Scale web to 2'}}\n        rollback: auto\n      - id: push\n        risk: medium\n        needs: [commit]\n        run: {git: {op: push, repo: gitops, force_rollback: true}}\n        rollback: auto\n",
+    );
+    github.run(["run", "git.yaml"]).assert_code(0);
+    let pushed = github
+        .emulator
+        .branch_sha(REPO, "release/next")
+        .expect("the release branch");
+    let moved = github
+        .emulator
+        .commit(
+            REPO,
+            "release/next",
+            &[(
+                "CHANGES.md",
+                Some("# Changes\n\n- Someone else's change.\n"),
+            )],
+            "someone else pushed",
+        )
+        .expect("another push");
+    assert_ne!(moved, pushed);
+    let rollback = github.run([
+        "rollback",
+        github.workspace.status()["run"].as_str().expect("a run"),
+    ]);
+    assert_ne!(rollback.code, 0, "{}", rollback.stderr);
+    let report = github.run(["report"]);
+    assert!(
+        report.stdout.contains(&pushed[..7]) && report.stdout.contains(&moved[..7]),
+        "{}",
+        report.stdout
+    );
+    assert_eq!(
+        github.emulator.branch_sha(REPO, "release/next").as_deref(),
+        Some(moved.as_str()),
+        "the remote is untouched"
+    );
+}

@@ -259,11 +259,13 @@ impl Api {
         }
         tracing::warn!(
             request,
-            status,
-            reason,
-            wait_ms = wait.as_millis(),
-            %message,
-            "GitHub asked plangate to wait; retrying"
+            "GitHub answered {} ({reason}: {message}); retrying in {}",
+            if status == 0 {
+                "nothing".to_owned()
+            } else {
+                status.to_string()
+            },
+            humanize(wait)
         );
         if let Ok(mut retries) = self.retries.lock() {
             retries.push(Retry {
