@@ -29,6 +29,7 @@
 
 pub mod child_env;
 mod context;
+mod env_overrides;
 mod error;
 mod executor;
 mod git;

@@ -2,7 +2,7 @@
 //! the two steps of each operation (`ops.rs`), its rollback, observation and
 //! preview.
 
-use std::{collections::BTreeMap, sync::Arc, time::Instant};
+use std::{sync::Arc, time::Instant};
 
 use plangate_plans::{Action, ActionSpec, ExecutorKind, Rollback, action::GitAction};
 use serde_json::Value;
@@ -17,6 +17,7 @@ use super::{
 };
 use crate::{
     context::ActionContext,
+    env_overrides::EnvOverrides,
     error::ExecutorError,
     executor::{BoxFuture, Executor},
     outcome::{ActionOutcome, LeftChanges, Observation, OutcomeStatus},
@@ -59,7 +60,7 @@ use crate::{
 /// or errors.
 #[derive(Clone, Debug, Default)]
 pub struct GitExecutor {
-    env: BTreeMap<String, String>,
+    env: EnvOverrides,
 }
 
 impl GitExecutor {
@@ -80,7 +81,7 @@ impl GitExecutor {
     /// ```
     #[must_use]
     pub fn with_env(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
-        self.env.insert(name.into(), value.into());
+        self.env.set(name, value);
         self
     }
 

@@ -4,7 +4,6 @@
 //! ends early ([`Fail`]), and building outcomes.
 
 use std::{
-    collections::BTreeMap,
     path::{Path, PathBuf},
     sync::Arc,
     time::Instant,
@@ -16,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 use super::evidence::GitEvidence;
 use crate::{
     context::ActionContext,
+    env_overrides::EnvOverrides,
     error::ExecutorError,
     outcome::{ActionOutcome, OutcomeStatus},
     process::quote_command,
@@ -90,14 +90,9 @@ impl Job {
     pub(super) fn new(
         action: &GitAction,
         ctx: &ActionContext,
-        env: &BTreeMap<String, String>,
+        env: &EnvOverrides,
     ) -> Result<Self, ExecutorError> {
-        let lookup = |name: &str| {
-            env.get(name)
-                .cloned()
-                .or_else(|| std::env::var(name).ok())
-                .filter(|value| !value.is_empty())
-        };
+        let lookup = |name: &str| env.get(name);
         let instance = match &ctx.instance {
             Some(instance) if instance.kind != ExecutorKind::Git => {
                 return Err(ExecutorError::InstanceKind {
@@ -371,7 +366,8 @@ mod tests {
             plangate_plans::TaskId::new("t").expect("valid id"),
             "/plans",
         );
-        let env = BTreeMap::from([("DEPLOY_GH".to_owned(), "abc123-secret".to_owned())]);
+        let mut env = EnvOverrides::default();
+        env.set("DEPLOY_GH", "abc123-secret");
         let job = Job::new(&action, &ctx, &env).expect("a job");
         assert_eq!(
             job.redact("said abc123-secret to https://u:abc123-secret@h/r.git"),

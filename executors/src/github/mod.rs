@@ -11,7 +11,7 @@ mod api;
 mod gate;
 mod gitwork;
 
-use std::{borrow::Cow, collections::BTreeMap, fmt, sync::Arc};
+use std::{borrow::Cow, sync::Arc};
 
 use http::Method;
 use octocrab::models::{commits::CommitComparison, pulls::PullRequest};
@@ -25,6 +25,7 @@ use tokio::time::Instant;
 
 use crate::{
     context::ActionContext,
+    env_overrides::EnvOverrides,
     error::ExecutorError,
     executor::{BoxFuture, Executor},
     kube::ScratchDir,
@@ -56,18 +57,10 @@ const API_URL_ENV: &str = "GITHUB_API_URL";
 /// let executor = GithubMergeExecutor::new().with_env("GITHUB_TOKEN", "ghp_example");
 /// assert_eq!(executor.kind(), plangate_plans::ExecutorKind::GithubMerge);
 /// ```
-#[derive(Default)]
+#[derive(Clone, Debug, Default)]
 pub struct GithubMergeExecutor {
     /// Variables read before the process environment.
-    env: BTreeMap<String, String>,
-}
-
-impl fmt::Debug for GithubMergeExecutor {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("GithubMergeExecutor")
-            .field("env", &self.env.keys().collect::<Vec<_>>())
-            .finish()
-    }
+    env: EnvOverrides,
 }
 
 impl GithubMergeExecutor {
@@ -81,15 +74,12 @@ impl GithubMergeExecutor {
     /// (a token, `GITHUB_API_URL`): for embedding plangate, and for tests.
     #[must_use]
     pub fn with_env(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
-        self.env.insert(name.into(), value.into());
+        self.env.set(name, value);
         self
     }
 
     fn var(&self, name: &str) -> Option<String> {
-        self.env
-            .get(name)
-            .cloned()
-            .or_else(|| std::env::var(name).ok())
+        self.env.get(name)
     }
 }
 
@@ -254,7 +244,7 @@ fn call<'a>(
         }
         None => {
             return Err(failure(format!(
-                "the token variable `{token_env}` is not set; export it (or name another with `token_env`)"
+                "the token variable `{token_env}` is not set (or empty); export it (or name another with `token_env`)"
             )));
         }
     };
