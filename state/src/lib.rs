@@ -41,7 +41,8 @@
 //! `PRAGMA application_id` = [`APPLICATION_ID`]), was written by a newer
 //! plangate ([`OpenStoreError::NewerSchema`]) or fails `PRAGMA quick_check`
 //! ([`OpenStoreError::Corrupt`]). Then it migrates the schema to
-//! [`SCHEMA_VERSION`] (`PRAGMA user_version`), one transaction per migration.
+//! [`SCHEMA_VERSION`] (`PRAGMA user_version`): a new file gets the whole
+//! schema in one transaction, an older file one transaction per migration.
 //!
 //! # Schema (version 4)
 //!

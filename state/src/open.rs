@@ -9,7 +9,9 @@
 //! The one exception is SQLite's own crash recovery: a hot rollback journal
 //! is rolled back first (see [`roll_back_hot_journal`]).
 //!
-//! A new file is migrated before it is switched to WAL, so that its first
+//! A new file gets its whole schema in one transaction (see
+//! [`create_schema`]); an older file is migrated one transaction per
+//! migration. A new file is migrated before it is switched to WAL, so that its first
 //! pages are written to the main file itself: SQLite discards the `-wal` of a
 //! database file that has no pages, and a crash right after creation must not
 //! lose the schema.
@@ -531,6 +533,9 @@ fn migrate(connection: &mut Connection, path: &Path) -> Result<(), OpenStoreErro
     if current == i64::from(SCHEMA_VERSION) {
         return Ok(());
     }
+    if current == 0 {
+        return create_schema(connection, path, read_version);
+    }
     for (index, migration) in MIGRATIONS.iter().enumerate() {
         let version = u32::try_from(index + 1).expect("migrations are few, so they fit in u32");
         let migrate_error = |source| OpenStoreError::Migrate {
@@ -552,6 +557,46 @@ fn migrate(connection: &mut Connection, path: &Path) -> Result<(), OpenStoreErro
         applied.map_err(migrate_error)?;
     }
     Ok(())
+}
+
+/// Builds the whole schema of a blank file in one transaction: every
+/// migration in order, then `user_version` and `application_id`, with one
+/// commit (a few fsyncs) instead of one per migration. The statements are the
+/// migrations themselves, so a new file gets exactly the schema an old file
+/// migrated step by step gets.
+///
+/// The transaction runs with `foreign_keys=OFF`, as a migration that rebuilds
+/// tables needs; the tables are empty, so nothing can violate a key.
+fn create_schema(
+    connection: &mut Connection,
+    path: &Path,
+    read_version: impl Fn(&Connection) -> rusqlite::Result<i64>,
+) -> Result<(), OpenStoreError> {
+    let migrate_error = |source| OpenStoreError::Migrate {
+        path: path.to_owned(),
+        version: SCHEMA_VERSION,
+        source,
+    };
+    connection
+        .pragma_update(None, "foreign_keys", false)
+        .map_err(migrate_error)?;
+    let created = (|| {
+        let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        // Another process may have created the schema since the check.
+        if read_version(&transaction)? != 0 {
+            return Ok(());
+        }
+        for migration in MIGRATIONS {
+            transaction.execute_batch(migration.sql)?;
+        }
+        transaction.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+        transaction.pragma_update(None, "application_id", APPLICATION_ID)?;
+        transaction.commit()
+    })();
+    connection
+        .pragma_update(None, "foreign_keys", true)
+        .map_err(migrate_error)?;
+    created.map_err(migrate_error)
 }
 
 /// Applies one migration in its own transaction, unless another process
@@ -759,6 +804,48 @@ mod tests {
             crate::TaskState::Running
         );
         assert!(store.integrity_check().expect("the check runs"));
+    }
+
+    /// `sqlite_master` without the root pages, which depend on the order
+    /// the pages were allocated in.
+    fn schema_of(path: &Path) -> Vec<(String, String, String, Option<String>)> {
+        let connection = Connection::open(path).expect("the file opens");
+        let mut statement = connection
+            .prepare("SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY type, name")
+            .expect("the schema is readable");
+        statement
+            .query_map([], |row| {
+                Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+            })
+            .and_then(Iterator::collect)
+            .expect("the schema is readable")
+    }
+
+    #[test]
+    fn a_new_file_has_the_schema_of_a_file_migrated_from_version_1() {
+        let dir = tempfile::tempdir().expect("temporary folders can be created");
+        let fresh = dir.path().join("fresh.db");
+        drop(Store::open(&fresh).expect("a new store opens"));
+
+        let migrated = dir.path().join("migrated.db");
+        let connection = Connection::open(&migrated).expect("a database can be made");
+        connection
+            .execute_batch(MIGRATIONS[0].sql)
+            .and_then(|()| connection.pragma_update(None, "user_version", 1))
+            .and_then(|()| connection.pragma_update(None, "application_id", APPLICATION_ID))
+            .expect("a version 1 file can be written");
+        drop(connection);
+        drop(Store::open(&migrated).expect("a version 1 file opens"));
+
+        let schema = schema_of(&fresh);
+        assert!(schema.len() > 10, "{schema:?}");
+        assert_eq!(schema, schema_of(&migrated));
+        for path in [&fresh, &migrated] {
+            let store = Store::open(path).expect("the store reopens");
+            assert_eq!(pragma::<u32>(&store, "user_version"), SCHEMA_VERSION);
+            assert_eq!(pragma::<i32>(&store, "application_id"), APPLICATION_ID);
+            assert_eq!(pragma::<i64>(&store, "foreign_keys"), 1);
+        }
     }
 
     #[test]
