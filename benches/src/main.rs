@@ -4,20 +4,27 @@
 //! temporary folder, exactly as a user would, and prints Markdown tables:
 //!
 //! 1. `plangate run` of no-op `shell` tasks (`true`), independent and chained,
-//!    every task state change checkpointed to SQLite (the default), next to
-//!    `make -j2` running the same tasks from a generated Makefile, and next to
-//!    `plangate validate` of the same plan, which isolates the cost of loading
-//!    the plan from the cost of executing it;
-//! 2. `plangate plan PLAN --format json`, the dry run, on a large plan;
-//! 3. `plangate resume` of a run stopped halfway by a failing gate task.
+//!    every task state change committed to SQLite (the default), next to
+//!    `make -r -s -j2` running the same tasks from a generated Makefile, and
+//!    next to `plangate validate` of the same plan, which isolates the cost of
+//!    loading the plan from the cost of executing it;
+//! 2. the time from spawning `plangate run` (and `make`) to the first task's
+//!    process starting, on a 100-task plan;
+//! 3. `plangate plan PLAN --format json`, the dry run, and `plangate
+//!    validate` on large plans, in block YAML and in flow style (JSON);
+//! 4. `plangate resume` of a run stopped halfway by a failing gate task;
+//! 5. a 10,000-task run on a state file that already holds 50 earlier runs,
+//!    against the same run on a fresh state file.
 //!
-//! Wall time is `Instant` around the spawned process. Peak memory is the
-//! child's maximum resident set size as GNU `time -f %M` reports it (the
-//! kernel's `ru_maxrss` of the waited child and its reaped descendants), or,
-//! without GNU time, the largest `VmHWM` read from `/proc/PID/status` while
-//! polling. Each measurement is repeated (three times, once with `--quick`)
-//! and the median is reported; a measurement that exceeds `--timeout` has its
-//! process group killed and is reported as over the limit.
+//! Commands that are compared run interleaved, one pair (or round) after the
+//! other (make, plangate, make, plangate, ...), so that a drift in the speed
+//! of the shared machine hits both sides alike; a ratio is taken pair by pair
+//! and reported as its minimum, median and maximum, as is every time. The load
+//! average is printed before and after each table. Wall time is `Instant`
+//! around the spawned process; peak memory is the `ru_maxrss` that `wait4(2)`
+//! returns for the reaped child (the largest of it and its reaped
+//! descendants). A measurement that exceeds `--timeout` has its process group
+//! killed and is reported as over the limit.
 //!
 //! The workloads are fixed by the benchmark's brief and are not tuned to
 //! flatter the engine: see `benches/README.md`.
@@ -29,11 +36,12 @@ use std::{
     fmt::Write as _,
     fs,
     io::{self, Write as _},
+    os::unix::process::{CommandExt as _, ExitStatusExt as _},
     path::{Path, PathBuf},
-    process::{Command, ExitCode, Stdio},
+    process::{Command, ExitCode, ExitStatus, Stdio},
     sync::{
         Arc,
-        atomic::{AtomicBool, AtomicU64, Ordering},
+        atomic::{AtomicBool, Ordering},
         mpsc,
     },
     thread,
@@ -47,25 +55,42 @@ type Result<T, E = Box<dyn Error>> = std::result::Result<T, E>;
 const POLICY: &str =
     "policy: {max_tasks: none, budget: none, require_rollback: none, concurrency: 2}";
 
-/// The brief's targets.
-const MAKE_RATIO_TARGET: f64 = 2.0;
-const PLAN_TARGET: Duration = Duration::from_secs(1);
-const RESUME_TARGET: Duration = Duration::from_millis(500);
+/// Issue 11's targets.
+const RUN_RATIO_TARGET: f64 = 1.5;
+const CHAIN_RATIO_TARGET: f64 = 1.3;
+const HISTORY_RATIO_TARGET: f64 = 1.05;
+const FIRST_TASK_TARGET: f64 = 0.020;
+const PLAN_TARGET: f64 = 0.5;
+const PLAN_MEMORY_TARGET_KIB: u64 = 250 * 1024;
+const RESUME_TARGET: f64 = 0.1;
+
+/// The hidden first argument with which the bench is its own first task in
+/// the time-to-first-task workload: it writes the real-time clock to a file.
+const STAMP: &str = "--stamp";
 
 const USAGE: &str = "\
 usage: plangate-bench [--plangate PATH] [--quick] [--out FILE] [--timeout SECONDS]
+                      [--pairs N] [--history-runs N]
 
-  --plangate PATH    the plangate binary (default: `plangate` next to this
-                     executable, else target/release/plangate)
-  --quick            one repetition and only the 1,000-task workloads (plus a
-                     10,000-task dry run), to finish in about a minute
-  --out FILE         also write the Markdown tables to FILE
-  --timeout SECONDS  kill a measurement after this long and report it as over
-                     the limit (default: 120, or 20 with --quick)
+  --plangate PATH     the plangate binary (default: `plangate` next to this
+                      executable, else target/release/plangate)
+  --quick             smaller workloads (1,000-task runs, 10,000-task dry
+                      runs) and one pair each unless --pairs is given
+  --out FILE          also write the Markdown tables to FILE
+  --timeout SECONDS   kill a measurement after this long and report it as over
+                      the limit (default: 120, or 20 with --quick)
+  --pairs N           interleaved pairs (or rounds) per comparison (default: 5,
+                      or 1 with --quick)
+  --history-runs N    earlier runs in the state file of the history workload
+                      (default: 50)
 ";
 
 fn main() -> ExitCode {
-    let options = match Options::parse(env::args().skip(1)) {
+    let mut args = env::args().skip(1).peekable();
+    if args.peek().map(String::as_str) == Some(STAMP) {
+        return stamp(args.nth(1));
+    }
+    let options = match Options::parse(args) {
         Ok(Some(options)) => options,
         Ok(None) => {
             let _ = io::stdout().lock().write_all(USAGE.as_bytes());
@@ -85,12 +110,26 @@ fn main() -> ExitCode {
     }
 }
 
+/// `plangate-bench --stamp FILE`: writes the nanoseconds since the epoch to
+/// `FILE`, as the first task of the time-to-first-task workload.
+fn stamp(file: Option<String>) -> ExitCode {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |since| since.as_nanos());
+    match file {
+        Some(file) if fs::write(&file, nanos.to_string()).is_ok() => ExitCode::SUCCESS,
+        _ => ExitCode::FAILURE,
+    }
+}
+
 /// Command-line options.
 struct Options {
     plangate: PathBuf,
     quick: bool,
     out: Option<PathBuf>,
     timeout: Duration,
+    pairs: usize,
+    history_runs: u32,
 }
 
 impl Options {
@@ -100,6 +139,8 @@ impl Options {
         let mut quick = false;
         let mut out = None;
         let mut timeout = None;
+        let mut pairs = None;
+        let mut history_runs = 50;
         while let Some(arg) = args.next() {
             let mut value =
                 |name: &str| args.next().ok_or_else(|| format!("`{name}` needs a value"));
@@ -108,11 +149,15 @@ impl Options {
                 "--quick" => quick = true,
                 "--out" => out = Some(PathBuf::from(value("--out")?)),
                 "--timeout" => {
-                    let text = value("--timeout")?;
-                    let seconds: u64 = text
-                        .parse()
-                        .map_err(|_| format!("`--timeout` takes whole seconds, not `{text}`"))?;
+                    let seconds: u64 = whole_number("--timeout", &value("--timeout")?)?;
                     timeout = Some(Duration::from_secs(seconds.max(1)));
+                }
+                "--pairs" => {
+                    let n: usize = whole_number("--pairs", &value("--pairs")?)?;
+                    pairs = Some(n.max(1));
+                }
+                "--history-runs" => {
+                    history_runs = whole_number("--history-runs", &value("--history-runs")?)?;
                 }
                 "-h" | "--help" => return Ok(None),
                 other => return Err(format!("unexpected argument `{other}`").into()),
@@ -137,12 +182,15 @@ impl Options {
             quick,
             out,
             timeout,
+            pairs: pairs.unwrap_or(if quick { 1 } else { 5 }),
+            history_runs,
         }))
     }
+}
 
-    fn repetitions(&self) -> usize {
-        if self.quick { 1 } else { 3 }
-    }
+fn whole_number<T: std::str::FromStr>(name: &str, text: &str) -> Result<T> {
+    text.parse()
+        .map_err(|_| format!("`{name}` takes a whole number, not `{text}`").into())
 }
 
 /// `plangate` next to this executable (both live in `target/release/`), else
@@ -157,24 +205,46 @@ fn default_plangate() -> PathBuf {
 
 fn run(options: &Options) -> Result<()> {
     let scratch = Scratch::create()?;
-    let meter = Meter::new(options.timeout, scratch.path());
-    let make = make_available();
     let bench = Bench {
         options,
-        meter,
+        meter: Meter {
+            timeout: options.timeout,
+        },
         scratch: scratch.path().to_owned(),
-        make,
+        make: make_available(),
+        myself: env::current_exe()?,
         failures: Cell::new(0),
     };
-    let mut markdown = bench.header()?;
-    markdown.push_str(&bench.run_table()?);
-    markdown.push_str(&bench.plan_table()?);
-    markdown.push_str(&bench.resume_table()?);
-    io::stdout().lock().write_all(markdown.as_bytes())?;
-    if let Some(out) = &options.out {
-        fs::write(out, &markdown)
-            .map_err(|error| format!("cannot write `{}`: {error}", out.display()))?;
-    }
+    let load_before = load_average();
+    // Each table is printed (and written to `--out`) as soon as it is
+    // measured, so that an interrupted benchmark still leaves its tables.
+    let mut out = match &options.out {
+        Some(path) => Some(
+            fs::File::create(path)
+                .map_err(|error| format!("cannot write `{}`: {error}", path.display()))?,
+        ),
+        None => None,
+    };
+    let mut emit = |text: &str| -> Result<()> {
+        let mut stdout = io::stdout().lock();
+        stdout.write_all(text.as_bytes())?;
+        stdout.flush()?;
+        if let Some(file) = &mut out {
+            file.write_all(text.as_bytes())?;
+            file.flush()?;
+        }
+        Ok(())
+    };
+    emit(&bench.header()?)?;
+    emit(&bench.run_table()?)?;
+    emit(&bench.first_task_table()?)?;
+    emit(&bench.plan_table()?)?;
+    emit(&bench.resume_table()?)?;
+    emit(&bench.history_table()?)?;
+    emit(&format!(
+        "Load average over the whole benchmark: {load_before} before, {} after.\n",
+        load_average()
+    ))?;
     match bench.failures.get() {
         0 => Ok(()),
         failed => Err(format!(
@@ -218,6 +288,19 @@ fn make_available() -> bool {
         .is_ok_and(|status| status.success())
 }
 
+/// The 1, 5 and 15 minute load averages of `/proc/loadavg`, as `0.47 1.67 1.51`.
+fn load_average() -> String {
+    fs::read_to_string("/proc/loadavg").map_or_else(
+        |_| "unknown".to_owned(),
+        |text| {
+            text.split_whitespace()
+                .take(3)
+                .collect::<Vec<_>>()
+                .join(" ")
+        },
+    )
+}
+
 /// Progress of the benchmark itself, on stderr.
 fn note(message: &str) {
     let _ = writeln!(io::stderr().lock(), "plangate-bench: {message}");
@@ -226,67 +309,14 @@ fn note(message: &str) {
 // ---------------------------------------------------------------------------
 // Measuring one process.
 
-/// How peak memory is read.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum MemoryMethod {
-    /// `/usr/bin/time -f %M -o FILE`: the kernel's `ru_maxrss` of the child.
-    GnuTime,
-    /// `VmHWM` of `/proc/PID/status`, polled every [`POLL_INTERVAL`].
-    PolledHighWaterMark,
-}
-
-const GNU_TIME: &str = "/usr/bin/time";
-const POLL_INTERVAL: Duration = Duration::from_millis(5);
-
-impl MemoryMethod {
-    fn detect(scratch: &Path) -> Self {
-        let probe = scratch.join("time-probe");
-        let works = Command::new(GNU_TIME)
-            .args(["-f", "%M", "-o"])
-            .arg(&probe)
-            .arg("true")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|status| status.success())
-            && read_kib(&probe).is_some();
-        if works {
-            Self::GnuTime
-        } else {
-            Self::PolledHighWaterMark
-        }
-    }
-
-    fn describe(self) -> &'static str {
-        match self {
-            Self::GnuTime => {
-                "`/usr/bin/time -f %M`: the kernel's `ru_maxrss` of the measured process and \
-                 its reaped children (the largest single process, in practice plangate or make \
-                 itself)"
-            }
-            Self::PolledHighWaterMark => {
-                "the largest `VmHWM` of `/proc/PID/status`, polled every 5 ms (a lower bound: \
-                 growth in the last interval before exit is missed; children are not counted)"
-            }
-        }
-    }
-}
-
-fn read_kib(path: &Path) -> Option<u64> {
-    fs::read_to_string(path)
-        .ok()?
-        .lines()
-        .rev()
-        .find_map(|line| line.trim().parse().ok())
-}
-
 /// One completed measurement.
 #[derive(Clone, Copy)]
 struct Sample {
     wall: Duration,
-    peak_kib: Option<u64>,
-    /// For `resume`: from spawning plangate to the gate task's start, as the
-    /// gate recorded it.
+    /// `ru_maxrss` of the reaped child, in KiB.
+    peak_kib: u64,
+    /// From spawning the command to the moment its first task recorded, for
+    /// workloads whose first task records it.
     to_first_task: Option<Duration>,
 }
 
@@ -299,67 +329,81 @@ enum Outcome {
     Failed(String),
 }
 
+/// Reads what a finished process left behind, given the time it was spawned:
+/// the time to its first task.
+type Probe<'a> = &'a dyn Fn(SystemTime) -> Option<Duration>;
+
+/// Restores the files a command works on before each measurement of it.
+type Prepare<'a> = &'a dyn Fn() -> Result<()>;
+
 /// A command to measure, run in `cwd` with stdout and stderr to files there.
 struct Job<'a> {
-    label: &'a str,
+    label: String,
     program: &'a Path,
     args: Vec<String>,
     cwd: &'a Path,
     expected_exit: i32,
+    prepare: Option<Prepare<'a>>,
+    probe: Option<Probe<'a>>,
 }
 
-struct Meter {
-    method: MemoryMethod,
-    timeout: Duration,
-    rss_file: PathBuf,
-}
-
-impl Meter {
-    fn new(timeout: Duration, scratch: &Path) -> Self {
+impl<'a> Job<'a> {
+    fn new(label: String, program: &'a Path, args: &[&str], cwd: &'a Path) -> Self {
         Self {
-            method: MemoryMethod::detect(scratch),
-            timeout,
-            rss_file: scratch.join("peak-rss"),
+            label,
+            program,
+            args: args.iter().map(|&arg| arg.to_owned()).collect(),
+            cwd,
+            expected_exit: 0,
+            prepare: None,
+            probe: None,
         }
     }
 
-    /// Runs `job` once. A wrong exit code is an error, with the tail of the
-    /// process's stderr: a benchmark of a failing command measures nothing.
-    ///
-    /// `probe` is given the time the process was spawned, once it has exited,
-    /// and may read what the process left behind.
-    fn measure(
-        &self,
-        job: &Job<'_>,
-        probe: impl FnOnce(SystemTime) -> Option<Duration>,
-    ) -> Result<Outcome> {
+    fn expect_exit(mut self, code: i32) -> Self {
+        self.expected_exit = code;
+        self
+    }
+
+    fn prepare(mut self, prepare: Prepare<'a>) -> Self {
+        self.prepare = Some(prepare);
+        self
+    }
+
+    fn probe(mut self, probe: Probe<'a>) -> Self {
+        self.probe = Some(probe);
+        self
+    }
+}
+
+struct Meter {
+    timeout: Duration,
+}
+
+impl Meter {
+    /// Runs `job` once (after its `prepare`). A wrong exit code is a failure,
+    /// with the tail of the process's stderr: a benchmark of a failing command
+    /// measures nothing.
+    fn measure(&self, job: &Job<'_>) -> Result<Outcome> {
+        if let Some(prepare) = job.prepare {
+            prepare()?;
+        }
         let stdout = job.cwd.join("stdout.txt");
         let stderr = job.cwd.join("stderr.txt");
-        let mut command = match self.method {
-            MemoryMethod::GnuTime => {
-                let _ = fs::remove_file(&self.rss_file);
-                let mut command = Command::new(GNU_TIME);
-                command
-                    .args(["-f", "%M", "-o"])
-                    .arg(&self.rss_file)
-                    .arg(job.program);
-                command
-            }
-            MemoryMethod::PolledHighWaterMark => Command::new(job.program),
-        };
+        let mut command = Command::new(job.program);
         command
             .args(&job.args)
             .current_dir(job.cwd)
             .stdin(Stdio::null())
             .stdout(fs::File::create(&stdout)?)
-            .stderr(fs::File::create(&stderr)?);
-        // Its own process group, so that a timeout kills plangate and its
-        // children, not only the `time` wrapper.
-        std::os::unix::process::CommandExt::process_group(&mut command, 0);
+            .stderr(fs::File::create(&stderr)?)
+            // Its own process group, so that a timeout kills plangate and
+            // its children together.
+            .process_group(0);
 
         let started_at = SystemTime::now();
         let start = Instant::now();
-        let mut child = command
+        let child = command
             .spawn()
             .map_err(|error| format!("cannot start `{}`: {error}", job.program.display()))?;
         let pid = child.id();
@@ -378,35 +422,11 @@ impl Meter {
                 }
             })
         };
-        let polled_peak = Arc::new(AtomicU64::new(0));
-        let exited = Arc::new(AtomicBool::new(false));
-        let poller = (self.method == MemoryMethod::PolledHighWaterMark).then(|| {
-            let polled_peak = Arc::clone(&polled_peak);
-            let stop = Arc::clone(&exited);
-            let status = PathBuf::from(format!("/proc/{pid}/status"));
-            thread::spawn(move || {
-                while !stop.load(Ordering::SeqCst) {
-                    let Ok(text) = fs::read_to_string(&status) else {
-                        break;
-                    };
-                    // A zombie has no `VmHWM` line: the process has exited.
-                    let Some(kib) = high_water_mark(&text) else {
-                        break;
-                    };
-                    polled_peak.fetch_max(kib, Ordering::SeqCst);
-                    thread::sleep(POLL_INTERVAL);
-                }
-            })
-        });
-        let status = child.wait()?;
+        let reaped = wait_with_peak_rss(pid);
         let wall = start.elapsed();
-        // The pid is reaped and may be reused: stop polling it.
-        exited.store(true, Ordering::SeqCst);
         let _ = done.send(());
         let _ = watchdog.join();
-        if let Some(poller) = poller {
-            let _ = poller.join();
-        }
+        let (status, peak_kib) = reaped?;
         if timed_out.load(Ordering::SeqCst) {
             return Ok(Outcome::TimedOut);
         }
@@ -422,28 +442,43 @@ impl Meter {
             ));
             return Ok(Outcome::Failed(status.to_string()));
         }
-        let peak_kib = match self.method {
-            MemoryMethod::GnuTime => read_kib(&self.rss_file),
-            MemoryMethod::PolledHighWaterMark => {
-                Some(polled_peak.load(Ordering::SeqCst)).filter(|&kib| kib > 0)
-            }
-        };
         Ok(Outcome::Finished(Sample {
             wall,
             peak_kib,
-            to_first_task: probe(started_at),
+            to_first_task: job.probe.and_then(|probe| probe(started_at)),
         }))
     }
 }
 
-fn high_water_mark(status: &str) -> Option<u64> {
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmHWM:"))?
-        .split_whitespace()
-        .next()?
-        .parse()
-        .ok()
+/// Waits for the child `pid` with `wait4(2)`: its exit status and its
+/// `ru_maxrss` in KiB (the largest resident set of it and of the descendants
+/// it reaped), which `std::process::Child::wait` does not return.
+#[expect(
+    unsafe_code,
+    reason = "wait4(2) is the one call that returns a child's rusage as it is reaped"
+)]
+fn wait_with_peak_rss(pid: u32) -> io::Result<(ExitStatus, u64)> {
+    let pid = libc::pid_t::try_from(pid).map_err(io::Error::other)?;
+    let mut status: libc::c_int = 0;
+    // SAFETY: `rusage` is a plain C struct of integers, for which all zero
+    // bytes are a valid value.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    loop {
+        // SAFETY: both pointers point to live, writable locals of the types
+        // wait4 expects, for the duration of the call.
+        let reaped = unsafe { libc::wait4(pid, &raw mut status, 0, &raw mut usage) };
+        if reaped == pid {
+            break;
+        }
+        let error = io::Error::last_os_error();
+        if error.kind() != io::ErrorKind::Interrupted {
+            return Err(error);
+        }
+    }
+    Ok((
+        ExitStatus::from_raw(status),
+        u64::try_from(usage.ru_maxrss).unwrap_or(0),
+    ))
 }
 
 fn tail(text: &str, lines: usize) -> String {
@@ -451,84 +486,160 @@ fn tail(text: &str, lines: usize) -> String {
     all[all.len().saturating_sub(lines)..].join("\n")
 }
 
-/// The median of repeated measurements, or why there is none: the first
-/// repetition over the limit or failed ends the series.
-#[derive(Clone)]
-enum Median {
-    Of(Sample),
+/// The measurements of one command over the rounds, or why they stopped:
+/// the first measurement over the limit or failed ends the command's series.
+enum Series {
+    Of(Vec<Sample>),
     OverLimit(Duration),
     Failed(String),
 }
 
-impl Median {
-    fn wall(&self) -> Option<Duration> {
+impl Series {
+    fn samples(&self) -> &[Sample] {
         match self {
-            Self::Of(sample) => Some(sample.wall),
-            Self::OverLimit(_) | Self::Failed(_) => None,
+            Self::Of(samples) => samples,
+            Self::OverLimit(_) | Self::Failed(_) => &[],
         }
     }
 
+    fn walls(&self) -> Vec<f64> {
+        self.samples()
+            .iter()
+            .map(|sample| sample.wall.as_secs_f64())
+            .collect()
+    }
+
+    fn median_wall(&self) -> Option<f64> {
+        Spread::of(&self.walls()).map(|spread| spread.median)
+    }
+
+    /// `min / median / max s` of the wall times.
     fn time(&self) -> String {
         match self {
-            Self::Of(sample) => seconds(sample.wall),
-            Self::OverLimit(limit) => format!("> {} (killed)", seconds(*limit)),
+            Self::Of(_) => {
+                Spread::of(&self.walls()).map_or_else(|| "n/a".to_owned(), Spread::seconds)
+            }
+            Self::OverLimit(limit) => format!("> {} (killed)", seconds(limit.as_secs_f64())),
             Self::Failed(reason) => format!("failed ({reason})"),
         }
     }
 
+    /// The median wall time per task.
     fn per_task(&self, tasks: u32) -> String {
         match self {
-            Self::Of(sample) => per_task(sample.wall, tasks),
-            Self::OverLimit(limit) => format!("> {}", per_task(*limit, tasks)),
+            Self::Of(_) => self.median_wall().map_or_else(
+                || "n/a".to_owned(),
+                |median| format!("{:.3} ms", median * 1000.0 / f64::from(tasks)),
+            ),
+            Self::OverLimit(limit) => format!(
+                "> {:.3} ms",
+                limit.as_secs_f64() * 1000.0 / f64::from(tasks)
+            ),
             Self::Failed(_) => "n/a".to_owned(),
         }
     }
 
+    /// The median peak memory.
     fn peak(&self) -> String {
-        match self {
-            Self::Of(Sample {
-                peak_kib: Some(kib),
-                ..
-            }) => mebibytes(*kib),
-            _ => "n/a".to_owned(),
-        }
+        self.median_peak_kib()
+            .map_or_else(|| "n/a".to_owned(), mebibytes)
     }
 
-    /// The median sample's time to its first task (see [`Sample::to_first_task`]).
+    fn median_peak_kib(&self) -> Option<u64> {
+        let mut peaks: Vec<u64> = self
+            .samples()
+            .iter()
+            .map(|sample| sample.peak_kib)
+            .collect();
+        peaks.sort_unstable();
+        peaks.get(peaks.len() / 2).copied()
+    }
+
+    fn first_task(&self) -> Vec<f64> {
+        self.samples()
+            .iter()
+            .filter_map(|sample| sample.to_first_task)
+            .map(|duration| duration.as_secs_f64())
+            .collect()
+    }
+
+    /// `min / median / max s` of the times to the first task.
     fn to_first_task(&self) -> String {
-        match self {
-            Self::Of(Sample {
-                to_first_task: Some(duration),
-                ..
-            }) => seconds(*duration),
-            _ => "n/a".to_owned(),
-        }
+        Spread::of(&self.first_task()).map_or_else(|| "n/a".to_owned(), Spread::seconds)
     }
 
-    /// `yes` or `no` against a time target; `n/a` when the command failed.
-    fn meets(&self, target: Duration) -> &'static str {
+    /// `yes` when every measurement met `target` seconds, `median only` when
+    /// the median did, `no` otherwise.
+    fn meets(&self, target: f64) -> &'static str {
         match self {
-            Self::Of(sample) if sample.wall <= target => "yes",
-            Self::Of(_) | Self::OverLimit(_) => "no",
+            Self::Of(_) => verdict(&self.walls(), target),
+            Self::OverLimit(_) => "no",
             Self::Failed(_) => "n/a",
         }
     }
 }
 
-fn median(mut samples: Vec<Sample>) -> Sample {
-    samples.sort_by_key(|sample| sample.wall);
-    samples[samples.len() / 2]
+/// The ratios `measured / baseline`, pair by pair (the pairs both finished).
+fn ratios(measured: &Series, baseline: &Series) -> Vec<f64> {
+    measured
+        .samples()
+        .iter()
+        .zip(baseline.samples())
+        .map(|(measured, baseline)| measured.wall.as_secs_f64() / baseline.wall.as_secs_f64())
+        .collect()
 }
 
-fn seconds(duration: Duration) -> String {
-    format!("{:.3} s", duration.as_secs_f64())
-}
-
-fn per_task(duration: Duration, tasks: u32) -> String {
-    format!(
-        "{:.3} ms",
-        duration.as_secs_f64() * 1000.0 / f64::from(tasks)
+/// `min / median / max` of the pairwise ratios, as `1.81x / 1.88x / 1.95x`.
+fn ratio_cell(ratios: &[f64]) -> String {
+    Spread::of(ratios).map_or_else(
+        || "n/a".to_owned(),
+        |s| format!("{:.2}x / {:.2}x / {:.2}x", s.min, s.median, s.max),
     )
+}
+
+/// `yes` when every value is within `target`, `median only` when the median
+/// is, `no` otherwise; `n/a` without values.
+fn verdict(values: &[f64], target: f64) -> &'static str {
+    match Spread::of(values) {
+        None => "n/a",
+        Some(spread) if spread.max <= target => "yes",
+        Some(spread) if spread.median <= target => "median only",
+        Some(_) => "no",
+    }
+}
+
+/// The minimum, median and maximum of some measurements.
+#[derive(Clone, Copy)]
+struct Spread {
+    min: f64,
+    median: f64,
+    max: f64,
+}
+
+impl Spread {
+    /// `None` for no values. The median of an even count is the mean of the
+    /// middle two.
+    fn of(values: &[f64]) -> Option<Self> {
+        let mut sorted = values.to_vec();
+        sorted.sort_by(f64::total_cmp);
+        let (&min, &max) = (sorted.first()?, sorted.last()?);
+        let middle = sorted.len() / 2;
+        let median = if sorted.len() % 2 == 1 {
+            sorted[middle]
+        } else {
+            f64::midpoint(sorted[middle - 1], sorted[middle])
+        };
+        Some(Self { min, median, max })
+    }
+
+    /// `0.871 / 0.879 / 0.902 s`.
+    fn seconds(self) -> String {
+        format!("{:.3} / {:.3} / {:.3} s", self.min, self.median, self.max)
+    }
+}
+
+fn seconds(value: f64) -> String {
+    format!("{value:.3} s")
 }
 
 fn file_size(bytes: usize) -> String {
@@ -728,6 +839,101 @@ fn resume_plan(tasks: u32) -> String {
     yaml
 }
 
+/// A dry-run plan of issue 11's shape: phases of 1,000 tasks, each after the
+/// first of its phase needing the one before it, every one `estimate: 30s`,
+/// written in flow style as JSON (which is also YAML) when `json`, else in
+/// block YAML. Both spell the same plan.
+fn chained_plan(tasks: u32, json: bool) -> String {
+    const PER_PHASE: u32 = 1_000;
+    let phases = tasks.div_ceil(PER_PHASE);
+    let mut text = if json {
+        String::from(
+            "{\"version\": 1, \"name\": \"bench-chained\", \"policy\": {\"max_tasks\": \"none\", \
+             \"budget\": \"none\", \"require_rollback\": \"none\", \"concurrency\": 2},\n \"phases\": [\n",
+        )
+    } else {
+        String::from(
+            "version: 1\nname: bench-chained\npolicy:\n  max_tasks: none\n  budget: none\n  \
+             require_rollback: none\n  concurrency: 2\nphases:\n",
+        )
+    };
+    for phase in 0..phases {
+        let first = phase * PER_PHASE;
+        let last = tasks.min(first + PER_PHASE);
+        if json {
+            let _ = writeln!(text, "  {{\"id\": \"p{phase}\", \"tasks\": [");
+        } else {
+            let _ = write!(text, "  - id: p{phase}\n    tasks:\n");
+        }
+        for i in first..last {
+            if json {
+                let needs = if i > first {
+                    format!("\"needs\": [\"t{}\"], ", i - 1)
+                } else {
+                    String::new()
+                };
+                let comma = if i + 1 < last { "," } else { "" };
+                let _ = writeln!(
+                    text,
+                    "    {{\"id\": \"t{i}\", \"risk\": \"low\", \"estimate\": \"30s\", {needs}\"run\": {{\"shell\": [\"true\"]}}}}{comma}"
+                );
+            } else {
+                let _ = write!(
+                    text,
+                    "      - id: t{i}\n        risk: low\n        estimate: 30s\n"
+                );
+                if i > first {
+                    let _ = write!(text, "        needs:\n          - t{}\n", i - 1);
+                }
+                text.push_str("        run:\n          shell:\n            - \"true\"\n");
+            }
+        }
+        if json {
+            let comma = if phase + 1 < phases { "," } else { "" };
+            let _ = writeln!(text, "  ]}}{comma}");
+        }
+    }
+    if json {
+        text.push_str(" ]}\n");
+    }
+    text
+}
+
+/// The time-to-first-task workload: `tasks` tasks where `t0` runs
+/// `stamper --stamp stamp_file` and every other task, `true`, needs `t0`,
+/// so that `t0` is the first process either plangate or make starts.
+fn first_task_plan(tasks: u32, stamper: &Path, stamp_file: &Path) -> String {
+    let mut yaml = format!(
+        "version: 1\nname: bench-first-task\n{POLICY}\nphases:\n  - id: p0\n    tasks:\n      \
+         - {{id: t0, risk: low, run: {{shell: [{:?}, {STAMP:?}, {:?}]}}}}\n",
+        stamper.display().to_string(),
+        stamp_file.display().to_string(),
+    );
+    for i in 1..tasks {
+        let _ = writeln!(
+            yaml,
+            "      - {{id: t{i}, risk: low, needs: [t0], run: {{shell: [\"true\"]}}}}"
+        );
+    }
+    yaml
+}
+
+/// The same for make: `t0`'s recipe runs the stamp (a command without shell
+/// metacharacters, which make executes directly), every other target needs it.
+fn first_task_makefile(tasks: u32, stamper: &Path, stamp_file: &Path) -> String {
+    let all: Vec<String> = (0..tasks).map(|i| format!("t{i}")).collect();
+    let mut makefile = format!(
+        ".PHONY: all {all}\nall: {all}\nt0:\n\t{} {STAMP} {}\n",
+        stamper.display(),
+        stamp_file.display(),
+        all = all.join(" "),
+    );
+    for i in 1..tasks {
+        let _ = write!(makefile, "t{i}: t0\n\ttrue\n");
+    }
+    makefile
+}
+
 // ---------------------------------------------------------------------------
 // The tables.
 
@@ -736,9 +942,15 @@ struct Bench<'a> {
     meter: Meter,
     scratch: PathBuf,
     make: bool,
+    /// This executable, the stamping first task of the time-to-first-task
+    /// workload.
+    myself: PathBuf,
     /// Measurements whose command exited with an unexpected code.
     failures: Cell<usize>,
 }
+
+const MAKE: &str = "make";
+const MAKE_ARGS: [&str; 3] = ["-r", "-s", "-j2"];
 
 impl Bench<'_> {
     fn folder(&self, name: &str) -> Result<PathBuf> {
@@ -751,56 +963,53 @@ impl Bench<'_> {
         &self.options.plangate
     }
 
-    /// `plangate validate plan.yaml` in `folder`: the cost of loading the plan
-    /// alone, which every other command pays first. Measured once: it explains
-    /// the other numbers and is not a result of its own.
-    fn plan_load(&self, folder: &Path, what: &str) -> Result<Median> {
-        let label = format!("validate {what}");
-        let job = Job {
-            label: &label,
-            program: self.plangate(),
-            args: vec!["validate".to_owned(), "plan.yaml".to_owned()],
-            cwd: folder,
-            expected_exit: 0,
-        };
-        self.repeat_probed(&job, 1, || Ok(()), |_| None)
-    }
-
-    /// Measures 3 times (once with `--quick`), after `prepare` each time, and
-    /// takes the median; stops at the first repetition over the limit or failed.
-    fn repeat(&self, job: &Job<'_>, prepare: impl FnMut() -> Result<()>) -> Result<Median> {
-        self.repeat_probed(job, self.options.repetitions(), prepare, |_| None)
-    }
-
-    /// [`Self::repeat`], `repetitions` times, with a [`Meter::measure`] probe.
-    fn repeat_probed(
-        &self,
-        job: &Job<'_>,
-        repetitions: usize,
-        mut prepare: impl FnMut() -> Result<()>,
-        probe: impl Fn(SystemTime) -> Option<Duration>,
-    ) -> Result<Median> {
-        let mut samples = Vec::new();
-        for repetition in 1..=repetitions {
-            prepare()?;
-            note(&format!("{} ({repetition}/{repetitions})", job.label));
-            match self.meter.measure(job, &probe)? {
-                Outcome::Finished(sample) => samples.push(sample),
-                Outcome::TimedOut => {
-                    note(&format!(
-                        "{}: over the {} limit, killed",
-                        job.label,
-                        seconds(self.meter.timeout)
-                    ));
-                    return Ok(Median::OverLimit(self.meter.timeout));
-                }
-                Outcome::Failed(reason) => {
-                    self.failures.set(self.failures.get() + 1);
-                    return Ok(Median::Failed(reason));
+    /// Runs `jobs` one after the other, `rounds` times (A B A B ... for two),
+    /// so that a drift of the machine's speed hits each alike. A job over the
+    /// limit or failed is dropped from the later rounds; the others go on.
+    fn interleave(&self, jobs: &[&Job<'_>], rounds: usize) -> Result<Vec<Series>> {
+        let mut series: Vec<Series> = jobs.iter().map(|_| Series::Of(Vec::new())).collect();
+        for round in 1..=rounds {
+            for (job, series) in jobs.iter().zip(series.iter_mut()) {
+                let Series::Of(samples) = series else {
+                    continue;
+                };
+                note(&format!("{} ({round}/{rounds})", job.label));
+                match self.meter.measure(job)? {
+                    Outcome::Finished(sample) => samples.push(sample),
+                    Outcome::TimedOut => {
+                        note(&format!(
+                            "{}: over the {} limit, killed",
+                            job.label,
+                            seconds(self.meter.timeout.as_secs_f64())
+                        ));
+                        *series = Series::OverLimit(self.meter.timeout);
+                    }
+                    Outcome::Failed(reason) => {
+                        self.failures.set(self.failures.get() + 1);
+                        *series = Series::Failed(reason);
+                    }
                 }
             }
         }
-        Ok(Median::Of(median(samples)))
+        Ok(series)
+    }
+
+    /// [`Self::interleave`] for `options.pairs` rounds, with the load average
+    /// before and after, as a sentence for the table's introduction.
+    fn rounds(&self, jobs: &[&Job<'_>]) -> Result<(Vec<Series>, String)> {
+        let before = load_average();
+        let series = self.interleave(jobs, self.options.pairs)?;
+        Ok((series, format!("{before} before, {} after", load_average())))
+    }
+
+    /// `plangate validate FILE` in `folder`.
+    fn validate_job<'b>(&'b self, folder: &'b Path, file: &str, what: &str) -> Job<'b> {
+        Job::new(
+            format!("validate {what}"),
+            self.plangate(),
+            &["validate", file],
+            folder,
+        )
     }
 
     fn header(&self) -> Result<String> {
@@ -820,16 +1029,13 @@ impl Bench<'_> {
             .output()
             .map(|output| String::from_utf8_lossy(&output.stdout).trim().to_owned())?;
         let make = if self.make {
-            Command::new("make")
-                .arg("--version")
-                .output()
-                .map(|output| {
-                    String::from_utf8_lossy(&output.stdout)
-                        .lines()
-                        .next()
-                        .unwrap_or("make")
-                        .to_owned()
-                })?
+            Command::new(MAKE).arg("--version").output().map(|output| {
+                String::from_utf8_lossy(&output.stdout)
+                    .lines()
+                    .next()
+                    .unwrap_or(MAKE)
+                    .to_owned()
+            })?
         } else {
             "not found (make columns are n/a)".to_owned()
         };
@@ -841,144 +1047,315 @@ impl Bench<'_> {
             self.plangate().display()
         );
         let _ = writeln!(text, "- baseline: {make}");
-        let repetitions = match self.options.repetitions() {
-            1 => "one measurement (`--quick`)".to_owned(),
-            n => format!("median of {n} measurements (*plan load*: one)"),
-        };
         let _ = writeln!(
             text,
-            "- each cell: {repetitions}; a measurement is killed after {}",
-            seconds(self.meter.timeout)
+            "- each cell: min / median / max of {} interleaved pair(s) or round(s), unless it \
+             says median; ratios are taken pair by pair; *plan load* is measured once; a \
+             measurement is killed after {}",
+            self.options.pairs,
+            seconds(self.meter.timeout.as_secs_f64())
         );
-        let _ = writeln!(text, "- peak memory: {}\n", self.meter.method.describe());
+        let _ = writeln!(
+            text,
+            "- peak memory: `ru_maxrss` from `wait4(2)` of the measured process (the largest \
+             single process among it and the children it reaped, in practice plangate or make \
+             itself), median over the rounds"
+        );
+        let _ = writeln!(
+            text,
+            "- *met*: `yes` when every pair (or round) met the target, `median only` when the \
+             median did but not every pair, `no` otherwise"
+        );
+        let _ = writeln!(
+            text,
+            "- load average (1, 5, 15 min) at the start: {}\n",
+            load_average()
+        );
         Ok(text)
     }
 
     fn run_table(&self) -> Result<String> {
+        let workload = |tasks, phases, shape, sync_full| RunWorkload {
+            tasks,
+            phases,
+            shape,
+            sync_full,
+        };
         let mut workloads = vec![
-            RunWorkload {
-                tasks: 1_000,
-                phases: 1,
-                shape: Shape::Independent,
-                sync_full: false,
-            },
-            RunWorkload {
-                tasks: 1_000,
-                phases: 1,
-                shape: Shape::Chain,
-                sync_full: false,
-            },
-            RunWorkload {
-                tasks: 1_000,
-                phases: 1,
-                shape: Shape::Independent,
-                sync_full: true,
-            },
+            workload(1_000, 1, Shape::Independent, false),
+            workload(1_000, 1, Shape::Chain, false),
+            workload(1_000, 1, Shape::Independent, true),
+            workload(2_000, 1, Shape::Independent, false),
         ];
         if !self.options.quick {
             workloads.extend([
-                RunWorkload {
-                    tasks: 10_000,
-                    phases: 1,
-                    shape: Shape::Independent,
-                    sync_full: false,
-                },
-                RunWorkload {
-                    tasks: 10_000,
-                    phases: 1,
-                    shape: Shape::Chain,
-                    sync_full: false,
-                },
-                RunWorkload {
-                    tasks: 10_000,
-                    phases: 10,
-                    shape: Shape::Independent,
-                    sync_full: false,
-                },
+                workload(10_000, 1, Shape::Independent, false),
+                workload(10_000, 1, Shape::Chain, false),
+                workload(10_000, 10, Shape::Independent, false),
             ]);
         }
-        let mut text = String::from(
-            "## `plangate run` against `make -j2`\n\n\
-             No-op tasks (`run: {shell: [\"true\"]}`), concurrency 2, every task state change \
-             committed to the SQLite state file. *Plan load* is `plangate validate` of the same \
-             plan, measured once: parsing and checking it, no state file, nothing run.\n\n\
-             | workload | tasks | plangate run | per task | peak RSS | plan load | make -j2 | per task | ratio to make | within 2x |\n\
-             | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |\n",
-        );
+        let mut rows = String::new();
+        let mut loads = String::new();
         for workload in &workloads {
             let folder = self.folder(&workload.slug())?;
-            let plan_path = folder.join("plan.yaml");
-            fs::write(&plan_path, workload.plan())?;
+            fs::write(folder.join("plan.yaml"), workload.plan())?;
             fs::write(folder.join("Makefile"), workload.makefile())?;
             let name = workload.name();
             let tasks = workload.tasks;
+            let what = format!("{name}, {} tasks", thousands(tasks));
 
             let state = folder.join("state.db");
-            let run_label = format!("run {}, {} tasks", name, thousands(tasks));
-            let run_job = Job {
-                label: &run_label,
-                program: self.plangate(),
-                args: [
+            let remove = || remove_state(&state);
+            let sync = if workload.sync_full { "full" } else { "normal" };
+            let run_job = Job::new(
+                format!("run {what}"),
+                self.plangate(),
+                &[
                     "run",
                     "plan.yaml",
                     "--state",
                     "state.db",
                     "--state-sync",
-                    if workload.sync_full { "full" } else { "normal" },
-                ]
-                .map(str::to_owned)
-                .to_vec(),
-                cwd: &folder,
-                expected_exit: 0,
-            };
-            let run = self.repeat(&run_job, || remove_state(&state))?;
-
-            let validate =
-                self.plan_load(&folder, &format!("{}, {} tasks", name, thousands(tasks)))?;
-
-            let make = if self.make {
-                let make_label = format!("make -j2 {}, {} tasks", name, thousands(tasks));
-                let make_program = PathBuf::from("make");
-                let make_job = Job {
-                    label: &make_label,
-                    program: &make_program,
-                    args: vec!["-r".to_owned(), "-s".to_owned(), "-j2".to_owned()],
-                    cwd: &folder,
-                    expected_exit: 0,
-                };
-                Some(self.repeat(&make_job, || Ok(()))?)
+                    sync,
+                ],
+                &folder,
+            )
+            .prepare(&remove);
+            let make_program = PathBuf::from(MAKE);
+            let make_job = Job::new(
+                format!("make -j2 {what}"),
+                &make_program,
+                &MAKE_ARGS,
+                &folder,
+            );
+            let (series, load) = if self.make {
+                self.rounds(&[&make_job, &run_job])?
             } else {
-                None
+                self.rounds(&[&run_job])?
             };
-            let (make_time, make_per_task, ratio, within) = match make {
+            let (make, run) = match <[Series; 2]>::try_from(series) {
+                Ok([make, run]) => (Some(make), run),
+                Err(mut only) => (None, only.remove(0)),
+            };
+            let load_once =
+                self.interleave(&[&self.validate_job(&folder, "plan.yaml", &what)], 1)?;
+            let validate = load_once[0].time();
+            let target = match (workload.shape, workload.sync_full, tasks) {
+                (Shape::Independent, false, _) => Some(RUN_RATIO_TARGET),
+                (Shape::Chain, false, 1_000) => Some(CHAIN_RATIO_TARGET),
+                _ => None,
+            };
+            let (make_time, make_per_task, ratio, met) = match &make {
                 None => ("n/a".to_owned(), "n/a".to_owned(), "n/a".to_owned(), "n/a"),
                 Some(make) => {
-                    let (ratio, within) = match (run.wall(), make.wall()) {
-                        (Some(run), Some(make)) => {
-                            let ratio = run.as_secs_f64() / make.as_secs_f64();
-                            (
-                                format!("{ratio:.2}x"),
-                                if ratio <= MAKE_RATIO_TARGET {
-                                    "yes"
-                                } else {
-                                    "no"
-                                },
-                            )
-                        }
-                        (None, Some(_)) => ("n/a (run over limit)".to_owned(), "no"),
-                        (_, None) => ("n/a (make over limit)".to_owned(), "n/a"),
-                    };
-                    (make.time(), make.per_task(tasks), ratio, within)
+                    let ratios = ratios(&run, make);
+                    (
+                        make.time(),
+                        make.per_task(tasks),
+                        ratio_cell(&ratios),
+                        target.map_or("-", |target| verdict(&ratios, target)),
+                    )
                 }
             };
+            let target = target.map_or_else(|| "-".to_owned(), |target| format!("<= {target}x"));
             let _ = writeln!(
-                text,
-                "| {name} | {} | {} | {} | {} | {} | {make_time} | {make_per_task} | {ratio} | {within} |",
+                rows,
+                "| {name} | {} | {} | {} | {} | {validate} | {make_time} | {make_per_task} | {ratio} | {target} | {met} |",
                 thousands(tasks),
                 run.time(),
                 run.per_task(tasks),
                 run.peak(),
-                validate.time(),
+            );
+            let _ = writeln!(loads, "- {what}: {load}");
+        }
+        Ok(format!(
+            "## `plangate run` against `make -r -s -j2`\n\n\
+             No-op tasks (`run: {{shell: [\"true\"]}}`), concurrency 2, every task state change \
+             committed to the SQLite state file (a fresh one for each run). make and plangate \
+             run in turn, make first: {pairs} pair(s) per row; the ratio is plangate over make, \
+             pair by pair. *Per task* is the median over the task count. *Plan load* is \
+             `plangate validate` of the same plan, measured once: parsing and checking it, no \
+             state file, nothing run.\n\n\
+             | workload | tasks | plangate run | per task | peak RSS | plan load | make -j2 | per task | ratio to make | target | met |\n\
+             | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |\n\
+             {rows}\nLoad average (1, 5, 15 min) before and after each row's pairs:\n\n{loads}\n",
+            pairs = self.options.pairs,
+        ))
+    }
+
+    fn history_table(&self) -> Result<String> {
+        let tasks: u32 = if self.options.quick { 1_000 } else { 10_000 };
+        let earlier = self.options.history_runs;
+        let workload = RunWorkload {
+            tasks,
+            phases: 1,
+            shape: Shape::Independent,
+            sync_full: false,
+        };
+        let folder = self.folder("history")?;
+        fs::write(folder.join("plan.yaml"), workload.plan())?;
+        let state = folder.join("state.db");
+        let kept = self.folder("history-kept")?;
+        let heading = format!(
+            "## A {}-task run on a state file holding {earlier} earlier runs\n\n",
+            thousands(tasks)
+        );
+
+        // The state file with the earlier runs, made once and copied before
+        // every measurement.
+        remove_state(&state)?;
+        for run in 1..=earlier {
+            let setup = Job::new(
+                format!(
+                    "setup: earlier run {run}/{earlier}, {} tasks",
+                    thousands(tasks)
+                ),
+                self.plangate(),
+                &["run", "plan.yaml", "--state", "state.db"],
+                &folder,
+            );
+            note(&setup.label);
+            let why_not = match self.meter.measure(&setup)? {
+                Outcome::Finished(_) => continue,
+                Outcome::TimedOut => format!(
+                    "it was over the {} limit (raise `--timeout`)",
+                    seconds(self.meter.timeout.as_secs_f64())
+                ),
+                Outcome::Failed(reason) => format!("it failed ({reason})"),
+            };
+            self.failures.set(self.failures.get() + 1);
+            return Ok(format!(
+                "{heading}Not measured: earlier run {run} of {earlier}, which fills the state \
+                 file, did not finish: {why_not}.\n\n"
+            ));
+        }
+        copy_state(&folder, &kept)?;
+        let size = ["state.db", "state.db-wal"]
+            .iter()
+            .filter_map(|name| fs::metadata(kept.join(name)).ok())
+            .map(|metadata| usize::try_from(metadata.len()).unwrap_or(usize::MAX))
+            .sum::<usize>();
+
+        let fresh = || remove_state(&state);
+        let filled = || {
+            remove_state(&state)?;
+            copy_state(&kept, &folder)
+        };
+        let args = ["run", "plan.yaml", "--state", "state.db"];
+        let fresh_job = Job::new(
+            format!("run {} tasks, fresh state file", thousands(tasks)),
+            self.plangate(),
+            &args,
+            &folder,
+        )
+        .prepare(&fresh);
+        let filled_job = Job::new(
+            format!("run {} tasks, {earlier} earlier runs", thousands(tasks)),
+            self.plangate(),
+            &args,
+            &folder,
+        )
+        .prepare(&filled);
+        let (series, load) = self.rounds(&[&fresh_job, &filled_job])?;
+        let [fresh, filled] = <[Series; 2]>::try_from(series)
+            .map_err(|_| "two series for two jobs, as interleave returns one per job")?;
+        let ratios = ratios(&filled, &fresh);
+        Ok(format!(
+            "{heading}The plan of the independent {total}-task row of the first table. The state file of \
+             {earlier} earlier complete runs of it ({size}) is made once and copied before each \
+             measurement; a fresh state file is removed before each. The two runs take turns, \
+             fresh first: {pairs} pair(s); the ratio is the filled file over the fresh one, pair \
+             by pair. Load average (1, 5, 15 min): {load}.\n\n\
+             | state file | plangate run | per task | peak RSS | ratio to fresh | target | met |\n\
+             | --- | ---: | ---: | ---: | ---: | --- | --- |\n\
+             | fresh | {} | {} | {} | - | - | - |\n\
+             | {earlier} earlier runs | {} | {} | {} | {} | <= {HISTORY_RATIO_TARGET}x | {} |\n\n",
+            fresh.time(),
+            fresh.per_task(tasks),
+            fresh.peak(),
+            filled.time(),
+            filled.per_task(tasks),
+            filled.peak(),
+            ratio_cell(&ratios),
+            verdict(&ratios, HISTORY_RATIO_TARGET),
+            total = thousands(tasks),
+            size = file_size(size),
+            pairs = self.options.pairs,
+        ))
+    }
+
+    fn first_task_table(&self) -> Result<String> {
+        const TASKS: u32 = 100;
+        let folder = self.folder("first-task")?;
+        let stamp_file = folder.join("first-task-started");
+        fs::write(
+            folder.join("plan.yaml"),
+            first_task_plan(TASKS, &self.myself, &stamp_file),
+        )?;
+        fs::write(
+            folder.join("Makefile"),
+            first_task_makefile(TASKS, &self.myself, &stamp_file),
+        )?;
+        let state = folder.join("state.db");
+        let fresh = || {
+            remove_state(&state)?;
+            remove_file(&stamp_file)
+        };
+        let unstamped = || remove_file(&stamp_file);
+        let probe = |started_at| time_to_stamp(&stamp_file, started_at);
+        let run_job = Job::new(
+            format!("run {TASKS} tasks, time to first task"),
+            self.plangate(),
+            &["run", "plan.yaml", "--state", "state.db"],
+            &folder,
+        )
+        .prepare(&fresh)
+        .probe(&probe);
+        let make_program = PathBuf::from(MAKE);
+        let make_job = Job::new(
+            format!("make -j2 {TASKS} tasks, time to first task"),
+            &make_program,
+            &MAKE_ARGS,
+            &folder,
+        )
+        .prepare(&unstamped)
+        .probe(&probe);
+        let (series, load) = if self.make {
+            self.rounds(&[&make_job, &run_job])?
+        } else {
+            self.rounds(&[&run_job])?
+        };
+        let (make, run) = match <[Series; 2]>::try_from(series) {
+            Ok([make, run]) => (Some(make), run),
+            Err(mut only) => (None, only.remove(0)),
+        };
+        let mut text = format!(
+            "## Time to first task\n\n\
+             A {TASKS}-task plan on a fresh state file: the first task runs this benchmark's \
+             own executable as `plangate-bench {STAMP} FILE`, which writes the real-time clock \
+             to `FILE` as it starts; the {others} others, `true`, need it, so it is the first \
+             process either tool starts. *To first task* is from just before spawning the \
+             command to that timestamp (both read the system's real-time clock), so it includes \
+             the stamp's own exec and dynamic loading, which make pays alike. make and plangate \
+             take turns, make first: {pairs} pair(s). Load average (1, 5, 15 min): {load}.\n\n\
+             | command | to first task | whole run | peak RSS | target | met |\n\
+             | --- | ---: | ---: | ---: | --- | --- |\n\
+             | `plangate run` | {} | {} | {} | <= {target_ms} ms to first task | {} |\n",
+            run.to_first_task(),
+            run.time(),
+            run.peak(),
+            verdict(&run.first_task(), FIRST_TASK_TARGET),
+            others = TASKS - 1,
+            pairs = self.options.pairs,
+            target_ms = FIRST_TASK_TARGET * 1000.0,
+        );
+        if let Some(make) = make {
+            let _ = writeln!(
+                text,
+                "| `make -r -s -j2` | {} | {} | {} | - | - |",
+                make.to_first_task(),
+                make.time(),
+                make.peak(),
             );
         }
         text.push('\n');
@@ -986,64 +1363,104 @@ impl Bench<'_> {
     }
 
     fn plan_table(&self) -> Result<String> {
-        let sizes: &[u32] = if self.options.quick {
+        struct DryRun {
+            shape: &'static str,
+            tasks: u32,
+            file: &'static str,
+            text: String,
+        }
+        let large: u32 = if self.options.quick { 10_000 } else { 100_000 };
+        let mut plans = Vec::new();
+        let random_sizes: &[u32] = if self.options.quick {
             &[10_000]
         } else {
             &[1_000, 10_000, 100_000]
         };
-        let mut text = String::from(
-            "## `plangate plan PLAN --format json` (dry run)\n\n\
-             Phases of 1,000 tasks; each task needs the one before it in its phase and every \
-             other task also a pseudo-random earlier task of its phase; estimates of 1-60 s; one \
-             task in ten of medium risk. The JSON goes to a file. *Plan load* is `plangate \
-             validate` of the same plan, measured once (not at all when the dry run is over the limit).\n\n\
-             | tasks | plan file | time | peak RSS | plan load | target | met |\n\
-             | ---: | ---: | ---: | ---: | ---: | --- | --- |\n",
-        );
-        for &tasks in sizes {
-            let folder = self.folder(&format!("plan-{tasks}"))?;
-            let yaml = dry_run_plan(tasks);
-            fs::write(folder.join("plan.yaml"), &yaml)?;
-            let label = format!("plan --format json, {} tasks", thousands(tasks));
-            let job = Job {
-                label: &label,
-                program: self.plangate(),
-                args: vec![
-                    "plan".to_owned(),
-                    "plan.yaml".to_owned(),
-                    "--format".to_owned(),
-                    "json".to_owned(),
+        for &tasks in random_sizes {
+            plans.push(DryRun {
+                shape: "random needs, block YAML of flow tasks",
+                tasks,
+                file: "plan.yaml",
+                text: dry_run_plan(tasks),
+            });
+        }
+        plans.push(DryRun {
+            shape: "chained, flow style (JSON)",
+            tasks: large,
+            file: "plan.json",
+            text: chained_plan(large, true),
+        });
+        plans.push(DryRun {
+            shape: "chained, block YAML",
+            tasks: large,
+            file: "plan.yaml",
+            text: chained_plan(large, false),
+        });
+
+        let mut rows = String::new();
+        let mut loads = String::new();
+        for (index, plan) in plans.iter().enumerate() {
+            let folder = self.folder(&format!("plan-{index}-{}", plan.tasks))?;
+            fs::write(folder.join(plan.file), &plan.text)?;
+            let what = format!("{}, {} tasks", plan.shape, thousands(plan.tasks));
+            let plan_job = Job::new(
+                format!("plan --format json {what}"),
+                self.plangate(),
+                &[
+                    "plan",
+                    plan.file,
+                    "--format",
+                    "json",
+                    "--output",
+                    "report.json",
                 ],
-                cwd: &folder,
-                expected_exit: 0,
-            };
-            let plan = self.repeat(&job, || Ok(()))?;
-            let load = match &plan {
-                Median::Of(_) => self
-                    .plan_load(
-                        &folder,
-                        &format!("dry-run plan, {} tasks", thousands(tasks)),
-                    )?
-                    .time(),
-                Median::OverLimit(_) | Median::Failed(_) => "not measured".to_owned(),
-            };
-            // The target is for 100,000 tasks; smaller sizes show how it scales.
-            let (target, met) = if tasks == 100_000 {
-                ("< 1 s", plan.meets(PLAN_TARGET))
+                &folder,
+            );
+            let validate_job = self.validate_job(&folder, plan.file, &what);
+            let (series, load) = self.rounds(&[&plan_job, &validate_job])?;
+            let [dry_run, validate] = <[Series; 2]>::try_from(series)
+                .map_err(|_| "two series for two jobs, as interleave returns one per job")?;
+            // The targets are for 100,000 tasks; smaller sizes show how it scales.
+            let (target, met) = if plan.tasks == 100_000 {
+                let memory = match dry_run.median_peak_kib() {
+                    Some(kib) if kib <= PLAN_MEMORY_TARGET_KIB => "memory yes",
+                    Some(_) => "memory no",
+                    None => "memory n/a",
+                };
+                (
+                    format!("<= {PLAN_TARGET} s, <= 250 MiB"),
+                    format!("time {}, {memory}", dry_run.meets(PLAN_TARGET)),
+                )
             } else {
-                ("< 1 s at 100,000 tasks", "-")
+                ("at 100,000 tasks".to_owned(), "-".to_owned())
             };
             let _ = writeln!(
-                text,
-                "| {} | {} | {} | {} | {load} | {target} | {met} |",
-                thousands(tasks),
-                file_size(yaml.len()),
-                plan.time(),
-                plan.peak(),
+                rows,
+                "| {} | {} | {} | {} | {} | {} | {} | {target} | {met} |",
+                plan.shape,
+                thousands(plan.tasks),
+                file_size(plan.text.len()),
+                dry_run.time(),
+                dry_run.peak(),
+                validate.time(),
+                validate.peak(),
             );
+            let _ = writeln!(loads, "- {what}: {load}");
         }
-        text.push('\n');
-        Ok(text)
+        Ok(format!(
+            "## `plangate plan PLAN --format json` (dry run) and `plangate validate`\n\n\
+             Phases of 1,000 tasks. *Random needs*: each task needs the one before it in its \
+             phase and every other task also a pseudo-random earlier task of its phase \
+             (a fixed sequence), estimates of 1-60 s, one task in ten of medium risk, each task \
+             a flow mapping on one line of a block-YAML document. *Chained*: each task needs the \
+             one before it in its phase, `estimate: 30s`, the same plan written once as JSON and \
+             once in block YAML. The report goes to a file (`--output`). The dry run and \
+             `validate` of the same plan take turns: {pairs} round(s) each.\n\n\
+             | plan | tasks | plan file | `plan` | peak RSS | `validate` | peak RSS | target | met |\n\
+             | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |\n\
+             {rows}\nLoad average (1, 5, 15 min) before and after each row's rounds:\n\n{loads}\n",
+            pairs = self.options.pairs,
+        ))
     }
 
     fn resume_table(&self) -> Result<String> {
@@ -1054,31 +1471,24 @@ impl Bench<'_> {
         let state = folder.join("state.db");
         let gate_open = folder.join("gate-open");
         let gate_started = folder.join("gate-started");
-        let stopped = self.scratch.join("resume-stopped-run");
-        fs::create_dir_all(&stopped)?;
+        let stopped = self.folder("resume-stopped-run")?;
 
         // The half-done run, made once and copied before every measurement.
-        let setup_label = format!("setup: run stopped at the gate, {} tasks", thousands(tasks));
-        let setup = Job {
-            label: &setup_label,
-            program: self.plangate(),
-            args: vec![
-                "run".to_owned(),
-                "plan.yaml".to_owned(),
-                "--state".to_owned(),
-                "state.db".to_owned(),
-            ],
-            cwd: &folder,
-            expected_exit: 1,
-        };
-        let _ = fs::remove_file(&gate_open);
+        let setup = Job::new(
+            format!("setup: run stopped at the gate, {} tasks", thousands(tasks)),
+            self.plangate(),
+            &["run", "plan.yaml", "--state", "state.db"],
+            &folder,
+        )
+        .expect_exit(1);
+        remove_file(&gate_open)?;
         remove_state(&state)?;
-        note(&setup_label);
-        let why_not = match self.meter.measure(&setup, |_| None)? {
+        note(&setup.label);
+        let why_not = match self.meter.measure(&setup)? {
             Outcome::Finished(_) => None,
             Outcome::TimedOut => Some(format!(
                 "it was over the {} limit (raise `--timeout`)",
-                seconds(self.meter.timeout)
+                seconds(self.meter.timeout.as_secs_f64())
             )),
             Outcome::Failed(reason) => Some(format!("it failed ({reason})")),
         };
@@ -1091,54 +1501,43 @@ impl Bench<'_> {
         }
         copy_state(&folder, &stopped)?;
 
-        let resume_args = vec![
-            "resume".to_owned(),
-            "--state".to_owned(),
-            "state.db".to_owned(),
-        ];
-        let restore = |open: bool| {
+        let restore = |open: bool| -> Result<()> {
             remove_state(&state)?;
             copy_state(&stopped, &folder)?;
-            let _ = fs::remove_file(&gate_started);
+            remove_file(&gate_started)?;
             if open {
                 fs::write(&gate_open, "")?;
             } else {
-                let _ = fs::remove_file(&gate_open);
+                remove_file(&gate_open)?;
             }
             Ok(())
         };
-
-        let closed_label = format!("resume, gate still closed, {} tasks", thousands(tasks));
-        let closed_job = Job {
-            label: &closed_label,
-            program: self.plangate(),
-            args: resume_args.clone(),
-            cwd: &folder,
-            expected_exit: 1,
-        };
-        let probe = |started_at| time_to_gate(&gate_started, started_at);
-        let closed = self.repeat_probed(
-            &closed_job,
-            self.options.repetitions(),
-            || restore(false),
-            probe,
-        )?;
-
-        let open_label = format!("resume, gate open, {} tasks", thousands(tasks));
-        let open_job = Job {
-            label: &open_label,
-            program: self.plangate(),
-            args: resume_args,
-            cwd: &folder,
-            expected_exit: 0,
-        };
-        let open = self.repeat_probed(
-            &open_job,
-            self.options.repetitions(),
-            || restore(true),
-            probe,
-        )?;
-        let load = self.plan_load(&folder, &format!("resume plan, {} tasks", thousands(tasks)))?;
+        let closed_gate = || restore(false);
+        let open_gate = || restore(true);
+        let probe = |started_at| time_to_stamp(&gate_started, started_at);
+        let resume_args = ["resume", "--state", "state.db"];
+        let closed_job = Job::new(
+            format!("resume, gate still closed, {} tasks", thousands(tasks)),
+            self.plangate(),
+            &resume_args,
+            &folder,
+        )
+        .expect_exit(1)
+        .prepare(&closed_gate)
+        .probe(&probe);
+        let open_job = Job::new(
+            format!("resume, gate open, {} tasks", thousands(tasks)),
+            self.plangate(),
+            &resume_args,
+            &folder,
+        )
+        .prepare(&open_gate)
+        .probe(&probe);
+        let what = format!("resume plan, {} tasks", thousands(tasks));
+        let validate_job = self.validate_job(&folder, "plan.yaml", &what);
+        let (series, load) = self.rounds(&[&closed_job, &open_job, &validate_job])?;
+        let [closed, open, validate] = <[Series; 3]>::try_from(series)
+            .map_err(|_| "three series for three jobs, as interleave returns one per job")?;
 
         let mut text = format!(
             "## `plangate resume` of a half-done run\n\n\
@@ -1149,19 +1548,21 @@ impl Bench<'_> {
              *Gate closed*: `resume` loads the run, reconciles it, runs the gate again, which \
              fails, and stops: the cost of resuming a {total}-task run plus one process. *Gate \
              open*: `resume` runs the gate and the {half} remaining tasks to the end. *To first \
-             task* is from spawning `plangate resume` to the gate's `date`. The last row is \
-             `plangate validate` of the same plan, measured once, for comparison.\n\n\
+             task* is from spawning `plangate resume` to the gate's `date` (so it includes the \
+             start of `sh` and `date`). The last row is `plangate validate` of the same plan. \
+             The three take turns: {pairs} round(s). Load average (1, 5, 15 min): {load}.\n\n\
              | resume | time | to first task | peak RSS | target | met |\n\
              | --- | ---: | ---: | ---: | --- | --- |\n",
             total = thousands(tasks),
             half = thousands(half),
             done = thousands(half - 1),
+            pairs = self.options.pairs,
         );
         // The target is for a 10,000-task run; `--quick` resumes a smaller one.
         let (target, met) = if tasks == 10_000 {
-            ("< 0.5 s", closed.meets(RESUME_TARGET))
+            (format!("<= {RESUME_TARGET} s"), closed.meets(RESUME_TARGET))
         } else {
-            ("< 0.5 s at 10,000 tasks", "-")
+            (format!("<= {RESUME_TARGET} s at 10,000 tasks"), "-")
         };
         let _ = writeln!(
             text,
@@ -1181,11 +1582,18 @@ impl Bench<'_> {
         let _ = writeln!(
             text,
             "| for comparison: plan load alone (`plangate validate`) | {} | - | {} | - | - |",
-            load.time(),
-            load.peak(),
+            validate.time(),
+            validate.peak(),
         );
         text.push('\n');
         Ok(text)
+    }
+}
+
+fn remove_file(path: &Path) -> Result<()> {
+    match fs::remove_file(path) {
+        Err(error) if error.kind() != io::ErrorKind::NotFound => Err(error.into()),
+        _ => Ok(()),
     }
 }
 
@@ -1193,10 +1601,7 @@ fn remove_state(state: &Path) -> Result<()> {
     for suffix in ["", "-wal", "-shm", "-journal"] {
         let mut path = state.as_os_str().to_owned();
         path.push(suffix);
-        match fs::remove_file(PathBuf::from(path)) {
-            Err(error) if error.kind() != io::ErrorKind::NotFound => return Err(error.into()),
-            _ => {}
-        }
+        remove_file(Path::new(&path))?;
     }
     Ok(())
 }
@@ -1212,9 +1617,60 @@ fn copy_state(from: &Path, to: &Path) -> Result<()> {
     Ok(())
 }
 
-/// The time from `started_at` to the timestamp the gate wrote.
-fn time_to_gate(gate_started: &Path, started_at: SystemTime) -> Option<Duration> {
-    let nanos: u64 = fs::read_to_string(gate_started).ok()?.trim().parse().ok()?;
-    let gate = UNIX_EPOCH + Duration::from_nanos(nanos);
-    gate.duration_since(started_at).ok()
+/// The time from `started_at` to the nanoseconds since the epoch written in
+/// `file`.
+fn time_to_stamp(file: &Path, started_at: SystemTime) -> Option<Duration> {
+    let nanos: u64 = fs::read_to_string(file).ok()?.trim().parse().ok()?;
+    let stamped = UNIX_EPOCH + Duration::from_nanos(nanos);
+    stamped.duration_since(started_at).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spread_of_odd_and_even_counts() {
+        let odd = Spread::of(&[3.0, 1.0, 2.0]).expect("three values have a spread");
+        assert_eq!((odd.min, odd.median, odd.max), (1.0, 2.0, 3.0));
+        let even = Spread::of(&[4.0, 1.0, 2.0, 3.0]).expect("four values have a spread");
+        assert_eq!((even.min, even.median, even.max), (1.0, 2.5, 4.0));
+        assert!(Spread::of(&[]).is_none());
+    }
+
+    #[test]
+    fn verdict_needs_every_pair_for_yes() {
+        assert_eq!(verdict(&[1.1, 1.2, 1.4], 1.5), "yes");
+        assert_eq!(verdict(&[1.1, 1.2, 1.6], 1.5), "median only");
+        assert_eq!(verdict(&[1.6, 1.7, 1.1], 1.5), "no");
+        assert_eq!(verdict(&[], 1.5), "n/a");
+    }
+
+    #[test]
+    fn ratios_are_pair_by_pair() {
+        let sample = |millis| Sample {
+            wall: Duration::from_millis(millis),
+            peak_kib: 0,
+            to_first_task: None,
+        };
+        let measured = Series::Of(vec![sample(3_000), sample(1_000)]);
+        let baseline = Series::Of(vec![sample(1_000), sample(1_000)]);
+        assert_eq!(ratios(&measured, &baseline), vec![3.0, 1.0]);
+    }
+
+    #[test]
+    fn chained_plan_in_json_is_json() {
+        let text = chained_plan(2_001, true);
+        let plan: serde_json::Value = serde_json::from_str(&text).expect("the plan is JSON");
+        let phases = plan["phases"].as_array().expect("phases is an array");
+        assert_eq!(phases.len(), 3);
+        assert_eq!(phases[2]["tasks"].as_array().map(Vec::len), Some(1));
+        assert_eq!(phases[1]["tasks"][1]["needs"][0], "t1000");
+    }
+
+    #[test]
+    fn thousands_separates_groups() {
+        assert_eq!(thousands(100_000), "100,000");
+        assert_eq!(thousands(999), "999");
+    }
 }
