@@ -89,6 +89,8 @@ pub(crate) enum Command {
     Rollback(RollbackArgs),
     /// What happened in a run, with evidence.
     Report(ReportArgs),
+    /// Check the whole state file (`PRAGMA quick_check`): prints `ok` or the problems.
+    Doctor,
 }
 
 #[derive(Debug, Args)]

@@ -1,5 +1,6 @@
 //! One module per subcommand; `dispatch` resolves settings and picks one.
 
+mod doctor;
 mod graph;
 mod plan;
 mod run;
@@ -49,7 +50,7 @@ impl Settings {
     }
 
     /// The state file's folder must exist unless it is the default one.
-    fn check_state_folder(&self) -> Result<(), CliError> {
+    pub(crate) fn check_state_folder(&self) -> Result<(), CliError> {
         if self.default_state_path {
             return Ok(());
         }
@@ -89,6 +90,7 @@ pub(crate) fn dispatch(cli: Cli, printer: &Printer) -> Result<u8, CliError> {
         Command::Status(args) => state::status(&args, &settings, printer),
         Command::Runs => state::runs(&settings, printer),
         Command::Report(args) => state::report(&args, &settings, printer),
+        Command::Doctor => doctor::doctor(&settings, printer),
     }
 }
 

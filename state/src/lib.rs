@@ -39,8 +39,11 @@
 //! to a file that is not SQLite ([`OpenStoreError::NotADatabase`]), belongs to
 //! another application ([`OpenStoreError::Foreign`], told by
 //! `PRAGMA application_id` = [`APPLICATION_ID`]), was written by a newer
-//! plangate ([`OpenStoreError::NewerSchema`]) or fails `PRAGMA quick_check`
-//! ([`OpenStoreError::Corrupt`]). Then it migrates the schema to
+//! plangate ([`OpenStoreError::NewerSchema`]) or is found damaged
+//! ([`OpenStoreError::Corrupt`]): by cheap checks whose cost does not grow
+//! with the file (header, tables and columns, the first page of each table),
+//! or by `PRAGMA quick_check` for small files, files about to be migrated and
+//! with [`OpenOptions::full_check`]. Then it migrates the schema to
 //! [`SCHEMA_VERSION`] (`PRAGMA user_version`): a new file gets the whole
 //! schema in one transaction, an older file one transaction per migration.
 //!

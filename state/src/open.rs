@@ -2,7 +2,9 @@
 //!
 //! Nothing is written to a file before it has passed every check. The file is
 //! first read without writing: its header (`application_id`, `user_version`),
-//! its schema and a `PRAGMA quick_check`. Only a file that is new (absent and
+//! its schema, and either the cheap checks of [`check_tables`] or, for a file
+//! of an older version, a small file, or with [`OpenOptions::full_check`], a
+//! `PRAGMA quick_check`, which reads every page. Only a file that is new (absent and
 //! `create` allowed, empty, or an SQLite database with nothing in it) or a
 //! sound plangate file of this or an older version is then reopened
 //! read-write, migrated and configured (WAL, `synchronous`, foreign keys).
@@ -25,7 +27,7 @@ use std::{
 
 use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionBehavior};
 
-use crate::schema::{APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION};
+use crate::schema::{APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION, TABLES};
 
 /// How long a connection waits for another process's write lock.
 pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -36,6 +38,13 @@ const SQLITE_MAGIC: &[u8; 16] = b"SQLite format 3\0";
 /// How many statements each connection keeps prepared.
 const STATEMENT_CACHE_CAPACITY: usize = 64;
 
+/// Up to this size (the database file and its `-wal` together) opening runs
+/// the full `PRAGMA quick_check` even without [`OpenOptions::full_check`]: it
+/// reads at most this much, well under a millisecond, so the work at open
+/// stays bounded whatever the file's size, and damage anywhere in a small
+/// file is still refused before anything is written to it.
+const QUICK_CHECK_MAX_BYTES: u64 = 1 << 20;
+
 /// Options of [`crate::Store::open_with`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct OpenOptions {
@@ -45,14 +54,23 @@ pub struct OpenOptions {
     /// Create the file and its parent folder when missing. Read-only commands
     /// pass `false` and get [`OpenStoreError::Missing`] instead.
     pub create: bool,
+    /// Run SQLite's `PRAGMA quick_check` on the file before using it, which
+    /// reads every page: opening then takes time proportional to the file's
+    /// size (`plangate doctor`). Without it, a file over 1 MiB gets only the
+    /// cheap checks: its header, its schema (every table with its columns)
+    /// and the first page of every table. Files of older schema versions,
+    /// which are about to be migrated, and small files always get the full
+    /// check.
+    pub full_check: bool,
 }
 
 impl Default for OpenOptions {
-    /// `synchronous=NORMAL`, create when missing.
+    /// `synchronous=NORMAL`, create when missing, cheap checks.
     fn default() -> Self {
         Self {
             synchronous_full: false,
             create: true,
+            full_check: false,
         }
     }
 }
@@ -141,13 +159,15 @@ pub enum OpenStoreError {
         supported: u32,
     },
 
-    /// SQLite found the file damaged: `PRAGMA quick_check` reported problems, or
-    /// reading it failed with a corruption error. Restore it from a backup.
+    /// SQLite found the file damaged: `PRAGMA quick_check` reported problems,
+    /// reading it failed with a corruption error, or a table of the schema or
+    /// a column of one is missing. Restore it from a backup.
     #[error("state file `{}` is corrupt{}", path.display(), first_problem(problems))]
     Corrupt {
         /// The state file.
         path: PathBuf,
-        /// The problems `PRAGMA quick_check` listed (at most ten), if it ran.
+        /// The problems `PRAGMA quick_check` (at most ten) or the schema check
+        /// listed, if one ran.
         problems: Vec<String>,
         /// The SQLite error, when reading failed rather than the check.
         #[source]
@@ -313,19 +333,26 @@ fn inspect(path: &Path, options: OpenOptions) -> Result<(), OpenStoreError> {
             path: path.to_owned(),
         });
     }
+    let full_check = options.full_check || is_small(path);
     match Quiescent::observe(path) {
         Some(before) => {
-            let verdict = check_database(path, Reader::Immutable);
+            let verdict = check_database(path, Reader::Immutable, full_check);
             if before.still(path) {
                 return verdict;
             }
             // Another process opened or changed the file meanwhile, so the
             // immutable read may have seen a checkpoint half-way: redo it
             // with locking.
-            check_database(path, Reader::Locking)
+            check_database(path, Reader::Locking, full_check)
         }
-        None => check_database(path, Reader::Locking),
+        None => check_database(path, Reader::Locking, full_check),
     }
+}
+
+/// Whether the file and its `-wal` hold at most [`QUICK_CHECK_MAX_BYTES`].
+fn is_small(path: &Path) -> bool {
+    let length = |path: &Path| fs::metadata(path).map_or(0, |metadata| metadata.len());
+    length(path).saturating_add(length(&companion(path, "-wal"))) <= QUICK_CHECK_MAX_BYTES
 }
 
 /// Lets SQLite roll back a transaction that a crash cut off in
@@ -451,8 +478,11 @@ fn immutable_uri(path: &Path) -> String {
     uri
 }
 
-/// Reads the header, the schema and a quick check of an SQLite file.
-fn check_database(path: &Path, reader: Reader) -> Result<(), OpenStoreError> {
+/// Reads the header and the schema of an SQLite file, then checks it: with
+/// `PRAGMA quick_check` when `full_check` is set or the file has an older
+/// schema version (about to be migrated), and with [`check_tables`] when it
+/// has the current one.
+fn check_database(path: &Path, reader: Reader, full_check: bool) -> Result<(), OpenStoreError> {
     let classify = |operation| {
         move |source: rusqlite::Error| match source.sqlite_error_code() {
             // The magic matched, so a header SQLite rejects is damage.
@@ -502,14 +532,21 @@ fn check_database(path: &Path, reader: Reader) -> Result<(), OpenStoreError> {
             supported: SCHEMA_VERSION,
         });
     }
-    let problems = connection
-        .prepare("PRAGMA quick_check(10)")
-        .and_then(|mut statement| {
-            statement
-                .query_map([], |row| row.get::<_, String>(0))?
-                .collect::<Result<Vec<_>, _>>()
-        })
-        .map_err(classify("inspect"))?;
+    let current = user_version == i64::from(SCHEMA_VERSION);
+    let mut problems = vec![String::from("ok")];
+    if full_check || !current {
+        problems = connection
+            .prepare("PRAGMA quick_check(10)")
+            .and_then(|mut statement| {
+                statement
+                    .query_map([], |row| row.get::<_, String>(0))?
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .map_err(classify("inspect"))?;
+    }
+    if current && problems == ["ok"] {
+        problems = check_tables(&connection).map_err(classify("inspect"))?;
+    }
     if problems != ["ok"] {
         return Err(OpenStoreError::Corrupt {
             path: path.to_owned(),
@@ -518,6 +555,58 @@ fn check_database(path: &Path, reader: Reader) -> Result<(), OpenStoreError> {
         });
     }
     Ok(())
+}
+
+/// The cheap check of a file of the current schema version, whose cost does
+/// not grow with the file: every table of [`TABLES`] exists with exactly its
+/// columns, and the first row of each can be read, which reads the table's
+/// root page and the pages down to its first leaf. Returns `["ok"]` or the
+/// problems found, as `PRAGMA quick_check` does.
+///
+/// A damaged page elsewhere is found when it is read, or by the full check
+/// ([`OpenOptions::full_check`]). A truncated file is refused by SQLite itself
+/// on the first read, since the page count in the header exceeds the file.
+fn check_tables(connection: &Connection) -> rusqlite::Result<Vec<String>> {
+    let mut found: Vec<(String, Vec<String>)> = Vec::with_capacity(TABLES.len());
+    {
+        let mut statement = connection.prepare(
+            "SELECT m.name, c.name FROM sqlite_schema AS m, pragma_table_info(m.name) AS c \
+             WHERE m.type = 'table' ORDER BY m.name, c.cid",
+        )?;
+        let mut rows = statement.query([])?;
+        while let Some(row) = rows.next()? {
+            let table = row.get_ref(0)?.as_str()?;
+            let column = row.get::<_, String>(1)?;
+            match found.last_mut() {
+                Some((name, columns)) if name == table => columns.push(column),
+                _ => found.push((table.to_owned(), vec![column])),
+            }
+        }
+    }
+    let mut problems = Vec::new();
+    for (table, expected) in TABLES {
+        match found.iter().find(|(name, _)| name == table) {
+            None => problems.push(format!("table `{table}` is missing")),
+            Some((_, columns)) if columns != expected => problems.push(format!(
+                "table `{table}` has columns `{}`, not `{}`",
+                columns.join("`, `"),
+                expected.join("`, `")
+            )),
+            Some(_) => {
+                connection
+                    .query_row(
+                        &format!("SELECT 1 FROM \"{table}\" NOT INDEXED LIMIT 1"),
+                        [],
+                        |_| Ok(()),
+                    )
+                    .optional()?;
+            }
+        }
+    }
+    if problems.is_empty() {
+        problems.push(String::from("ok"));
+    }
+    Ok(problems)
 }
 
 /// Applies the missing migrations, one transaction each.
@@ -699,6 +788,7 @@ mod tests {
         let full = OpenOptions {
             synchronous_full: true,
             create: false,
+            full_check: false,
         };
         let store = Store::open_with(&path, full).expect("an existing store opens");
         assert_eq!(pragma::<i64>(&store, "synchronous"), 2, "FULL");
@@ -989,6 +1079,131 @@ mod tests {
         let error = Store::open(&path).expect_err("the file must be rejected");
         assert!(matches!(error, OpenStoreError::Corrupt { .. }), "{error:?}");
         assert_eq!(read_bytes(&path), bytes, "the file was modified");
+    }
+
+    /// A closed state file over [`QUICK_CHECK_MAX_BYTES`], which gets only
+    /// the cheap checks on open.
+    fn large_file() -> (tempfile::TempDir, PathBuf) {
+        let (dir, mut store) = temp_store();
+        for _ in 0..3 {
+            create_run(&mut store, 4_000);
+        }
+        drop(store);
+        let path = dir.path().join("state.db");
+        let length = read_bytes(&path).len() as u64;
+        assert!(length > QUICK_CHECK_MAX_BYTES, "{length} bytes");
+        (dir, path)
+    }
+
+    fn full_check() -> OpenOptions {
+        OpenOptions {
+            full_check: true,
+            ..OpenOptions::default()
+        }
+    }
+
+    /// The root page of `name`, 1-based.
+    fn root_page(path: &Path, name: &str) -> usize {
+        Connection::open(path)
+            .and_then(|connection| {
+                connection.query_row(
+                    "SELECT rootpage FROM sqlite_schema WHERE name = ?1",
+                    [name],
+                    |row| row.get(0),
+                )
+            })
+            .expect("the schema is readable")
+    }
+
+    /// What the cheap check leaves to `plangate doctor`: a damaged page of a
+    /// large file that opening does not read, here the root of an index.
+    #[test]
+    fn a_damaged_index_page_of_a_large_file_is_found_by_the_full_check_only() {
+        let (_dir, path) = large_file();
+        let root = root_page(&path, "tasks_by_position");
+        let mut bytes = read_bytes(&path);
+        bytes[(root - 1) * 4096..root * 4096].fill(0xA5);
+        fs::write(&path, &bytes).expect("the file can be written");
+        drop(Store::open(&path).expect("the cheap check does not read the page"));
+
+        let error = Store::open_with(&path, full_check()).expect_err("the full check reads it");
+        match &error {
+            OpenStoreError::Corrupt { problems, .. } => assert!(!problems.is_empty()),
+            other => panic!("expected Corrupt, got {other:?}"),
+        }
+        assert_eq!(read_bytes(&path), bytes, "the file was modified");
+        drop(Store::open_with(&path, OpenOptions::default()).expect("opens again"));
+    }
+
+    #[test]
+    fn a_large_file_with_a_damaged_table_root_is_refused() {
+        let (_dir, path) = large_file();
+        let root = root_page(&path, "tasks");
+        let mut bytes = read_bytes(&path);
+        bytes[(root - 1) * 4096..root * 4096].fill(0xA5);
+        fs::write(&path, &bytes).expect("the file can be written");
+        let error = open_fails_untouched(&path);
+        assert!(matches!(error, OpenStoreError::Corrupt { .. }), "{error:?}");
+        assert!(
+            error
+                .to_string()
+                .starts_with(&format!("state file `{}` is corrupt", path.display())),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn a_truncated_large_file_is_refused() {
+        let (_dir, path) = large_file();
+        let bytes = read_bytes(&path);
+        fs::write(&path, &bytes[..bytes.len() / 2 / 4096 * 4096]).expect("the file can be written");
+        let error = open_fails_untouched(&path);
+        assert!(matches!(error, OpenStoreError::Corrupt { .. }), "{error:?}");
+    }
+
+    #[test]
+    fn a_file_without_a_table_or_with_other_columns_is_refused() {
+        for (sql, problem) in [
+            ("DROP TABLE locks", "table `locks` is missing"),
+            (
+                "ALTER TABLE approvals DROP COLUMN reason",
+                "table `approvals` has columns `id`, `run_id`, `target_kind`, `target_id`, \
+                 `approved_by`, `at`, not `id`, `run_id`, `target_kind`, `target_id`, \
+                 `approved_by`, `reason`, `at`",
+            ),
+        ] {
+            for large in [false, true] {
+                let (_dir, path) = if large {
+                    large_file()
+                } else {
+                    let (dir, store) = temp_store();
+                    drop(store);
+                    let path = dir.path().join("state.db");
+                    (dir, path)
+                };
+                Connection::open(&path)
+                    .and_then(|connection| connection.execute_batch(sql))
+                    .expect("the schema can be changed");
+                let error = open_fails_untouched(&path);
+                match &error {
+                    OpenStoreError::Corrupt { problems, .. } => {
+                        assert_eq!(problems, &[problem.to_owned()], "{sql}");
+                    }
+                    other => panic!("expected Corrupt, got {other:?}"),
+                }
+                assert_eq!(
+                    error.to_string(),
+                    format!("state file `{}` is corrupt: {problem}", path.display())
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn the_full_check_passes_a_sound_file() {
+        let (_dir, path) = large_file();
+        let store = Store::open_with(&path, full_check()).expect("a sound file passes");
+        assert!(store.integrity_check().expect("the check runs"));
     }
 
     #[test]

@@ -206,9 +206,141 @@ ALTER TABLE attempts ADD COLUMN process_started INTEGER
     },
 ];
 
+/// The tables of schema version [`SCHEMA_VERSION`] with their columns in
+/// order, as `pragma_table_info` lists them: what the cheap check on open
+/// expects of a current file. A migration that changes a table updates this
+/// list (a test builds the schema and compares).
+pub(crate) const TABLES: &[(&str, &[&str])] = &[
+    (
+        "approvals",
+        &[
+            "id",
+            "run_id",
+            "target_kind",
+            "target_id",
+            "approved_by",
+            "reason",
+            "at",
+        ],
+    ),
+    (
+        "attempts",
+        &[
+            "id",
+            "run_id",
+            "task_id",
+            "role",
+            "number",
+            "command",
+            "started_at",
+            "finished_at",
+            "outcome",
+            "exit_code",
+            "signal",
+            "duration_ms",
+            "stdout_tail",
+            "stderr_tail",
+            "evidence",
+            "observed",
+            "process_group",
+            "process_started",
+        ],
+    ),
+    (
+        "events",
+        &["seq", "run_id", "at", "kind", "task_id", "message", "data"],
+    ),
+    (
+        "locks",
+        &["run_id", "pid", "host", "acquired_at", "heartbeat_at"],
+    ),
+    ("phase_usage", &["run_id", "phase_id", "used_ms"]),
+    ("run_plans", &["run_id", "plan_text"]),
+    (
+        "runs",
+        &[
+            "id",
+            "plan_name",
+            "plan_path",
+            "plan_hash",
+            "environment",
+            "status",
+            "created_at",
+            "updated_at",
+            "finished_at",
+            "exit_reason",
+            "completed_count",
+            "used_ms",
+        ],
+    ),
+    (
+        "tasks",
+        &[
+            "run_id",
+            "task_id",
+            "phase_id",
+            "position",
+            "risk",
+            "decision",
+            "reason",
+            "state",
+            "state_reason",
+            "attempts",
+            "started_at",
+            "finished_at",
+            "verified",
+            "completed_seq",
+        ],
+    ),
+];
+
 /// The schema version this build writes and the newest it reads.
 #[expect(
     clippy::cast_possible_truncation,
     reason = "a handful of migrations, far below u32::MAX"
 )]
 pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
+
+#[cfg(test)]
+mod tests {
+    use rusqlite::Connection;
+
+    use super::*;
+
+    #[test]
+    fn tables_lists_the_schema_the_migrations_build() {
+        let connection = Connection::open_in_memory().expect("an in-memory database opens");
+        for migration in MIGRATIONS {
+            connection
+                .execute_batch(migration.sql)
+                .expect("the migrations apply");
+        }
+        let mut statement = connection
+            .prepare(
+                "SELECT m.name, c.name FROM sqlite_schema AS m, pragma_table_info(m.name) AS c \
+                 WHERE m.type = 'table' AND m.name <> 'sqlite_sequence' ORDER BY m.name, c.cid",
+            )
+            .expect("the schema is readable");
+        let mut built: Vec<(String, Vec<String>)> = Vec::new();
+        let rows: Vec<(String, String)> = statement
+            .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
+            .and_then(Iterator::collect)
+            .expect("the schema is readable");
+        for (table, column) in rows {
+            match built.last_mut() {
+                Some((name, columns)) if *name == table => columns.push(column),
+                _ => built.push((table, vec![column])),
+            }
+        }
+        let expected: Vec<(String, Vec<String>)> = TABLES
+            .iter()
+            .map(|(table, columns)| {
+                (
+                    (*table).to_owned(),
+                    columns.iter().map(|column| (*column).to_owned()).collect(),
+                )
+            })
+            .collect();
+        assert_eq!(built, expected);
+    }
+}

@@ -63,8 +63,10 @@ impl Store {
     /// the database file itself is never written before the check passes,
     /// except that a transaction a crash cut off in rollback-journal mode is
     /// rolled back first (SQLite's crash recovery, which any reader performs).
-    /// The check includes a `PRAGMA quick_check`, which reads the whole file:
-    /// opening takes time proportional to the file's size.
+    /// The check reads a bounded part of the file (its header, schema and the
+    /// first page of every table), so damage elsewhere in a large file shows
+    /// up only when that page is read; [`OpenOptions::full_check`] adds a
+    /// `PRAGMA quick_check`, which reads the whole file.
     pub fn open_with(
         path: impl AsRef<Path>,
         options: OpenOptions,

@@ -331,6 +331,46 @@ fn unusable_state_file_is_reported_and_left_untouched(kind: &str) {
     );
 }
 
+#[test]
+fn doctor_prints_ok_or_the_problems() {
+    let workspace = Workspace::new();
+    workspace.write("plan.yaml", &failure_plan("stop"));
+    workspace
+        .run(["run", "plan.yaml", "--state", "state.db"])
+        .assert_code(0);
+    let sound = workspace.run(["doctor", "--state", "state.db"]);
+    sound.assert_code(0);
+    assert_eq!(sound.stdout, "ok\n");
+
+    let db = workspace.path().join("state.db");
+    let mut bytes = std::fs::read(&db).expect("the db exists");
+    let middle = bytes.len() / 2 / 4096 * 4096;
+    bytes[middle..middle + 4096].fill(0xA5);
+    std::fs::write(&db, &bytes).expect("write");
+    let damaged = workspace.run(["doctor", "--state", "state.db"]);
+    damaged.assert_code(1);
+    assert!(
+        !damaged.stdout.is_empty() && damaged.stdout != "ok\n",
+        "{}",
+        damaged.stdout
+    );
+    assert!(
+        damaged.stderr.starts_with("error: state file `"),
+        "{}",
+        damaged.stderr
+    );
+    assert_eq!(std::fs::read(&db).expect("the file exists"), bytes);
+
+    std::fs::write(&db, "these are my notes, not a database\n").expect("write");
+    workspace
+        .run(["doctor", "--state", "state.db"])
+        .assert_code(2);
+    workspace
+        .run(["doctor", "--state", "absent.db"])
+        .assert_code(2);
+    assert!(!workspace.path().join("absent.db").exists());
+}
+
 fn rusqlite_connection(path: &std::path::Path) -> rusqlite::Connection {
     rusqlite::Connection::open(path).expect("sqlite opens the file")
 }

@@ -116,6 +116,7 @@ impl Engine {
             OpenOptions {
                 create,
                 synchronous_full: self.settings.synchronous_full,
+                full_check: false,
             },
         )?)
     }
