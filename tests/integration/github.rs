@@ -206,6 +206,22 @@ fn the_gitops_example_commits_pushes_and_merges_its_release() {
     assert_eq!(pull["merge_commit_sha"], Value::String(main.clone()));
     assert_eq!(github.emulator.merges(REPO, 1), 1);
 
+    // In-process actions have no exit code: the report says they succeeded.
+    let markdown = github.run(["report"]);
+    assert!(
+        markdown
+            .stdout
+            .contains("`run` succeeded (no `verify` declared): `git: clone in work/gitops`"),
+        "{}",
+        markdown.stdout
+    );
+    assert!(
+        markdown
+            .stdout
+            .contains("verified: `github_merge: platform/gitops#1 (merge)` succeeded"),
+        "{}",
+        markdown.stdout
+    );
     // The evidence names the merge commit; the token is nowhere.
     let report = github.run(["report", "--format", "json"]);
     assert!(report.stdout.contains(&main), "{}", report.stdout);

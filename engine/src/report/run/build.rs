@@ -104,7 +104,7 @@ fn evidence(attempts: &[AttemptRecord], has_verify: bool) -> (bool, String) {
     let run_ok = run.outcome == Some(AttemptOutcome::Succeeded);
     match (has_verify, verify) {
         (true, Some(v)) if v.outcome == Some(AttemptOutcome::Succeeded) => {
-            (true, format!("verified: `{}` exited 0", v.command))
+            (true, format!("verified: `{}` {}", v.command, passed(v)))
         }
         (true, Some(v)) => (
             false,
@@ -116,12 +116,26 @@ fn evidence(attempts: &[AttemptRecord], has_verify: bool) -> (bool, String) {
         ),
         (false, _) if run_ok => (
             true,
-            format!("`run` exited 0 (no `verify` declared): `{}`", run.command),
+            format!(
+                "`run` {} (no `verify` declared): `{}`",
+                passed(run),
+                run.command
+            ),
         ),
         (true | false, _) => (
             false,
             format!("`run` did not succeed ({})", outcome_text(run)),
         ),
+    }
+}
+
+/// How a successful attempt ended: `exited 0` for a process, `succeeded`
+/// for an action run in process (git, GitHub), which has no exit code.
+fn passed(attempt: &AttemptRecord) -> &'static str {
+    if attempt.exit_code == Some(0) {
+        "exited 0"
+    } else {
+        "succeeded"
     }
 }
 
