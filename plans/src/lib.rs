@@ -19,6 +19,7 @@ pub mod dag;
 pub mod diagnostic;
 pub mod duration;
 pub mod ids;
+mod json_value;
 mod load;
 pub mod marked;
 pub mod model;

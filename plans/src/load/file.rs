@@ -12,6 +12,7 @@ use sha2::{Digest, Sha256};
 use super::Context;
 use crate::{
     diagnostic::{Diagnostic, Diagnostics},
+    json_value,
     model::Plan,
     source::{SourceFile, Span},
     yaml_value,
@@ -103,7 +104,8 @@ pub(super) fn parse_inner(source: &SourceFile, base_dir: PathBuf) -> Result<Plan
     // a diagnostic, or to check fields the typed pass cannot see. A valid
     // plan is usually parsed once, which halves the time and the memory of
     // loading a large plan.
-    let value = match yaml_value::parse(source.text()) {
+    let value = match json_value::parse(source.text()).or_else(|| yaml_value::parse(source.text()))
+    {
         Some(value) => value,
         None => serde_yaml::from_str::<Value>(source.text())
             .map_err(|e| vec![yaml_error(source, &e)])?,
