@@ -32,7 +32,8 @@ impl Context<'_> {
         for (index, draft) in drafts.iter().enumerate() {
             let id = &draft.id;
             let mut listed = HashSet::new();
-            for (need, need_path) in &draft.needs {
+            for (need_index, need) in draft.needs.iter().enumerate() {
+                let need_path = &draft.path.need(need_index);
                 // Spans are looked up only for diagnostics: the marked pass
                 // runs only when one is needed.
                 if !listed.insert(need.as_str()) {
@@ -73,7 +74,7 @@ impl Context<'_> {
                 && risk >= level
                 && !draft.has_rollback
             {
-                let span = self.key_span(&draft.path, "risk");
+                let span = self.key_span(&draft.path.path(), "risk");
                 self.error(
                     span,
                     format!("task `{id}` has risk `{risk}` but no `rollback`"),
@@ -93,8 +94,8 @@ impl Context<'_> {
             let span = drafts[first]
                 .needs
                 .iter()
-                .find(|(need, _)| need.as_str() == drafts[next].id.as_str())
-                .and_then(|(_, path)| self.span(path));
+                .position(|need| need.as_str() == drafts[next].id.as_str())
+                .and_then(|index| self.span(&drafts[first].path.need(index)));
             self.error(
                 span,
                 format!(

@@ -32,6 +32,6 @@ mod vars;
 use context::{Context, key_text};
 use file::hex_sha256;
 use policy::Defaults;
-use tasks::{DraftTask, TaskContext};
+use tasks::{DraftTask, TaskContext, TaskPath};
 
 pub use file::{LoadPlanError, LoadedPlan, load_plan, load_plan_text, parse_plan};

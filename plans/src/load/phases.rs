@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde_yaml::{Mapping, Value};
 
-use super::{Context, Defaults, DraftTask, TaskContext};
+use super::{Context, Defaults, DraftTask, TaskContext, TaskPath};
 use crate::{
     action::ExecutorInstance, duration::PlanDuration, ids::PhaseId, marked::Path, model::Phase,
 };
@@ -31,7 +31,7 @@ impl Context<'_> {
         let mut phases = Vec::new();
         let mut drafts = Vec::new();
         let mut seen_phases: HashMap<String, Path> = HashMap::new();
-        let mut seen_tasks: HashMap<String, Path> = HashMap::new();
+        let mut seen_tasks: HashMap<String, TaskPath> = HashMap::new();
         for (phase_index, raw) in raw_phases.into_iter().enumerate() {
             let path = root_path.key("phases").index(phase_index);
             let Value::Mapping(mut map) = raw else {
@@ -74,14 +74,17 @@ impl Context<'_> {
             });
             let mut phase_tasks = Vec::new();
             for (task_index, raw_task) in raw_tasks.into_iter().enumerate() {
-                let task_path = path.key("tasks").index(task_index);
+                let task_path = TaskPath {
+                    phase: phase_index,
+                    task: task_index,
+                };
                 let context = TaskContext {
                     phase: phases.len(),
                     defaults,
                     vars,
                     executors,
                 };
-                if let Some(draft) = self.task(&raw_task, &task_path, &context, &mut seen_tasks) {
+                if let Some(draft) = self.task(&raw_task, task_path, &context, &mut seen_tasks) {
                     phase_tasks.push(drafts.len());
                     drafts.push(draft);
                 }

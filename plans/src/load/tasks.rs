@@ -36,12 +36,40 @@ pub(super) const TASK_KEYS: &[&str] = &[
 pub(super) struct DraftTask {
     pub(super) id: TaskId,
     pub(super) phase: usize,
-    pub(super) path: Path,
-    pub(super) needs: Vec<(String, Path)>,
+    pub(super) path: TaskPath,
+    /// The ids listed in `needs`, in order; the `i`th is at
+    /// [`TaskPath::need`]`(i)`.
+    pub(super) needs: Vec<String>,
     pub(super) risk: Option<Risk>,
     pub(super) has_rollback: bool,
     /// The fully decoded task (with `needs` still empty), if every field was valid.
     pub(super) task: Option<Task>,
+}
+
+/// Where a task is in the document: `phases[phase].tasks[task]`. Kept as
+/// two indexes rather than a [`Path`] (a vector of owned segments), since
+/// every task of a large plan keeps one until `needs` are resolved and the
+/// path is only wanted for a diagnostic.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct TaskPath {
+    pub(super) phase: usize,
+    pub(super) task: usize,
+}
+
+impl TaskPath {
+    /// The task's path.
+    pub(super) fn path(self) -> Path {
+        Path::root()
+            .key("phases")
+            .index(self.phase)
+            .key("tasks")
+            .index(self.task)
+    }
+
+    /// The path of the task's `index`th need.
+    pub(super) fn need(self, index: usize) -> Path {
+        self.path().key("needs").index(index)
+    }
 }
 
 pub(super) struct TaskContext<'a> {
@@ -55,10 +83,11 @@ impl Context<'_> {
     pub(super) fn task(
         &mut self,
         raw: &Value,
-        path: &Path,
+        task_path: TaskPath,
         context: &TaskContext<'_>,
-        seen: &mut HashMap<String, Path>,
+        seen: &mut HashMap<String, TaskPath>,
     ) -> Option<DraftTask> {
+        let path = &task_path.path();
         let Value::Mapping(map) = raw else {
             let span = self.span(path);
             self.error(span, "a task must be a mapping").help =
@@ -110,13 +139,13 @@ impl Context<'_> {
                 return None;
             }
             if let Some(first) = seen.get(&id) {
-                let first_line = self.span(first).unwrap_or_default().line;
+                let first_line = self.span(&first.path().key("id")).unwrap_or_default().line;
                 let id_span = self.span(&path.key("id"));
                 self.error(id_span, format!("duplicate task id `{id}`"))
                     .help = Some(format!("task `{id}` is first defined on line {first_line}; task ids are unique in the whole plan"));
                 return None;
             }
-            seen.insert(id.clone(), path.key("id"));
+            seen.insert(id.clone(), task_path);
             TaskId::new(id).ok()
         })?;
 
@@ -138,11 +167,6 @@ impl Context<'_> {
             }
         }
 
-        let needs = needs
-            .into_iter()
-            .enumerate()
-            .map(|(i, need)| (need, path.key("needs").index(i)))
-            .collect();
         let has_rollback = map.get("rollback").is_some_and(|v| !v.is_null());
         let task = (|| {
             Some(Task {
@@ -172,7 +196,7 @@ impl Context<'_> {
         Some(DraftTask {
             id,
             phase: context.phase,
-            path: path.clone(),
+            path: task_path,
             needs,
             risk,
             has_rollback,
