@@ -513,9 +513,10 @@ impl Series {
         Spread::of(&self.walls()).map(|spread| spread.median)
     }
 
-    /// `min / median / max s` of the wall times.
+    /// `min / median / max s` of the wall times (one time for one measurement).
     fn time(&self) -> String {
         match self {
+            Self::Of(samples) if samples.len() == 1 => seconds(samples[0].wall.as_secs_f64()),
             Self::Of(_) => {
                 Spread::of(&self.walls()).map_or_else(|| "n/a".to_owned(), Spread::seconds)
             }
