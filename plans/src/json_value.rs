@@ -84,6 +84,9 @@ impl<'de> Visitor<'de> for JsonValue {
         while let Some(item) = access.next_element_seed(JsonValue)? {
             items.push(item);
         }
+        // As in `yaml_value`: the spare capacity of many small collections
+        // would be most of the document's memory.
+        items.shrink_to_fit();
         Ok(Value::Sequence(items))
     }
 
@@ -95,6 +98,7 @@ impl<'de> Visitor<'de> for JsonValue {
                 return Err(de::Error::custom("duplicate key"));
             }
         }
+        mapping.shrink_to_fit();
         Ok(Value::Mapping(mapping))
     }
 }

@@ -95,12 +95,22 @@ impl EventReceiver for Builder {
             }
             Event::SequenceStart(..) => self.stack.push(Frame::Sequence(Vec::new())),
             Event::MappingStart(..) => self.stack.push(Frame::Mapping(Mapping::new(), None)),
+            // A closed collection gives back the room it grew into: the
+            // tasks of a large plan are small mappings whose spare capacity
+            // (a mapping of five entries has room for eight) would otherwise
+            // be most of the document's memory.
             Event::SequenceEnd => match self.stack.pop() {
-                Some(Frame::Sequence(items)) => self.push(Value::Sequence(items)),
+                Some(Frame::Sequence(mut items)) => {
+                    items.shrink_to_fit();
+                    self.push(Value::Sequence(items));
+                }
                 _ => self.unsupported = true,
             },
             Event::MappingEnd => match self.stack.pop() {
-                Some(Frame::Mapping(mapping, None)) => self.push(Value::Mapping(mapping)),
+                Some(Frame::Mapping(mut mapping, None)) => {
+                    mapping.shrink_to_fit();
+                    self.push(Value::Mapping(mapping));
+                }
                 _ => self.unsupported = true,
             },
             Event::Nothing | Event::StreamStart | Event::StreamEnd | Event::DocumentEnd => {}
