@@ -14,21 +14,46 @@
 //! mapping, `{: v}`, which libyaml rejects) is pinned by a test; the plan
 //! decoder rejects such a key anyway.
 
+use std::collections::HashMap;
+
 use serde_yaml::{Mapping, Value};
 use yaml_rust2::{
     parser::{Event, EventReceiver, Parser},
     scanner::TScalarStyle,
 };
 
-/// The document's `Value`, or `None` when serde_yaml must decide.
-pub(crate) fn parse(text: &str) -> Option<Value> {
+/// The tasks of a document, each packed as JSON as soon as its mapping
+/// closes, by `(phase index, task index)`: the place of each in `phases[i].tasks`
+/// holds a null instead.
+///
+/// A task's `Value` is mostly the room of its mappings (152 bytes an entry);
+/// packed, it is the size of its JSON text. Holding the tasks packed until
+/// each is decoded keeps a large plan's document at a few dozen bytes a task
+/// instead of about two kilobytes.
+#[derive(Debug, Default)]
+pub(crate) struct PackedTasks(HashMap<(usize, usize), Box<[u8]>>);
+
+impl PackedTasks {
+    /// The task at `phases[phase].tasks[task]`, if it was packed.
+    pub(crate) fn take(&mut self, phase: usize, task: usize) -> Option<Value> {
+        let packed = self.0.remove(&(phase, task))?;
+        Some(
+            serde_json::from_slice::<Value>(&packed)
+                .expect("a packed task should never fail to unpack because it was written by serde_json from a Value with string keys and no float"),
+        )
+    }
+}
+
+/// The document's `Value` and its packed tasks, or `None` when serde_yaml
+/// must decide.
+pub(crate) fn parse(text: &str) -> Option<(Value, PackedTasks)> {
     let mut builder = Builder::default();
     let mut parser = Parser::new_from_str(text);
     parser.load(&mut builder, true).ok()?;
     if builder.unsupported || !builder.stack.is_empty() {
         return None;
     }
-    Some(builder.root.unwrap_or(Value::Null))
+    Some((builder.root.unwrap_or(Value::Null), builder.packed))
 }
 
 #[derive(Default)]
@@ -38,6 +63,32 @@ struct Builder {
     documents: usize,
     /// Set on anything this route leaves to serde_yaml.
     unsupported: bool,
+    packed: PackedTasks,
+}
+
+/// `mapping` as JSON, if serde_json gives it back exactly.
+fn pack(mapping: &Mapping) -> Option<Box<[u8]>> {
+    let exact = mapping
+        .iter()
+        .all(|(key, value)| matches!(key, Value::String(_)) && packs_exactly(value));
+    if !exact {
+        return None;
+    }
+    serde_json::to_vec(mapping).ok().map(Vec::into_boxed_slice)
+}
+
+/// Whether serde_json gives `value` back exactly: string keys only (it
+/// would turn others into strings) and no float (it writes NaN as null).
+fn packs_exactly(value: &Value) -> bool {
+    match value {
+        Value::Null | Value::Bool(_) | Value::String(_) => true,
+        Value::Number(number) => !number.is_f64(),
+        Value::Sequence(items) => items.iter().all(packs_exactly),
+        Value::Mapping(mapping) => mapping
+            .iter()
+            .all(|(key, value)| matches!(key, Value::String(_)) && packs_exactly(value)),
+        Value::Tagged(_) => false,
+    }
 }
 
 enum Frame {
@@ -47,6 +98,21 @@ enum Frame {
 }
 
 impl Builder {
+    /// `(phase index, task index)` if the mapping that just closed is at
+    /// `phases[i].tasks[j]`.
+    fn task_place(&self) -> Option<(usize, usize)> {
+        let [
+            Frame::Mapping(_, Some(Value::String(phases))),
+            Frame::Sequence(phase_items),
+            Frame::Mapping(_, Some(Value::String(tasks))),
+            Frame::Sequence(task_items),
+        ] = self.stack.as_slice()
+        else {
+            return None;
+        };
+        (phases == "phases" && tasks == "tasks").then_some((phase_items.len(), task_items.len()))
+    }
+
     fn push(&mut self, value: Value) {
         match self.stack.last_mut() {
             None => self.root = Some(value),
@@ -108,8 +174,15 @@ impl EventReceiver for Builder {
             },
             Event::MappingEnd => match self.stack.pop() {
                 Some(Frame::Mapping(mut mapping, None)) => {
-                    mapping.shrink_to_fit();
-                    self.push(Value::Mapping(mapping));
+                    if let Some(place) = self.task_place()
+                        && let Some(packed) = pack(&mapping)
+                    {
+                        self.packed.0.insert(place, packed);
+                        self.push(Value::Null);
+                    } else {
+                        mapping.shrink_to_fit();
+                        self.push(Value::Mapping(mapping));
+                    }
                 }
                 _ => self.unsupported = true,
             },
@@ -156,6 +229,36 @@ mod tests {
     /// Documents yaml-rust2 accepts and serde_yaml (libyaml) rejects. The
     /// plan decoder still rejects them (a plan's keys are strings).
     const LENIENT: &[&str] = &["{: value}\n"];
+
+    /// The document's `Value` with its packed tasks put back.
+    fn parse(text: &str) -> Option<Value> {
+        let (mut value, mut packed) = super::parse(text)?;
+        if let Some(Value::Sequence(phases)) = value.get_mut("phases") {
+            for (phase_index, phase) in phases.iter_mut().enumerate() {
+                if let Some(Value::Sequence(tasks)) = phase.get_mut("tasks") {
+                    for (task_index, task) in tasks.iter_mut().enumerate() {
+                        if let Some(unpacked) = packed.take(phase_index, task_index) {
+                            *task = unpacked;
+                        }
+                    }
+                }
+            }
+        }
+        assert!(packed.0.is_empty(), "every packed task has its place");
+        Some(value)
+    }
+
+    #[test]
+    fn tasks_are_packed_and_unpack_exactly() {
+        let text = "phases:\n  - id: p\n    tasks:\n      - {id: a, retries: 2, needs: [], run: {shell: [\"x\"]}}\n      - {id: b, weight: 1.5}\n      - {id: c, 1: one}\n      - plain\n";
+        let (_, packed) = super::parse(text).expect("supported");
+        assert_eq!(
+            packed.0.len(),
+            1,
+            "only the task without float or non-string key"
+        );
+        same_as_serde_yaml(text);
+    }
 
     /// Either this route gives serde_yaml's `Value`, or it steps aside.
     #[track_caller]

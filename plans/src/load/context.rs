@@ -12,6 +12,7 @@ use crate::{
     marked::{self, Node, Path},
     source::{SourceFile, Span},
     text::{and_ticked, did_you_mean},
+    yaml_value::PackedTasks,
 };
 
 pub(super) struct Context<'a> {
@@ -19,6 +20,8 @@ pub(super) struct Context<'a> {
     /// The marked tree, parsed on first use; `None` if yaml-rust2 cannot
     /// parse what serde_yaml could (then diagnostics have no position).
     pub(super) tree: OnceCell<Option<Node>>,
+    /// The tasks the YAML route packed, unpacked one by one as they are decoded.
+    pub(super) packed_tasks: PackedTasks,
     pub(super) diagnostics: Vec<Diagnostic>,
 }
 

@@ -15,7 +15,7 @@ use crate::{
     json_value,
     model::Plan,
     source::{SourceFile, Span},
-    yaml_value,
+    yaml_value::{self, PackedTasks},
 };
 
 /// The error of [`load_plan`].
@@ -104,11 +104,16 @@ pub(super) fn parse_inner(source: &SourceFile, base_dir: PathBuf) -> Result<Plan
     // a diagnostic, or to check fields the typed pass cannot see. A valid
     // plan is usually parsed once, which halves the time and the memory of
     // loading a large plan.
-    let value = match json_value::parse(source.text()).or_else(|| yaml_value::parse(source.text()))
-    {
-        Some(value) => value,
-        None => serde_yaml::from_str::<Value>(source.text())
-            .map_err(|e| vec![yaml_error(source, &e)])?,
+    let (value, packed_tasks) = match json_value::parse(source.text()) {
+        Some(value) => (value, PackedTasks::default()),
+        None => match yaml_value::parse(source.text()) {
+            Some(parsed) => parsed,
+            None => (
+                serde_yaml::from_str::<Value>(source.text())
+                    .map_err(|e| vec![yaml_error(source, &e)])?,
+                PackedTasks::default(),
+            ),
+        },
     };
     if value.is_null() {
         return Err(vec![empty_file()]);
@@ -116,6 +121,7 @@ pub(super) fn parse_inner(source: &SourceFile, base_dir: PathBuf) -> Result<Plan
     let context = Context {
         source,
         tree: OnceCell::new(),
+        packed_tasks,
         diagnostics: Vec::new(),
     };
     let Value::Mapping(mut root) = value else {

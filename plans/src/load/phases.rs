@@ -84,6 +84,10 @@ impl Context<'_> {
                     vars,
                     executors,
                 };
+                let raw_task = self
+                    .packed_tasks
+                    .take(phase_index, task_index)
+                    .unwrap_or(raw_task);
                 if let Some(draft) = self.task(&raw_task, task_path, &context, &mut seen_tasks) {
                     phase_tasks.push(drafts.len());
                     drafts.push(draft);
