@@ -11,27 +11,68 @@
 //! them, so the YAML route reports them), and for every number but a plain
 //! integer: floats and exponents resolve through YAML's rules, which
 //! serde_json does not share in every corner (`-0`, `1e400`).
+//!
+//! Like the YAML route, it packs each task as JSON bytes as soon as the
+//! task is read ([`PackedTasks`]), so a large plan's document is never held
+//! as one tree of task mappings.
 
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_yaml::{Mapping, Number, Value};
 
-/// The document's `Value`, or `None` when the YAML routes must decide.
-pub(crate) fn parse(text: &str) -> Option<Value> {
+use crate::yaml_value::PackedTasks;
+
+/// The document's `Value` and its packed tasks (as the YAML route packs
+/// them), or `None` when the YAML routes must decide.
+pub(crate) fn parse(text: &str) -> Option<(Value, PackedTasks)> {
     if !text.trim_start_matches([' ', '\n', '\r']).starts_with('{') {
         return None;
     }
+    let mut packed = PackedTasks::default();
     let mut deserializer = serde_json::Deserializer::from_str(text);
-    let value = JsonValue.deserialize(&mut deserializer).ok()?;
+    let value = JsonValue {
+        packed: &mut packed,
+        place: Place::Root,
+    }
+    .deserialize(&mut deserializer)
+    .ok()?;
     deserializer.end().ok()?;
-    Some(value)
+    Some((value, packed))
+}
+
+/// Where a value is, as far as packing tasks goes.
+#[derive(Clone, Copy)]
+enum Place {
+    /// The document.
+    Root,
+    /// The root's `phases`.
+    Phases,
+    /// `phases[i]`.
+    Phase(usize),
+    /// `phases[i].tasks`.
+    Tasks(usize),
+    /// `phases[i].tasks[j]`.
+    Task(usize, usize),
+    /// Anywhere else.
+    Other,
 }
 
 /// Builds a serde_yaml `Value` from serde_json's events, refusing what
-/// YAML could resolve differently.
-#[derive(Clone, Copy)]
-struct JsonValue;
+/// YAML could resolve differently, and packs the tasks.
+struct JsonValue<'p> {
+    packed: &'p mut PackedTasks,
+    place: Place,
+}
 
-impl<'de> DeserializeSeed<'de> for JsonValue {
+impl JsonValue<'_> {
+    fn at(&mut self, place: Place) -> JsonValue<'_> {
+        JsonValue {
+            packed: self.packed,
+            place,
+        }
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for JsonValue<'_> {
     type Value = Value;
 
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
@@ -39,7 +80,7 @@ impl<'de> DeserializeSeed<'de> for JsonValue {
     }
 }
 
-impl<'de> Visitor<'de> for JsonValue {
+impl<'de> Visitor<'de> for JsonValue<'_> {
     type Value = Value;
 
     fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -79,9 +120,17 @@ impl<'de> Visitor<'de> for JsonValue {
         Ok(Value::String(value))
     }
 
-    fn visit_seq<A: SeqAccess<'de>>(self, mut access: A) -> Result<Value, A::Error> {
+    fn visit_seq<A: SeqAccess<'de>>(mut self, mut access: A) -> Result<Value, A::Error> {
         let mut items = Vec::with_capacity(access.size_hint().unwrap_or(0));
-        while let Some(item) = access.next_element_seed(JsonValue)? {
+        loop {
+            let place = match self.place {
+                Place::Phases => Place::Phase(items.len()),
+                Place::Tasks(phase) => Place::Task(phase, items.len()),
+                _ => Place::Other,
+            };
+            let Some(item) = access.next_element_seed(self.at(place))? else {
+                break;
+            };
             items.push(item);
         }
         // As in `yaml_value`: the spare capacity of many small collections
@@ -90,13 +139,23 @@ impl<'de> Visitor<'de> for JsonValue {
         Ok(Value::Sequence(items))
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Value, A::Error> {
+    fn visit_map<A: MapAccess<'de>>(mut self, mut access: A) -> Result<Value, A::Error> {
         let mut mapping = Mapping::new();
         while let Some(key) = access.next_key::<String>()? {
-            let value = access.next_value_seed(JsonValue)?;
+            let place = match (self.place, key.as_str()) {
+                (Place::Root, "phases") => Place::Phases,
+                (Place::Phase(phase), "tasks") => Place::Tasks(phase),
+                _ => Place::Other,
+            };
+            let value = access.next_value_seed(self.at(place))?;
             if mapping.insert(Value::String(key), value).is_some() {
                 return Err(de::Error::custom("duplicate key"));
             }
+        }
+        if let Place::Task(phase, task) = self.place
+            && self.packed.pack(phase, task, &mapping)
+        {
+            return Ok(Value::Null);
         }
         mapping.shrink_to_fit();
         Ok(Value::Mapping(mapping))
@@ -106,6 +165,13 @@ impl<'de> Visitor<'de> for JsonValue {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The document's `Value` with its packed tasks put back.
+    fn parse(text: &str) -> Option<Value> {
+        let (mut value, mut packed) = super::parse(text)?;
+        crate::yaml_value::unpack_all(&mut value, &mut packed);
+        Some(value)
+    }
 
     /// Either this route gives serde_yaml's `Value`, or it steps aside.
     #[track_caller]
@@ -163,6 +229,8 @@ mod tests {
             ]}],
         })
         .to_string();
+        let (_, mut packed) = super::parse(&text).expect("read");
+        assert!(packed.take(0, 1).is_some(), "the tasks are packed");
         assert!(parse(&text).is_some());
         same_as_serde_yaml(&text);
         let pretty = serde_json::to_string_pretty(

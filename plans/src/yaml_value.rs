@@ -34,6 +34,16 @@ use yaml_rust2::{
 pub(crate) struct PackedTasks(HashMap<(usize, usize), Box<[u8]>>);
 
 impl PackedTasks {
+    /// Packs `mapping`, the task at `phases[phase].tasks[task]`; `false`
+    /// (nothing kept) if JSON would not give it back exactly.
+    pub(crate) fn pack(&mut self, phase: usize, task: usize, mapping: &Mapping) -> bool {
+        let Some(packed) = pack(mapping) else {
+            return false;
+        };
+        self.0.insert((phase, task), packed);
+        true
+    }
+
     /// The task at `phases[phase].tasks[task]`, if it was packed.
     pub(crate) fn take(&mut self, phase: usize, task: usize) -> Option<Value> {
         let packed = self.0.remove(&(phase, task))?;
@@ -174,10 +184,9 @@ impl EventReceiver for Builder {
             },
             Event::MappingEnd => match self.stack.pop() {
                 Some(Frame::Mapping(mut mapping, None)) => {
-                    if let Some(place) = self.task_place()
-                        && let Some(packed) = pack(&mapping)
+                    if let Some((phase, task)) = self.task_place()
+                        && self.packed.pack(phase, task, &mapping)
                     {
-                        self.packed.0.insert(place, packed);
                         self.push(Value::Null);
                     } else {
                         mapping.shrink_to_fit();
@@ -222,6 +231,24 @@ fn resolve_plain(text: String) -> Option<Value> {
     }
 }
 
+/// Puts every packed task back in its place, for tests comparing whole
+/// documents.
+#[cfg(test)]
+pub(crate) fn unpack_all(value: &mut Value, packed: &mut PackedTasks) {
+    if let Some(Value::Sequence(phases)) = value.get_mut("phases") {
+        for (phase_index, phase) in phases.iter_mut().enumerate() {
+            if let Some(Value::Sequence(tasks)) = phase.get_mut("tasks") {
+                for (task_index, task) in tasks.iter_mut().enumerate() {
+                    if let Some(unpacked) = packed.take(phase_index, task_index) {
+                        *task = unpacked;
+                    }
+                }
+            }
+        }
+    }
+    assert!(packed.0.is_empty(), "every packed task has its place");
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -233,18 +260,7 @@ mod tests {
     /// The document's `Value` with its packed tasks put back.
     fn parse(text: &str) -> Option<Value> {
         let (mut value, mut packed) = super::parse(text)?;
-        if let Some(Value::Sequence(phases)) = value.get_mut("phases") {
-            for (phase_index, phase) in phases.iter_mut().enumerate() {
-                if let Some(Value::Sequence(tasks)) = phase.get_mut("tasks") {
-                    for (task_index, task) in tasks.iter_mut().enumerate() {
-                        if let Some(unpacked) = packed.take(phase_index, task_index) {
-                            *task = unpacked;
-                        }
-                    }
-                }
-            }
-        }
-        assert!(packed.0.is_empty(), "every packed task has its place");
+        unpack_all(&mut value, &mut packed);
         Some(value)
     }
 

@@ -104,16 +104,14 @@ pub(super) fn parse_inner(source: &SourceFile, base_dir: PathBuf) -> Result<Plan
     // a diagnostic, or to check fields the typed pass cannot see. A valid
     // plan is usually parsed once, which halves the time and the memory of
     // loading a large plan.
-    let (value, packed_tasks) = match json_value::parse(source.text()) {
-        Some(value) => (value, PackedTasks::default()),
-        None => match yaml_value::parse(source.text()) {
-            Some(parsed) => parsed,
-            None => (
-                serde_yaml::from_str::<Value>(source.text())
-                    .map_err(|e| vec![yaml_error(source, &e)])?,
-                PackedTasks::default(),
-            ),
-        },
+    let parsed = json_value::parse(source.text()).or_else(|| yaml_value::parse(source.text()));
+    let (value, packed_tasks) = match parsed {
+        Some(parsed) => parsed,
+        None => (
+            serde_yaml::from_str::<Value>(source.text())
+                .map_err(|e| vec![yaml_error(source, &e)])?,
+            PackedTasks::default(),
+        ),
     };
     if value.is_null() {
         return Err(vec![empty_file()]);

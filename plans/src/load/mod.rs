@@ -4,7 +4,10 @@
 //! The pipeline:
 //!
 //! 1. text checks that YAML parsers report badly (tabs in indentation, empty file);
-//! 2. serde_yaml parses the document into a `Value` (syntax errors, with positions);
+//! 2. the document becomes a `Value` (serde_json for a plan written as JSON,
+//!    yaml-rust2's events otherwise, serde_yaml for what those leave, and for
+//!    syntax errors with positions), with each task packed as JSON bytes
+//!    until it is decoded;
 //! 3. [`crate::marked`] parses it again, keeping the span of every key and
 //!    value, but only when a position is needed (a diagnostic, or a field
 //!    check the typed pass cannot make): a valid plan is usually parsed once;
