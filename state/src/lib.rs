@@ -31,9 +31,7 @@
 //! process being killed at any instant (SIGKILL, a panic, an OOM kill).
 //! A power loss or kernel crash may lose the last commits (never corrupt the
 //! file) unless the store is opened with [`OpenOptions::synchronous_full`],
-//! which fsyncs every commit. Commits never run a WAL checkpoint: a second
-//! connection on a thread of the store's own checkpoints the WAL every 128
-//! commits, without holding up the writer (see `checkpoint.rs`).
+//! which fsyncs every commit.
 //!
 //! # Opening
 //!
@@ -76,7 +74,6 @@
 mod approvals;
 mod attempts;
 mod batch;
-mod checkpoint;
 mod error;
 mod events;
 mod host;

@@ -248,11 +248,6 @@ pub(crate) fn open_connection(
     connection
         .query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))
         .map_err(sqlite("configure"))?;
-    // Checkpoints run on the store's own thread (`checkpoint.rs`), never
-    // inside a commit.
-    connection
-        .pragma_update(None, "wal_autocheckpoint", 0)
-        .map_err(sqlite("configure"))?;
     Ok(connection)
 }
 
@@ -399,7 +394,7 @@ fn roll_back_hot_journal(path: &Path) -> Result<(), OpenStoreError> {
 }
 
 /// `PATH` followed by `suffix`: `state.db-wal` for `state.db`.
-pub(crate) fn companion(path: &Path, suffix: &str) -> PathBuf {
+fn companion(path: &Path, suffix: &str) -> PathBuf {
     let mut companion = path.as_os_str().to_owned();
     companion.push(suffix);
     PathBuf::from(companion)

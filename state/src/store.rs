@@ -13,7 +13,6 @@ use plangate_plans::{Decision, Risk, TaskId, ids::InvalidId};
 use rusqlite::{Connection, Row, Transaction, TransactionBehavior, types::Type};
 
 use crate::{
-    checkpoint::Checkpointer,
     error::{StoreError, sqlite},
     ids::RunId,
     open::{OpenOptions, OpenStoreError, open_connection},
@@ -37,10 +36,6 @@ pub fn now_millis() -> i64 {
 /// `spawn_blocking` in async code.
 #[derive(Debug)]
 pub struct Store {
-    /// Declared before `connection`, so that it is dropped first: its thread
-    /// ends and its connection closes, and the store's connection, closing
-    /// last, checkpoints the rest of the WAL and deletes it.
-    pub(crate) checkpointer: Checkpointer,
     pub(crate) connection: Connection,
     path: PathBuf,
 }
@@ -79,7 +74,6 @@ impl Store {
         let path = path.as_ref();
         let connection = open_connection(path, options)?;
         Ok(Store {
-            checkpointer: Checkpointer::new(path),
             connection,
             path: path.to_owned(),
         })
@@ -117,7 +111,6 @@ impl Store {
             .map_err(sqlite(operation))?;
         let value = body(&transaction)?;
         transaction.commit().map_err(sqlite(operation))?;
-        self.checkpointer.committed(&self.connection);
         Ok(value)
     }
 }
