@@ -33,6 +33,30 @@ const SECRET_NAME_PARTS: [&str; 8] = [
     "CREDENTIAL",
 ];
 
+/// `value` with every string in it (keys aside) passed through `redact`:
+/// how evidence is redacted before it is stored.
+pub(crate) fn redact_json_strings(
+    value: serde_json::Value,
+    redact: &dyn Fn(&str) -> String,
+) -> serde_json::Value {
+    use serde_json::Value;
+    match value {
+        Value::String(text) => Value::String(redact(&text)),
+        Value::Array(items) => Value::Array(
+            items
+                .into_iter()
+                .map(|item| redact_json_strings(item, redact))
+                .collect(),
+        ),
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .map(|(key, item)| (key, redact_json_strings(item, redact)))
+                .collect(),
+        ),
+        other => other,
+    }
+}
+
 /// Replaces secret values with [`REDACTED`].
 ///
 /// Cheap to share behind an `Arc`; [`Redactor::with_env`] derives a redactor

@@ -143,7 +143,7 @@ impl GitEvidence {
     pub(super) fn to_json(&self, job: &Job) -> Value {
         let value = serde_json::to_value(self)
             .expect("evidence always serialises: it holds only strings, booleans and lists");
-        redact_strings(value, job)
+        crate::redact::redact_json_strings(value, &|text| job.redact(text))
     }
 
     /// The evidence an attempt recorded, read back.
@@ -152,24 +152,5 @@ impl GitEvidence {
         let evidence = evidence.ok_or(ExecutorError::MissingEvidence { kind })?;
         serde_json::from_value(evidence.clone())
             .map_err(|source| ExecutorError::InvalidEvidence { kind, source })
-    }
-}
-
-/// `value` with every string in it redacted.
-fn redact_strings(value: Value, job: &Job) -> Value {
-    match value {
-        Value::String(text) => Value::String(job.redact(&text)),
-        Value::Array(items) => Value::Array(
-            items
-                .into_iter()
-                .map(|item| redact_strings(item, job))
-                .collect(),
-        ),
-        Value::Object(map) => Value::Object(
-            map.into_iter()
-                .map(|(key, item)| (key, redact_strings(item, job)))
-                .collect(),
-        ),
-        other => other,
     }
 }

@@ -307,7 +307,7 @@ pub(super) fn redact_userinfo(text: &str) -> String {
 }
 
 /// The first seven hex digits of a sha.
-pub(super) fn short(sha: &str) -> &str {
+pub(crate) fn short(sha: &str) -> &str {
     sha.get(..7).unwrap_or(sha)
 }
 

@@ -19,3 +19,5 @@ mod remote;
 mod rollback;
 
 pub use executor::GitExecutor;
+pub(crate) use job::short;
+pub(crate) use remote::TOKEN_USER;

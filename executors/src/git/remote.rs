@@ -26,7 +26,7 @@ use super::{
 
 /// The user name sent with a token: what GitHub expects of an app or
 /// fine-grained token used as a password.
-const TOKEN_USER: &str = "x-access-token";
+pub(crate) const TOKEN_USER: &str = "x-access-token";
 
 /// What the remote callbacks saw, read after the call returns.
 #[derive(Default)]

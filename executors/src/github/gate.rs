@@ -17,6 +17,8 @@ use plangate_plans::action::{GithubMergeAction, RequireChecks};
 use serde::Serialize;
 use tokio::time::Instant;
 
+pub(crate) use crate::git::short;
+
 use super::api::{Api, ApiError, backoff, humanize};
 
 /// How long `mergeable: null` is asked again at most, within the deadline.
@@ -228,8 +230,7 @@ async fn poll_pull(api: &Api, repo: &str, number: u64) -> Result<PullRequest, Ap
     let bound = (Instant::now() + MERGEABLE_BOUND).min(api.deadline());
     let mut tries = 0;
     loop {
-        let answer = api.send(Method::GET, &path, None).await?;
-        let pr: PullRequest = api.expect(&Method::GET, &path, answer)?;
+        let pr: PullRequest = api.get(&path).await?;
         let open = pr.state == Some(IssueState::Open);
         if pr.mergeable.is_some() || !open {
             return Ok(pr);
@@ -518,9 +519,4 @@ fn diff_status(file: &DiffEntry) -> String {
         .ok()
         .and_then(|value| value.as_str().map(str::to_owned))
         .unwrap_or_else(|| "changed".to_owned())
-}
-
-/// The first 7 characters of a sha.
-pub(crate) fn short(sha: &str) -> &str {
-    sha.get(..7).unwrap_or(sha)
 }

@@ -23,7 +23,7 @@ fn callbacks(token: &str) -> RemoteCallbacks<'_> {
                 "authentication failed for {url}: the token was refused"
             )));
         }
-        Cred::userpass_plaintext("x-access-token", token)
+        Cred::userpass_plaintext(crate::git::TOKEN_USER, token)
     });
     callbacks
 }

@@ -320,21 +320,7 @@ fn method_name(method: MergeMethod) -> &'static str {
 
 /// `value` with every string redacted.
 fn redact_json(redactor: &Redactor, value: Value) -> Value {
-    match value {
-        Value::String(text) => Value::String(redactor.redact(&text).into_owned()),
-        Value::Array(items) => Value::Array(
-            items
-                .into_iter()
-                .map(|item| redact_json(redactor, item))
-                .collect(),
-        ),
-        Value::Object(map) => Value::Object(
-            map.into_iter()
-                .map(|(key, item)| (key, redact_json(redactor, item)))
-                .collect(),
-        ),
-        other => other,
-    }
+    crate::redact::redact_json_strings(value, &|text| redactor.redact(text).into_owned())
 }
 
 fn to_json<T: Serialize>(value: &T) -> Value {
