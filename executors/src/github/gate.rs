@@ -79,10 +79,14 @@ pub(crate) struct Gate {
 
 /// Reads the gate of `action`'s pull request. `conflicts` lists the files
 /// of a conflicting pull request (it clones; `None` when not wanted).
+/// `listing` also reads the commits and files the merge would bring, which
+/// only a preview shows; without it those lists stay empty, and the base is
+/// compared only when the protection requires an up-to-date head.
 pub(crate) async fn read(
     api: &Api,
     action: &GithubMergeAction,
     conflicts: Option<&dyn ConflictFinder>,
+    listing: bool,
 ) -> Result<Gate, ApiError> {
     let repo = &action.repo;
     let number = action.pr;
@@ -132,19 +136,27 @@ pub(crate) async fn read(
     let reported = read_checks(api, repo, &head_sha).await?;
     let checks = required_checks(action.require_checks.as_ref(), &protected_checks, &reported);
 
-    let comparison: CommitComparison = api
-        .get(&format!("/repos/{repo}/compare/{base_ref}...{head_sha}"))
-        .await?;
-    let behind_by = u64::try_from(comparison.behind_by).ok();
+    let behind_by = if listing || strict {
+        let comparison: CommitComparison = api
+            .get(&format!("/repos/{repo}/compare/{base_ref}...{head_sha}"))
+            .await?;
+        u64::try_from(comparison.behind_by).ok()
+    } else {
+        None
+    };
 
-    let commits_list: Vec<RepoCommit> = api
-        .get(&format!(
-            "/repos/{repo}/pulls/{number}/commits?per_page=100"
-        ))
-        .await?;
-    let files_list: Vec<DiffEntry> = api
-        .get(&format!("/repos/{repo}/pulls/{number}/files?per_page=100"))
-        .await?;
+    let (commits_list, files_list): (Vec<RepoCommit>, Vec<DiffEntry>) = if listing {
+        (
+            api.get(&format!(
+                "/repos/{repo}/pulls/{number}/commits?per_page=100"
+            ))
+            .await?,
+            api.get(&format!("/repos/{repo}/pulls/{number}/files?per_page=100"))
+                .await?,
+        )
+    } else {
+        (Vec::new(), Vec::new())
+    };
     let commit_count = pr
         .commits
         .unwrap_or(commits_list.len() as u64)

@@ -476,7 +476,7 @@ impl GithubMergeExecutor {
     ) -> Result<Preview, ExecutorError> {
         let call = call(self, action, ctx)?;
         let finder = GitConflicts { token: &call.token };
-        let gate = gate::read(&call.api, action, Some(&finder))
+        let gate = gate::read(&call.api, action, Some(&finder), true)
             .await
             .map_err(|error| call.error(error.to_string(), error.is_transient()))?;
         Ok(preview_of(&call, &gate))
@@ -491,7 +491,7 @@ impl GithubMergeExecutor {
         let call = call(self, action, ctx)?;
         let verb = "merge";
         let finder = GitConflicts { token: &call.token };
-        let gate = match gate::read(&call.api, action, Some(&finder)).await {
+        let gate = match gate::read(&call.api, action, Some(&finder), false).await {
             Ok(gate) => gate,
             Err(error) => return call.api_failure(&error, verb, None, started),
         };
