@@ -274,15 +274,7 @@ impl Store {
     ) -> Result<(), StoreError> {
         let operation = "record the evidence of an attempt";
         self.write(operation, |transaction| {
-            let current = attempt_for_update(transaction, attempt, operation)?;
-            let evidence = merge_evidence(current.evidence, Some(evidence));
-            transaction
-                .prepare_cached("UPDATE attempts SET evidence = ?2 WHERE id = ?1")
-                .and_then(|mut statement| {
-                    statement.execute((attempt, evidence.as_ref().map(Value::to_string)))
-                })
-                .map_err(sqlite(operation))?;
-            Ok(())
+            record_attempt_evidence_in(transaction, attempt, evidence, operation)
         })
     }
 
@@ -298,19 +290,14 @@ impl Store {
         process_started: Option<u64>,
     ) -> Result<(), StoreError> {
         let operation = "record the process group of an attempt";
-        let started = process_started.map(|ticks| i64::try_from(ticks).unwrap_or(i64::MAX));
         self.write(operation, |transaction| {
-            let changed = transaction
-                .prepare_cached(
-                    "UPDATE attempts SET process_group = ?2, process_started = ?3 \
-                     WHERE id = ?1 AND finished_at IS NULL",
-                )
-                .and_then(|mut statement| statement.execute((attempt, process_group, started)))
-                .map_err(sqlite(operation))?;
-            if changed == 0 {
-                attempt_for_update(transaction, attempt, operation)?;
-            }
-            Ok(())
+            record_attempt_process_in(
+                transaction,
+                attempt,
+                process_group,
+                process_started,
+                operation,
+            )
         })
     }
 
@@ -356,6 +343,46 @@ pub(crate) struct CurrentAttempt {
     number: u32,
     finished: bool,
     evidence: Option<Value>,
+}
+
+/// [`Store::record_attempt_evidence`] inside a transaction of the caller's.
+pub(crate) fn record_attempt_evidence_in(
+    transaction: &Transaction<'_>,
+    attempt: AttemptId,
+    evidence: Value,
+    operation: &'static str,
+) -> Result<(), StoreError> {
+    let current = attempt_for_update(transaction, attempt, operation)?;
+    let evidence = merge_evidence(current.evidence, Some(evidence));
+    transaction
+        .prepare_cached("UPDATE attempts SET evidence = ?2 WHERE id = ?1")
+        .and_then(|mut statement| {
+            statement.execute((attempt, evidence.as_ref().map(Value::to_string)))
+        })
+        .map_err(sqlite(operation))?;
+    Ok(())
+}
+
+/// [`Store::record_attempt_process`] inside a transaction of the caller's.
+pub(crate) fn record_attempt_process_in(
+    transaction: &Transaction<'_>,
+    attempt: AttemptId,
+    process_group: u32,
+    process_started: Option<u64>,
+    operation: &'static str,
+) -> Result<(), StoreError> {
+    let started = process_started.map(|ticks| i64::try_from(ticks).unwrap_or(i64::MAX));
+    let changed = transaction
+        .prepare_cached(
+            "UPDATE attempts SET process_group = ?2, process_started = ?3 \
+             WHERE id = ?1 AND finished_at IS NULL",
+        )
+        .and_then(|mut statement| statement.execute((attempt, process_group, started)))
+        .map_err(sqlite(operation))?;
+    if changed == 0 {
+        attempt_for_update(transaction, attempt, operation)?;
+    }
+    Ok(())
 }
 
 /// [`Store::begin_numbered_attempt`] inside a transaction of the caller's.

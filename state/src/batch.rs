@@ -6,12 +6,18 @@
 //! one commit costs less than two.
 
 use plangate_plans::TaskId;
-use rusqlite::Transaction;
+use rusqlite::{Transaction, TransactionBehavior};
+
+use serde_json::Value;
 
 use crate::{
-    attempts::{AttemptResult, begin_attempt_in, finish_attempt_in},
-    error::StoreError,
+    attempts::{
+        AttemptResult, begin_attempt_in, finish_attempt_in, record_attempt_evidence_in,
+        record_attempt_process_in,
+    },
+    error::{StoreError, sqlite},
     ids::{AttemptId, RunId},
+    open::BUSY_TIMEOUT,
     states::{AttemptRole, TaskState},
     store::Store,
     tasks::{set_task_state_in, set_task_verified_in},
@@ -24,7 +30,47 @@ pub struct Batch<'a> {
     operation: &'static str,
 }
 
-impl Batch<'_> {
+impl<'a> Batch<'a> {
+    /// The same transaction, with writes named `operation` in errors: for a
+    /// commit that groups the writes of several callers.
+    #[must_use]
+    pub fn with_operation(&self, operation: &'static str) -> Batch<'a> {
+        Batch {
+            transaction: self.transaction,
+            operation,
+        }
+    }
+
+    /// What the writes are named in errors.
+    pub fn operation(&self) -> &'static str {
+        self.operation
+    }
+
+    /// As [`Store::record_attempt_evidence`].
+    pub fn record_attempt_evidence(
+        &self,
+        attempt: AttemptId,
+        evidence: Value,
+    ) -> Result<(), StoreError> {
+        record_attempt_evidence_in(self.transaction, attempt, evidence, self.operation)
+    }
+
+    /// As [`Store::record_attempt_process`].
+    pub fn record_attempt_process(
+        &self,
+        attempt: AttemptId,
+        process_group: u32,
+        process_started: Option<u64>,
+    ) -> Result<(), StoreError> {
+        record_attempt_process_in(
+            self.transaction,
+            attempt,
+            process_group,
+            process_started,
+            self.operation,
+        )
+    }
+
     /// As [`Store::set_task_state`].
     pub fn set_task_state(
         &self,
@@ -86,7 +132,46 @@ impl Batch<'_> {
     }
 }
 
+/// What [`Store::try_batch`] did.
+#[derive(Debug)]
+pub enum TryBatch<T, F> {
+    /// The batch ran: committed when `Ok`, rolled back when `Err`.
+    Done(Result<T, StoreError>),
+    /// Another connection holds the write lock, so nothing ran: here is the
+    /// body back, to run with [`Store::batch`] where waiting is allowed.
+    Busy(F),
+}
+
 impl Store {
+    /// As [`Store::batch`], but never waits for the write lock: when another
+    /// connection holds it, returns [`TryBatch::Busy`] at once, for a caller
+    /// that must not block (an async runtime thread) to run the body
+    /// elsewhere. Once the lock is taken, the body and the commit run as in
+    /// [`Store::batch`].
+    pub fn try_batch<T, F>(&mut self, operation: &'static str, body: F) -> TryBatch<T, F>
+    where
+        F: FnOnce(&Batch<'_>) -> Result<T, StoreError>,
+    {
+        if let Err(source) = self.connection.busy_timeout(std::time::Duration::ZERO) {
+            return TryBatch::Done(Err(StoreError::Sqlite { operation, source }));
+        }
+        // `&mut self` rules out a nested transaction; the shared borrow
+        // lets the error path reset the timeout.
+        let began = Transaction::new_unchecked(&self.connection, TransactionBehavior::Immediate);
+        let error = match began {
+            Ok(transaction) => return TryBatch::Done(run_batch(transaction, operation, body)),
+            Err(source) => StoreError::Sqlite { operation, source },
+        };
+        if let Err(source) = self.connection.busy_timeout(BUSY_TIMEOUT) {
+            return TryBatch::Done(Err(StoreError::Sqlite { operation, source }));
+        }
+        if error.is_busy() {
+            TryBatch::Busy(body)
+        } else {
+            TryBatch::Done(Err(error))
+        }
+    }
+
     /// Runs `body` in one `BEGIN IMMEDIATE` transaction and commits it when
     /// `body` succeeds; when it fails, nothing it wrote is kept. `operation`
     /// names the whole batch in errors.
@@ -102,6 +187,24 @@ impl Store {
             })
         })
     }
+}
+
+/// Runs `body` in `transaction`, which holds the write lock, and commits.
+fn run_batch<T>(
+    transaction: Transaction<'_>,
+    operation: &'static str,
+    body: impl FnOnce(&Batch<'_>) -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    // With the write lock held, nothing else waits on other connections.
+    transaction
+        .busy_timeout(BUSY_TIMEOUT)
+        .map_err(sqlite(operation))?;
+    let value = body(&Batch {
+        transaction: &transaction,
+        operation,
+    })?;
+    transaction.commit().map_err(sqlite(operation))?;
+    Ok(value)
 }
 
 #[cfg(test)]
@@ -158,5 +261,45 @@ mod tests {
             (TaskState::Succeeded, Some(true), Some(1))
         );
         assert!(store.open_attempts(&run).expect("readable").is_empty());
+    }
+
+    #[test]
+    fn try_batch_hands_the_body_back_when_another_connection_writes() {
+        let (_dir, mut store) = temp_store();
+        let run = create_run(&mut store, 1);
+        let other = rusqlite::Connection::open(store.path()).expect("a second connection");
+        other
+            .execute_batch("BEGIN IMMEDIATE")
+            .expect("the second connection takes the write lock");
+        let started = std::time::Instant::now();
+        let body = |batch: &Batch<'_>| {
+            batch.set_task_state(&run, &task_id("task-0"), TaskState::Running, None, 10)
+        };
+        let body = match store.try_batch("start a task", body) {
+            TryBatch::Busy(body) => body,
+            TryBatch::Done(result) => panic!("ran under another writer: {result:?}"),
+        };
+        assert!(
+            started.elapsed() < BUSY_TIMEOUT,
+            "try_batch does not wait for the busy timeout"
+        );
+        other.execute_batch("COMMIT").expect("released");
+        assert!(matches!(
+            store.try_batch("start a task", body),
+            TryBatch::Done(Ok(()))
+        ));
+        assert_eq!(
+            store
+                .task(&run, &task_id("task-0"))
+                .expect("readable")
+                .state,
+            TaskState::Running
+        );
+        // The busy timeout is back for ordinary writes.
+        let timeout: i64 = store
+            .connection
+            .query_row("PRAGMA busy_timeout", [], |row| row.get(0))
+            .expect("readable");
+        assert_eq!(timeout, 5_000);
     }
 }

@@ -73,6 +73,31 @@ pub enum StoreError {
         #[source]
         source: rusqlite::Error,
     },
+
+    /// A write that shared its transaction with others was not kept: another
+    /// write of the same commit failed, or an earlier commit failed and the
+    /// writes after it are refused so that none lands out of order.
+    #[error("state store failed to {operation}: {cause}")]
+    Batched {
+        /// What this write was doing.
+        operation: &'static str,
+        /// The failure that lost it, one line.
+        cause: String,
+    },
+}
+
+impl StoreError {
+    /// Whether SQLite reported the database busy (locked by another
+    /// connection): the write was not made and may be tried again.
+    pub fn is_busy(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Sqlite {
+                source: rusqlite::Error::SqliteFailure(failure, _),
+                ..
+            } if failure.code == rusqlite::ErrorCode::DatabaseBusy
+        )
+    }
 }
 
 /// Builds the `map_err` closure of an SQLite failure during `operation`.

@@ -93,7 +93,7 @@ pub use approvals::{APPROVAL_RECORDED, ApprovalRecord, ApprovalTarget};
 pub use attempts::{
     ATTEMPT_FINISHED, ATTEMPT_STARTED, AttemptRecord, AttemptResult, OpenAttemptSettlement,
 };
-pub use batch::Batch;
+pub use batch::{Batch, TryBatch};
 pub use error::StoreError;
 pub use events::{EventRecord, NewEvent};
 pub use host::{hostname, pid_is_alive};

@@ -33,7 +33,8 @@ pub fn now_millis() -> i64 {
 /// Reads take `&self`; writes take `&mut self` and are each one `BEGIN
 /// IMMEDIATE` transaction, committed before the method returns. `Store` is
 /// `Send` but not `Sync`: share it behind a `Mutex`, and call it from
-/// `spawn_blocking` in async code.
+/// `spawn_blocking` in async code, except [`Store::try_batch`], which never
+/// waits for another connection and so may run on an async runtime thread.
 #[derive(Debug)]
 pub struct Store {
     pub(crate) connection: Connection,
