@@ -7,6 +7,7 @@
 
 use std::{
     collections::{BTreeMap, HashMap},
+    os::unix::process::ExitStatusExt,
     process::{Child, Stdio},
 };
 
@@ -763,6 +764,87 @@ fn an_action_dies_with_a_killed_engine() {
         ["start", "overlap", "start", "end"],
         "the first never ended"
     );
+}
+
+/// `first` then `second`, each appending its id to `runs.log`; `first` has a
+/// verify when `verified`.
+fn outcome_plan(verified: bool) -> String {
+    let verify = if verified {
+        "\n        verify: {shell: [sh, -c, 'grep -qx first runs.log']}"
+    } else {
+        ""
+    };
+    format!(
+        "version: 1\nname: outcome\npolicy: {{require_rollback: none}}\nphases:\n  - id: one\n    tasks:\n      - id: first\n        risk: low\n        run: {{shell: [sh, -c, 'echo first >> runs.log']}}{verify}\n      - id: second\n        risk: low\n        needs: [first]\n        run: {{shell: [sh, -c, 'echo second >> runs.log']}}\n"
+    )
+}
+
+/// Runs [`outcome_plan`] with the engine killed just before the commit that
+/// would carry `first`'s outcome with `second`'s start (an internal hook),
+/// and checks that neither was committed and `second` never started.
+fn kill_before_the_outcome_commit(workspace: &Workspace, verified: bool) {
+    workspace.write("plan.yaml", &outcome_plan(verified));
+    let killed = workspace
+        .command(["run", "plan.yaml"])
+        .env("PLANGATE_INTERNAL_FAILPOINT", "kill-before-outcome-commit")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("plangate runs");
+    assert_eq!(
+        killed.signal(),
+        Some(9),
+        "the hook kills the engine: {killed:?}"
+    );
+    assert_eq!(
+        log_lines(workspace),
+        ["first"],
+        "`first` ran, `second` did not"
+    );
+    let connection = rusqlite::Connection::open(workspace.path().join(".plangate/state.db"))
+        .expect("the state file opens");
+    let attempts: Vec<(String, Option<String>)> = connection
+        .prepare("SELECT task_id, outcome FROM attempts ORDER BY id")
+        .and_then(|mut statement| {
+            statement
+                .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?
+                .collect()
+        })
+        .expect("the attempts are readable");
+    assert_eq!(
+        attempts,
+        [("first".to_owned(), None)],
+        "the outcome was not committed"
+    );
+}
+
+/// A kill between a task's outcome and the commit it shares with the next
+/// start loses nothing and repeats nothing: `resume` settles the open
+/// attempt by the task's verify, without running the task again.
+#[test]
+fn a_kill_before_the_outcome_commit_is_settled_by_verify_on_resume() {
+    let workspace = Workspace::new();
+    kill_before_the_outcome_commit(&workspace, true);
+    workspace.run(["resume"]).assert_code(0);
+    assert_eq!(log_lines(&workspace), ["first", "second"], "each ran once");
+    let states = workspace.states();
+    assert_eq!(states["first"], "succeeded");
+    assert_eq!(states["second"], "succeeded");
+}
+
+/// Without a verify, the task that may or may not have taken effect is not
+/// run again behind the user's back: it is interrupted, and the run pauses.
+#[test]
+fn a_kill_before_the_outcome_commit_of_an_unverifiable_task_pauses_on_resume() {
+    let workspace = Workspace::new();
+    kill_before_the_outcome_commit(&workspace, false);
+    let paused = workspace.run(["resume"]);
+    paused.assert_code(3);
+    paused.assert_stderr_contains("for a decision after an interruption");
+    assert_eq!(log_lines(&workspace), ["first"], "nothing ran again");
+    let states = workspace.states();
+    assert_eq!(states["first"], "interrupted");
+    assert_eq!(states["second"], "blocked");
 }
 
 /// The engine's stderr, appended to `engine.stderr` in the workspace, so a

@@ -394,7 +394,7 @@ impl Engine {
                     store.set_run_status(&run, status, Some(&stored_reason), now_millis())
                 })
                 .await?;
-            unlock(&shared, &run_id, holder).await;
+            unlock(&shared, &run_id, holder).await?;
             (progress)(&Progress::RunFinished {
                 run: short_run.clone(),
                 status,
@@ -506,8 +506,10 @@ impl Engine {
                 limits: Vec::new(),
             };
             let outcome = dispatcher.drive().await;
-            unlock(&shared, &run, holder).await;
-            outcome
+            let flushed = unlock(&shared, &run, holder).await;
+            let outcome = outcome?;
+            flushed?;
+            Ok(outcome)
         });
         // Actions that ignore every signal must not keep the process alive.
         runtime.shutdown_background();
@@ -622,13 +624,21 @@ async fn lock(
     Ok(())
 }
 
-async fn unlock(store: &SharedStore, run: &RunId, holder: LockHolder) {
+/// Commits the queued writes, then releases the lock; fails if a write was
+/// lost, which the run's outcome must not hide.
+async fn unlock(
+    store: &SharedStore,
+    run: &RunId,
+    holder: LockHolder,
+) -> Result<(), plangate_state::StoreError> {
+    let flushed = store.flush().await;
     let run = run.clone();
     // A lock left behind is taken over by the next process, so a failure here
     // is not worth failing the run for.
     let _ = store
         .call(move |store| store.release_lock(&run, &holder))
         .await;
+    flushed
 }
 
 /// First SIGINT/SIGTERM: stop starting tasks and cancel running actions

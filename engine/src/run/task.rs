@@ -18,7 +18,7 @@ use tokio_util::sync::CancellationToken;
 use super::{
     context::ContextFactory,
     progress::{Progress, ProgressSink},
-    shared_store::SharedStore,
+    shared_store::{OUTCOME, START, SharedStore, Urgency},
 };
 
 /// What every task of one invocation shares.
@@ -49,7 +49,8 @@ pub(crate) enum TaskEvent {
     /// Its last action ended; what remains is recording the outcome, so
     /// its concurrency slot is free. Dependents still wait for `Finished`.
     SlotFreed(usize),
-    /// It settled, and the state file says so.
+    /// It settled; its outcome is committed with the next commit, before
+    /// anything that depends on it starts.
     Finished(TaskFinished),
 }
 
@@ -113,7 +114,9 @@ impl TaskEnvironment {
         self.redactor.redact(&action.summary()).into_owned()
     }
 
-    async fn set_state(
+    /// Queues a change of the task's state: it is committed with the next
+    /// commit, which comes before anything that depends on it.
+    fn set_state(
         &self,
         task: &TaskId,
         state: TaskState,
@@ -121,11 +124,11 @@ impl TaskEnvironment {
     ) -> Result<(), StoreError> {
         let run = self.run_id.clone();
         let task = task.clone();
+        let at = now_millis();
         self.store
-            .call(move |store| {
-                store.set_task_state(&run, &task, state, reason.as_deref(), now_millis())
+            .queue("record the state of a task", Urgency::Soon, move |batch| {
+                batch.set_task_state(&run, &task, state, reason.as_deref(), at)
             })
-            .await
     }
 
     /// Announces an attempt (and, for a task's first attempt, its `running`
@@ -139,22 +142,22 @@ impl TaskEnvironment {
     ) -> Result<(AttemptId, u32), StoreError> {
         let run = self.run_id.clone();
         let task = task.clone();
+        let at = now_millis();
         self.store
-            .call(move |store| {
-                store.batch("record the start of an attempt", |batch| {
-                    let at = now_millis();
-                    if enter_running {
-                        batch.set_task_state(&run, &task, TaskState::Running, None, at)?;
-                    }
-                    batch.begin_attempt(&run, &task, role, &command, at)
-                })
+            .commit(START, move |batch| {
+                if enter_running {
+                    batch.set_task_state(&run, &task, TaskState::Running, None, at)?;
+                }
+                batch.begin_attempt(&run, &task, role, &command, at)
             })
             .await
     }
 
-    /// Records an attempt's outcome and, in the same transaction, what it
-    /// settles: the task's verification and its new state.
-    async fn finish(
+    /// Queues an attempt's outcome and, in the same transaction, what it
+    /// settles: the task's verification and its new state. It is committed
+    /// with the next commit (typically the next task's start), which comes
+    /// before anything that depends on it.
+    fn finish(
         &self,
         task: &TaskId,
         attempt: AttemptId,
@@ -164,21 +167,17 @@ impl TaskEnvironment {
     ) -> Result<(), StoreError> {
         let run = self.run_id.clone();
         let task = task.clone();
-        self.store
-            .call(move |store| {
-                store.batch("record the outcome of an attempt", |batch| {
-                    let at = result.at;
-                    batch.finish_attempt(attempt, result)?;
-                    if let Some(verified) = verified {
-                        batch.set_task_verified(&run, &task, verified, at)?;
-                    }
-                    if let Some((state, reason)) = settled {
-                        batch.set_task_state(&run, &task, state, reason.as_deref(), at)?;
-                    }
-                    Ok(())
-                })
-            })
-            .await
+        self.store.queue(OUTCOME, Urgency::Soon, move |batch| {
+            let at = result.at;
+            batch.finish_attempt(attempt, result)?;
+            if let Some(verified) = verified {
+                batch.set_task_verified(&run, &task, verified, at)?;
+            }
+            if let Some((state, reason)) = settled {
+                batch.set_task_state(&run, &task, state, reason.as_deref(), at)?;
+            }
+            Ok(())
+        })
     }
 
     /// A checkpoint that commits evidence to `attempt` before the side effect.
@@ -192,24 +191,30 @@ impl TaskEnvironment {
                 let store = store.clone();
                 async move {
                     store
-                        .call(move |store| store.record_attempt_evidence(attempt, evidence))
+                        .commit("record the evidence of an attempt", move |batch| {
+                            batch.record_attempt_evidence(attempt, evidence)
+                        })
                         .await
                 }
             })
             .with_on_spawn(move |group| {
-                let store = spawn_store.clone();
-                async move {
-                    store
-                        .call(move |store| {
-                            store.record_attempt_process(
-                                attempt,
-                                group.process_group,
-                                group.started,
-                            )
-                        })
-                        .await
-                        .map_err(|error| error_chain(&error))
-                }
+                // Only a crash needs it: it shares the next commit, or is
+                // committed within `LAZY_DELAY` (see `ARCHITECTURE.md`).
+                std::future::ready(
+                    spawn_store
+                        .queue(
+                            "record the process group of an attempt",
+                            Urgency::Lazy,
+                            move |batch| {
+                                batch.record_attempt_process(
+                                    attempt,
+                                    group.process_group,
+                                    group.started,
+                                )
+                            },
+                        )
+                        .map_err(|error| error_chain(&error)),
+                )
             })
     }
 
@@ -327,14 +332,12 @@ impl TaskEnvironment {
         for try_number in 1..=attempts {
             made += 1;
             if self.cancel.is_cancelled() {
-                return self
-                    .settle(
-                        task,
-                        TaskState::Interrupted,
-                        Some("interrupted before the attempt started".to_owned()),
-                        started,
-                    )
-                    .await;
+                return self.settle(
+                    task,
+                    TaskState::Interrupted,
+                    Some("interrupted before the attempt started".to_owned()),
+                    started,
+                );
             }
             if start_at == StartAt::Run {
                 let run = self
@@ -361,8 +364,7 @@ impl TaskEnvironment {
                     attempt_result(&run.outcome),
                     None,
                     settled.clone(),
-                )
-                .await?;
+                )?;
                 if let Some(settled) = settled {
                     return Ok(settled);
                 }
@@ -393,7 +395,7 @@ impl TaskEnvironment {
                 }
             }
             let Some(verify) = &task.verify else {
-                return self.settle(task, TaskState::Succeeded, None, started).await;
+                return self.settle(task, TaskState::Succeeded, None, started);
             };
             let check = self
                 .attempt(task, AttemptRole::Verify, verify, None, first)
@@ -417,8 +419,7 @@ impl TaskEnvironment {
                 attempt_result(&check.outcome),
                 Some(check.outcome.succeeded()),
                 settled.clone(),
-            )
-            .await?;
+            )?;
             if let Some(settled) = settled {
                 return Ok(settled);
             }
@@ -439,7 +440,7 @@ impl TaskEnvironment {
                 plangate_plans::text::plural(made, "attempt", "attempts")
             )
         });
-        self.settle(task, state, reason, started).await
+        self.settle(task, state, reason, started)
     }
 
     async fn backoff(&self, task: &Task, try_number: u32, attempts: u32) {
@@ -451,14 +452,14 @@ impl TaskEnvironment {
         }
     }
 
-    async fn settle(
+    fn settle(
         &self,
         task: &Task,
         state: TaskState,
         reason: Option<String>,
         started: Instant,
     ) -> Result<(TaskState, Option<String>), StoreError> {
-        self.set_state(&task.id, state, reason.clone()).await?;
+        self.set_state(&task.id, state, reason.clone())?;
         Ok(self.announce(task, state, reason, started))
     }
 
@@ -557,8 +558,7 @@ impl TaskEnvironment {
             attempt_result(&undo.outcome),
             None,
             Some((state, reason.clone())),
-        )
-        .await?;
+        )?;
         (self.progress)(&Progress::RollbackFinished {
             task: id,
             state,
