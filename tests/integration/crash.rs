@@ -87,10 +87,10 @@ fn log_lines(workspace: &Workspace) -> Vec<String> {
 }
 
 /// Starts the engine in the background. Its actions do not get the
-/// parent-death signal: these tests model actions that outlive a killed
+/// engine guard: these tests model actions that outlive a killed
 /// engine and finish on their own (as its actions' descendants may), which
 /// `resume` must reconcile; `an_action_dies_with_a_killed_engine` tests the
-/// signal.
+/// guard.
 fn spawn(workspace: &Workspace, args: &[&str]) -> Child {
     workspace
         .command(args)
@@ -651,7 +651,7 @@ fn kill_engine_mid_action(workspace: &Workspace, no_parent_death_signal: bool) -
         workspace.path().join("started").exists()
     });
     // The group is committed right after the spawn: a kill before that
-    // leaves the parent-death signal alone to stop the action.
+    // leaves the engine guard alone to stop the action.
     wait_until("the process group to be recorded", || {
         recorded_group(workspace).0.is_some()
     });
@@ -686,7 +686,7 @@ fn journal_words(workspace: &Workspace) -> Vec<String> {
         .collect()
 }
 
-/// Without the parent-death signal (an internal hook), the action outlives
+/// Without the engine guard (an internal hook), the action outlives
 /// the killed engine; `resume --retry-interrupted` finds its recorded
 /// process group alive (the same leader, by its start time), waits for it
 /// to the end of the task's timeout, terminates it, and only then runs the
@@ -742,7 +742,7 @@ fn resume_waits_for_the_live_process_group_of_a_killed_engine() {
     );
 }
 
-/// With the parent-death signal, the action dies with the killed engine, and
+/// With the engine guard, the action dies with the killed engine, and
 /// the resume finds nothing to wait for.
 #[test]
 fn an_action_dies_with_a_killed_engine() {

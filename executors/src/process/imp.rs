@@ -264,6 +264,10 @@ pub(crate) async fn run_process(
     let pid = child
         .id()
         .expect("a child that has not been waited for has a pid");
+    // Dropped when this function returns: on the normal path after the
+    // leader was reaped; on an error path `child` is killed on drop right
+    // after.
+    let _watched = os::EngineGuard::watch(pid);
     let mut guard = GroupGuard::new(ProcessGroup::of_leader(pid));
     tracing::debug!(%command, pid, "spawned");
     if let Some(on_spawn) = &spec.on_spawn {

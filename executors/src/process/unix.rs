@@ -1,5 +1,5 @@
-//! Unix process groups and signals, and the parent-death signal that makes
-//! an action die with the engine.
+//! Unix process groups and signals, and the guard process that makes an
+//! action die with the engine.
 
 use std::{os::unix::process::ExitStatusExt, process::ExitStatus};
 
@@ -13,60 +13,137 @@ use tokio::process::Command;
 /// Makes the child the leader of a new process group, so that signals can
 /// reach it and everything it starts, and so that a Ctrl-C at the terminal
 /// reaches plangate alone, which then stops its children in order.
+///
+/// Nothing runs in the child between fork and exec, so the standard library
+/// spawns it through `posix_spawn` (vfork): no copy of the engine's page
+/// tables per action. That an action dies with a killed engine is the
+/// [`EngineGuard`]'s work, after the spawn.
 pub(super) fn set_own_process_group(command: &mut Command) {
     command.process_group(0);
-    die_with_engine(command);
 }
 
-/// Set (to any value) to spawn actions without the parent-death signal: an
-/// internal hook for the tests that show what `resume` does with an action
-/// that outlived a killed engine. Not for users.
+/// Set (to any value) to spawn actions without the engine guard, so that
+/// they outlive a killed engine: an internal hook for the tests that show
+/// what `resume` does with such an action. Not for users.
 pub(crate) const NO_PARENT_DEATH_SIGNAL: &str = "PLANGATE_INTERNAL_NO_PDEATHSIG";
 
-/// Asks the kernel to SIGKILL the child when its parent dies
-/// (`PR_SET_PDEATHSIG`), so that no action outlives a killed engine unnoticed.
+/// The guard's program (awk, which reads its input in blocks, where a
+/// shell's `read` takes a system call per byte): it reads `+ PGID` when the
+/// engine spawned an action leading group PGID and `- PGID` once the engine
+/// has reaped that leader; at end of input (the engine has exited, however
+/// it died: the write end of the pipe closes with its last holder, and the
+/// engine's pipes are close-on-exec, so no action holds it) it sends
+/// SIGKILL to every group still listed.
+const GUARD_SCRIPT: &str = r#"$1 == "+" { groups[$2] = 1 }
+$1 == "-" { delete groups[$2] }
+END { for (group in groups) system("kill -KILL -" group " 2>/dev/null") }
+"#;
+
+/// The process that kills the engine's actions when the engine dies, and
+/// the pipe the engine tells it about them through.
 ///
 /// # Caveats
 ///
-/// The signal fires when the *thread* that spawned the child exits, not the
-/// process. plangate spawns every action from the thread that drives its
-/// current-thread runtime, the main thread, which lives as long as the
-/// engine; spawning from a short-lived thread (`spawn_blocking`, a
-/// multi-thread runtime's worker) would kill actions at random. Only the
-/// direct child gets the signal: its own children die when the engine kills
-/// the group, or are waited for by `resume`.
-#[cfg(target_os = "linux")]
-#[expect(
-    unsafe_code,
-    reason = "pre_exec is unsafe; PR_SET_PDEATHSIG can only be set in the child"
-)]
-fn die_with_engine(command: &mut Command) {
-    // Read once per process, not on every spawn.
-    static DISABLED: std::sync::LazyLock<bool> =
-        std::sync::LazyLock::new(|| std::env::var_os(NO_PARENT_DEATH_SIGNAL).is_some());
-    if *DISABLED {
-        return;
+/// An engine killed in the instant between a spawn and the `+` line leaves
+/// that action running, as it leaves any action whose group it had not
+/// recorded (the group-waiting of `resume` covers those it recorded). A
+/// group is removed once its leader is reaped, so a group id the system
+/// reuses later is never killed; descendants that outlive their leader are
+/// the engine's to kill ([`ProcessGroup::signal`] on timeout or leak), not
+/// the guard's. The guard itself runs `awk` in its own process group, with
+/// only `PATH=/usr/bin:/bin`, in `/`.
+pub(super) struct EngineGuard;
+
+/// Where the guard is.
+enum GuardPipe {
+    /// Not started: no action was spawned yet.
+    NotStarted,
+    /// Running, listening on this pipe.
+    Running(std::process::ChildStdin),
+    /// Off: disabled, or it could not be started, or it has gone.
+    Off,
+}
+
+static GUARD: std::sync::Mutex<GuardPipe> = std::sync::Mutex::new(GuardPipe::NotStarted);
+
+impl EngineGuard {
+    /// Tells the guard that the engine leads group `pid`; the group is
+    /// forgotten when the returned value is dropped, which must be after the
+    /// leader was reaped.
+    pub(super) fn watch(pid: u32) -> WatchedGroup {
+        let watched = Self::send(&format!("+ {pid}\n"));
+        WatchedGroup { pid, watched }
     }
-    let engine = nix::unistd::getpid();
-    // SAFETY: the closure runs in the child between fork and exec, where only
-    // async-signal-safe calls are allowed: prctl(2) and getppid(2) are, and
-    // the closure allocates nothing and takes no lock (the error path builds
-    // an `io::Error` from an errno, which does not allocate).
-    unsafe {
-        command.pre_exec(move || {
-            nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).map_err(std::io::Error::from)?;
-            // The engine may have died between fork and prctl: the signal
-            // would then never come.
-            if nix::unistd::getppid() != engine {
-                return Err(std::io::Error::from(Errno::ESRCH));
+
+    /// Writes `line` to the guard, starting it first when needed; whether
+    /// the guard took it.
+    fn send(line: &str) -> bool {
+        use std::io::Write;
+        let mut guard = GUARD
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if matches!(*guard, GuardPipe::NotStarted) {
+            *guard = start_guard();
+        }
+        let GuardPipe::Running(stdin) = &mut *guard else {
+            return false;
+        };
+        // One small write to a pipe its reader drains line by line: it
+        // does not block, and it is atomic (shorter than `PIPE_BUF`).
+        match stdin.write_all(line.as_bytes()) {
+            Ok(()) => true,
+            Err(error) => {
+                tracing::warn!(%error, "the engine guard has gone: actions will outlive a killed engine");
+                *guard = GuardPipe::Off;
+                false
             }
-            Ok(())
-        });
+        }
     }
 }
 
-#[cfg(not(target_os = "linux"))]
-fn die_with_engine(_command: &mut Command) {}
+/// Starts the guard, unless disabled.
+fn start_guard() -> GuardPipe {
+    use std::os::unix::process::CommandExt as _;
+    if std::env::var_os(NO_PARENT_DEATH_SIGNAL).is_some() {
+        return GuardPipe::Off;
+    }
+    let spawned = std::process::Command::new("awk")
+        .arg(GUARD_SCRIPT)
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .current_dir("/")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .process_group(0)
+        .spawn();
+    match spawned {
+        // The child is reaped by no one until the engine exits: it lives as
+        // long as the engine, and then it is the init process's.
+        Ok(mut child) => child
+            .stdin
+            .take()
+            .map_or(GuardPipe::Off, GuardPipe::Running),
+        Err(error) => {
+            tracing::warn!(%error, "could not start the engine guard: actions will outlive a killed engine");
+            GuardPipe::Off
+        }
+    }
+}
+
+/// A group the guard knows of; see [`EngineGuard::watch`].
+pub(super) struct WatchedGroup {
+    pid: u32,
+    watched: bool,
+}
+
+impl Drop for WatchedGroup {
+    fn drop(&mut self) {
+        if self.watched {
+            EngineGuard::send(&format!("- {}\n", self.pid));
+        }
+    }
+}
 
 /// The start time of process `pid` in clock ticks since boot: field 22 of
 /// `/proc/PID/stat`. `None` where there is no `/proc` or no such process.
@@ -175,4 +252,54 @@ impl ProcessGroup {
 /// The signal that ended the process, if one did.
 pub(super) fn exit_signal(status: ExitStatus) -> Option<i32> {
     status.signal()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::{
+        io::Write,
+        os::unix::process::CommandExt,
+        process::{Command, Stdio},
+    };
+
+    use super::*;
+
+    fn sleeper() -> std::process::Child {
+        Command::new("sleep")
+            .arg("30")
+            .process_group(0)
+            .spawn()
+            .expect("sleep starts")
+    }
+
+    /// At end of input the guard kills the groups still listed, and spares
+    /// those whose leader the engine reaped (and whose id may be reused).
+    #[test]
+    fn the_guard_kills_the_listed_groups_at_end_of_input() {
+        let mut listed = sleeper();
+        let mut forgotten = sleeper();
+        let mut guard = Command::new("awk")
+            .arg(GUARD_SCRIPT)
+            .env_clear()
+            .env("PATH", "/usr/bin:/bin")
+            .stdin(Stdio::piped())
+            .spawn()
+            .expect("awk starts");
+        let mut input = guard.stdin.take().expect("piped");
+        write!(
+            input,
+            "+ {}\n+ {}\n- {}\n",
+            listed.id(),
+            forgotten.id(),
+            forgotten.id()
+        )
+        .expect("the guard reads");
+        drop(input);
+        assert!(guard.wait().expect("the guard ends").success());
+        let status = listed.wait().expect("reaped");
+        assert_eq!(status.signal(), Some(9), "killed by the guard");
+        assert_eq!(forgotten.try_wait().expect("waitable"), None, "spared");
+        forgotten.kill().expect("killed");
+        forgotten.wait().expect("reaped");
+    }
 }
