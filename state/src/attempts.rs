@@ -17,7 +17,7 @@ use crate::{
     error::{StoreError, sqlite},
     ids::{AttemptId, RunId},
     states::{AttemptOutcome, AttemptRole, ObservedEffect, TaskState},
-    store::{EventRow, Store, id_column, insert_event, json_column, touch_run},
+    store::{EventRow, Journal, Store, id_column, json_column, touch_run},
     tasks::{count_run_attempt, ensure_task_changed, set_task_state_in},
 };
 
@@ -199,7 +199,16 @@ impl Store {
     ) -> Result<(AttemptId, u32), StoreError> {
         let operation = "record the start of an attempt";
         self.write(operation, |transaction| {
-            begin_attempt_in(transaction, run, task, role, command, at, operation)
+            begin_attempt_in(
+                transaction,
+                run,
+                task,
+                role,
+                command,
+                at,
+                operation,
+                &mut Journal::Rows,
+            )
         })
     }
 
@@ -216,7 +225,15 @@ impl Store {
     ) -> Result<(), StoreError> {
         let operation = "record the outcome of an attempt";
         self.write(operation, |transaction| {
-            finish_attempt_in(transaction, attempt, result, None, operation).map(|_| ())
+            finish_attempt_in(
+                transaction,
+                attempt,
+                result,
+                None,
+                operation,
+                &mut Journal::Rows,
+            )
+            .map(|_| ())
         })
     }
 
@@ -243,6 +260,7 @@ impl Store {
                 settlement.result,
                 settlement.observed,
                 operation,
+                &mut Journal::Rows,
             )?;
             if let Some(state) = settlement.task_state {
                 set_task_state_in(
@@ -253,6 +271,7 @@ impl Store {
                     settlement.reason.as_deref(),
                     at,
                     operation,
+                    &mut Journal::Rows,
                 )?;
             }
             Ok(())
@@ -337,8 +356,8 @@ impl Store {
 
 /// What the writes need to know about an existing attempt.
 pub(crate) struct CurrentAttempt {
-    run: RunId,
-    task: TaskId,
+    pub(crate) run: RunId,
+    pub(crate) task: TaskId,
     role: AttemptRole,
     number: u32,
     finished: bool,
@@ -385,7 +404,9 @@ pub(crate) fn record_attempt_process_in(
     Ok(())
 }
 
-/// [`Store::begin_numbered_attempt`] inside a transaction of the caller's.
+/// [`Store::begin_numbered_attempt`] inside a transaction of the caller's,
+/// its event written or collected by `journal`.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn begin_attempt_in(
     transaction: &Transaction<'_>,
     run: &RunId,
@@ -394,8 +415,11 @@ pub(crate) fn begin_attempt_in(
     command: &str,
     at: i64,
     operation: &'static str,
+    journal: &mut Journal,
 ) -> Result<(AttemptId, u32), StoreError> {
-    touch_run(transaction, run, at, operation)?;
+    if journal.touches() {
+        touch_run(transaction, run, at, operation)?;
+    }
     let known = if role == AttemptRole::Run {
         count_run_attempt(transaction, run, task)
     } else {
@@ -422,7 +446,7 @@ pub(crate) fn begin_attempt_in(
         "number": number,
         "command": command,
     });
-    insert_event(
+    journal.emit(
         transaction,
         run,
         &EventRow {
@@ -445,6 +469,7 @@ pub(crate) fn finish_attempt_in(
     result: AttemptResult,
     observed: Option<ObservedEffect>,
     operation: &'static str,
+    journal: &mut Journal,
 ) -> Result<CurrentAttempt, StoreError> {
     let mut current = attempt_for_update(transaction, attempt, operation)?;
     if current.finished {
@@ -468,7 +493,9 @@ pub(crate) fn finish_attempt_in(
             ))
         })
         .map_err(sqlite(operation))?;
-    touch_run(transaction, &current.run, result.at, operation)?;
+    if journal.touches() {
+        touch_run(transaction, &current.run, result.at, operation)?;
+    }
     let message = match observed {
         None => format!(
             "{} attempt {} of task `{}` {}",
@@ -493,7 +520,7 @@ pub(crate) fn finish_attempt_in(
         "duration_ms": result.duration_ms,
         "observed": observed,
     });
-    insert_event(
+    journal.emit(
         transaction,
         &current.run,
         &EventRow {

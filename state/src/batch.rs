@@ -19,7 +19,7 @@ use crate::{
     ids::{AttemptId, RunId},
     open::BUSY_TIMEOUT,
     states::{AttemptRole, TaskState},
-    store::Store,
+    store::{Journal, Store, write_merged},
     tasks::{set_task_state_in, set_task_verified_in},
 };
 
@@ -88,6 +88,7 @@ impl<'a> Batch<'a> {
             reason,
             at,
             self.operation,
+            &mut Journal::Rows,
         )
     }
 
@@ -108,6 +109,7 @@ impl<'a> Batch<'a> {
             command,
             at,
             self.operation,
+            &mut Journal::Rows,
         )
     }
 
@@ -117,7 +119,15 @@ impl<'a> Batch<'a> {
         attempt: AttemptId,
         result: AttemptResult,
     ) -> Result<(), StoreError> {
-        finish_attempt_in(self.transaction, attempt, result, None, self.operation).map(|_| ())
+        finish_attempt_in(
+            self.transaction,
+            attempt,
+            result,
+            None,
+            self.operation,
+            &mut Journal::Rows,
+        )
+        .map(|_| ())
     }
 
     /// As [`Store::set_task_verified`].
@@ -128,7 +138,124 @@ impl<'a> Batch<'a> {
         verified: bool,
         at: i64,
     ) -> Result<(), StoreError> {
-        set_task_verified_in(self.transaction, run, task, verified, at, self.operation)
+        set_task_verified_in(
+            self.transaction,
+            run,
+            task,
+            verified,
+            at,
+            self.operation,
+            &mut Journal::Rows,
+        )
+    }
+
+    /// As [`Batch::set_task_state`] to [`TaskState::Running`] when
+    /// `enter_running`, then [`Batch::begin_attempt`], in one event row
+    /// (expanded again by [`Store::events`]) and one touch of the run.
+    pub fn start_task_attempt(
+        &self,
+        run: &RunId,
+        task: &TaskId,
+        enter_running: bool,
+        role: AttemptRole,
+        command: &str,
+        at: i64,
+    ) -> Result<(AttemptId, u32), StoreError> {
+        let mut journal = Journal::Collect(Vec::new());
+        if enter_running {
+            set_task_state_in(
+                self.transaction,
+                run,
+                task,
+                TaskState::Running,
+                None,
+                at,
+                self.operation,
+                &mut journal,
+            )?;
+        }
+        let started = begin_attempt_in(
+            self.transaction,
+            run,
+            task,
+            role,
+            command,
+            at,
+            self.operation,
+            &mut journal,
+        )?;
+        self.write_collected(run, task, journal)?;
+        Ok(started)
+    }
+
+    /// As [`Batch::finish_attempt`], then [`Batch::set_task_verified`] when
+    /// `verified` is given, then [`Batch::set_task_state`] when `settled` is
+    /// given (all at the result's time), in one event row (expanded again by
+    /// [`Store::events`]) and one touch of the run.
+    pub fn finish_and_settle(
+        &self,
+        run: &RunId,
+        task: &TaskId,
+        attempt: AttemptId,
+        result: AttemptResult,
+        verified: Option<bool>,
+        settled: Option<(TaskState, Option<&str>)>,
+    ) -> Result<(), StoreError> {
+        let at = result.at;
+        let mut journal = Journal::Collect(Vec::new());
+        let current = finish_attempt_in(
+            self.transaction,
+            attempt,
+            result,
+            None,
+            self.operation,
+            &mut journal,
+        )?;
+        if current.run != *run || current.task != *task {
+            return Err(StoreError::UnknownTask {
+                run: run.clone(),
+                task: task.clone(),
+            });
+        }
+        if let Some(verified) = verified {
+            set_task_verified_in(
+                self.transaction,
+                run,
+                task,
+                verified,
+                at,
+                self.operation,
+                &mut journal,
+            )?;
+        }
+        if let Some((state, reason)) = settled {
+            set_task_state_in(
+                self.transaction,
+                run,
+                task,
+                state,
+                reason,
+                at,
+                self.operation,
+                &mut journal,
+            )?;
+        }
+        self.write_collected(run, task, journal)
+    }
+
+    /// Stores what a [`Journal::Collect`] gathered as one row.
+    fn write_collected(
+        &self,
+        run: &RunId,
+        task: &TaskId,
+        journal: Journal,
+    ) -> Result<(), StoreError> {
+        match journal {
+            Journal::Collect(events) => {
+                write_merged(self.transaction, run, task, events, self.operation)
+            }
+            Journal::Rows => Ok(()),
+        }
     }
 }
 
@@ -301,5 +428,151 @@ mod tests {
             .query_row("PRAGMA busy_timeout", [], |row| row.get(0))
             .expect("readable");
         assert_eq!(timeout, 5_000);
+    }
+
+    /// `at`, kind, task, message and data of an event.
+    type LogicalEvent = (i64, String, Option<String>, String, Option<Value>);
+
+    /// The logical events of `run` without their `seq`, which a merged row
+    /// shares among its events.
+    fn logical_events(store: &Store, run: &RunId) -> Vec<LogicalEvent> {
+        store
+            .events(run)
+            .expect("readable")
+            .into_iter()
+            .map(|event| {
+                (
+                    event.at,
+                    event.kind,
+                    event.task_id.map(|task| task.to_string()),
+                    event.message,
+                    event.data,
+                )
+            })
+            .collect()
+    }
+
+    fn event_rows(store: &Store) -> i64 {
+        store
+            .connection
+            .query_row("SELECT count(*) FROM events", [], |row| row.get(0))
+            .expect("readable")
+    }
+
+    #[test]
+    fn combined_writes_read_back_as_the_separate_writes() {
+        let (_old_dir, mut old) = temp_store();
+        let (_new_dir, mut new) = temp_store();
+        let old_run = create_run(&mut old, 2);
+        let new_run = create_run(&mut new, 2);
+        let rows_before = (event_rows(&old), event_rows(&new));
+        assert_eq!(rows_before.0, rows_before.1);
+        let task0 = task_id("task-0");
+        let task1 = task_id("task-1");
+
+        // The old way: one row per fact.
+        old.batch("start", |batch| {
+            batch.set_task_state(&old_run, &task0, TaskState::Running, None, 10)?;
+            let (attempt, _) =
+                batch.begin_attempt(&old_run, &task0, AttemptRole::Run, "true", 10)?;
+            batch.finish_attempt(attempt, AttemptResult::new(AttemptOutcome::Succeeded, 20))?;
+            batch.set_task_verified(&old_run, &task0, true, 20)?;
+            batch.set_task_state(&old_run, &task0, TaskState::Succeeded, None, 20)?;
+            batch.set_task_state(&old_run, &task1, TaskState::Running, None, 30)?;
+            let (attempt, _) =
+                batch.begin_attempt(&old_run, &task1, AttemptRole::Run, "false", 30)?;
+            batch.finish_attempt(attempt, AttemptResult::new(AttemptOutcome::Failed, 40))?;
+            batch.set_task_state(&old_run, &task1, TaskState::Failed, Some("exit 1"), 40)
+        })
+        .expect("committed");
+
+        // The new way: one row per transition.
+        new.batch("start", |batch| {
+            let (attempt, number) =
+                batch.start_task_attempt(&new_run, &task0, true, AttemptRole::Run, "true", 10)?;
+            assert_eq!(number, 1);
+            batch.finish_and_settle(
+                &new_run,
+                &task0,
+                attempt,
+                AttemptResult::new(AttemptOutcome::Succeeded, 20),
+                Some(true),
+                Some((TaskState::Succeeded, None)),
+            )?;
+            let (attempt, _) =
+                batch.start_task_attempt(&new_run, &task1, true, AttemptRole::Run, "false", 30)?;
+            batch.finish_and_settle(
+                &new_run,
+                &task1,
+                attempt,
+                AttemptResult::new(AttemptOutcome::Failed, 40),
+                None,
+                Some((TaskState::Failed, Some("exit 1"))),
+            )
+        })
+        .expect("committed");
+
+        assert_eq!(event_rows(&old) - rows_before.0, 9);
+        assert_eq!(event_rows(&new) - rows_before.1, 4);
+        assert_eq!(
+            logical_events(&old, &old_run),
+            logical_events(&new, &new_run)
+        );
+        let old_task = old.task(&old_run, &task0).expect("readable");
+        let new_task = new.task(&new_run, &task0).expect("readable");
+        assert_eq!(
+            (
+                old_task.state,
+                old_task.verified,
+                old_task.completed_seq,
+                old_task.started_at,
+                old_task.finished_at
+            ),
+            (
+                new_task.state,
+                new_task.verified,
+                new_task.completed_seq,
+                new_task.started_at,
+                new_task.finished_at
+            )
+        );
+        let seqs: Vec<i64> = new
+            .events(&new_run)
+            .expect("readable")
+            .iter()
+            .map(|event| event.seq)
+            .collect();
+        assert!(seqs.windows(2).all(|pair| pair[0] <= pair[1]), "in order");
+        assert!(new.open_attempts(&new_run).expect("readable").is_empty());
+    }
+
+    #[test]
+    fn a_combined_write_of_another_tasks_attempt_is_refused() {
+        let (_dir, mut store) = temp_store();
+        let run = create_run(&mut store, 2);
+        let (attempt, _) = store
+            .batch("start", |batch| {
+                batch.start_task_attempt(
+                    &run,
+                    &task_id("task-0"),
+                    true,
+                    AttemptRole::Run,
+                    "true",
+                    10,
+                )
+            })
+            .expect("committed");
+        let refused = store.batch("finish", |batch| {
+            batch.finish_and_settle(
+                &run,
+                &task_id("task-1"),
+                attempt,
+                AttemptResult::new(AttemptOutcome::Succeeded, 20),
+                None,
+                Some((TaskState::Succeeded, None)),
+            )
+        });
+        assert!(matches!(refused, Err(StoreError::UnknownTask { .. })));
+        assert_eq!(store.open_attempts(&run).expect("readable").len(), 1);
     }
 }

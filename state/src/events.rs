@@ -14,7 +14,9 @@ use serde_json::Value;
 use crate::{
     error::{StoreError, sqlite},
     ids::RunId,
-    store::{EventRow, Store, insert_event, json_column, optional_id_column, touch_run},
+    store::{
+        EventRow, MERGED_KEY, Store, insert_event, json_column, optional_id_column, touch_run,
+    },
 };
 
 pub(crate) const SELECT_EVENTS: &str = "SELECT seq, run_id, at, kind, task_id, message, data \
@@ -83,11 +85,77 @@ impl Store {
     }
 
     /// The run's events, in the order they were written.
+    ///
+    /// A row written by a combined write ([`crate::Batch::start_task_attempt`],
+    /// [`crate::Batch::finish_and_settle`]) holds several events; they come
+    /// back one by one, in the order they happened, sharing the row's `seq`.
     pub fn events(&self, run: &RunId) -> Result<Vec<EventRecord>, StoreError> {
-        self.connection
+        let rows: Vec<EventRecord> = self
+            .connection
             .prepare_cached(SELECT_EVENTS)
             .and_then(|mut statement| statement.query_map([run], event_from_row)?.collect())
-            .map_err(sqlite("read the events of a run"))
+            .map_err(sqlite("read the events of a run"))?;
+        let mut events = Vec::with_capacity(rows.len());
+        for row in rows {
+            expand_row(row, &mut events)?;
+        }
+        Ok(events)
+    }
+}
+
+/// Appends the events stored in `row` to `events`: the row itself, then any
+/// merged into it under [`MERGED_KEY`].
+fn expand_row(mut row: EventRecord, events: &mut Vec<EventRecord>) -> Result<(), StoreError> {
+    let merged = match row.data.as_mut() {
+        Some(Value::Object(map)) => map.remove(MERGED_KEY),
+        _ => None,
+    };
+    let Some(merged) = merged else {
+        events.push(row);
+        return Ok(());
+    };
+    let Value::Array(merged) = merged else {
+        return Err(malformed(row.seq));
+    };
+    let mut expanded = Vec::with_capacity(merged.len());
+    for event in merged {
+        let Value::Object(mut event) = event else {
+            return Err(malformed(row.seq));
+        };
+        let at = event.get("at").and_then(Value::as_i64);
+        let kind = event.get("kind").and_then(Value::as_str).map(str::to_owned);
+        let message = event
+            .get("message")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        let (Some(at), Some(kind), Some(message)) = (at, kind, message) else {
+            return Err(malformed(row.seq));
+        };
+        let data = event.remove("data").filter(|data| !data.is_null());
+        expanded.push(EventRecord {
+            seq: row.seq,
+            run_id: row.run_id.clone(),
+            at,
+            kind,
+            task_id: row.task_id.clone(),
+            message,
+            data,
+        });
+    }
+    events.push(row);
+    events.extend(expanded);
+    Ok(())
+}
+
+/// The error for a merged event row that does not decode.
+fn malformed(seq: i64) -> StoreError {
+    StoreError::Sqlite {
+        operation: "read the events of a run",
+        source: rusqlite::Error::FromSqlConversionFailure(
+            6,
+            rusqlite::types::Type::Text,
+            format!("event {seq}: `{MERGED_KEY}` is not a list of events").into(),
+        ),
     }
 }
 

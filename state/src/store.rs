@@ -149,6 +149,141 @@ pub(crate) struct EventRow<'a> {
     pub(crate) data: Option<&'a serde_json::Value>,
 }
 
+/// Where the events of a write go: each into its own row, or collected so a
+/// combined write ([`crate::Batch::start_task_attempt`],
+/// [`crate::Batch::finish_and_settle`]) stores them as one row and touches
+/// the run once.
+pub(crate) enum Journal {
+    /// Each event is its own row; each write touches the run.
+    Rows,
+    /// Events are collected for [`write_merged`]; writes leave the run's
+    /// `updated_at` to the combined write.
+    Collect(Vec<OwnedEvent>),
+}
+
+/// An event collected by [`Journal::Collect`].
+pub(crate) struct OwnedEvent {
+    pub(crate) at: i64,
+    pub(crate) kind: String,
+    pub(crate) message: String,
+    pub(crate) data: Option<serde_json::Value>,
+}
+
+/// The key of a stored event's `data` that holds the events merged into its
+/// row, in order; [`crate::Store::events`] expands them.
+pub(crate) const MERGED_KEY: &str = "merged";
+
+impl Journal {
+    /// Whether each write touches the run itself.
+    pub(crate) fn touches(&self) -> bool {
+        matches!(self, Journal::Rows)
+    }
+
+    /// Writes or collects `event`.
+    pub(crate) fn emit(
+        &mut self,
+        transaction: &Transaction<'_>,
+        run: &RunId,
+        event: &EventRow<'_>,
+        operation: &'static str,
+    ) -> Result<(), StoreError> {
+        match self {
+            Journal::Rows => insert_event(transaction, run, event, operation).map(|_| ()),
+            Journal::Collect(events) => {
+                events.push(OwnedEvent {
+                    at: event.at,
+                    kind: event.kind.to_owned(),
+                    message: event.message.to_owned(),
+                    data: event.data.cloned(),
+                });
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Touches the run once at the latest `at` of `events` and stores them as
+/// one row about `task`: the first event, with the others under
+/// [`MERGED_KEY`] of its data.
+pub(crate) fn write_merged(
+    transaction: &Transaction<'_>,
+    run: &RunId,
+    task: &TaskId,
+    events: Vec<OwnedEvent>,
+    operation: &'static str,
+) -> Result<(), StoreError> {
+    let mut events = events.into_iter();
+    let Some(first) = events.next() else {
+        return Ok(());
+    };
+    let rest: Vec<serde_json::Value> = events
+        .map(|event| {
+            serde_json::json!({
+                "at": event.at,
+                "kind": event.kind,
+                "message": event.message,
+                "data": event.data,
+            })
+        })
+        .collect();
+    let latest = rest
+        .iter()
+        .filter_map(|event| event["at"].as_i64())
+        .fold(first.at, i64::max);
+    touch_run(transaction, run, latest, operation)?;
+    let data = match first.data {
+        Some(serde_json::Value::Object(mut map)) if !rest.is_empty() => {
+            map.insert(MERGED_KEY.to_owned(), serde_json::Value::Array(rest));
+            Some(serde_json::Value::Object(map))
+        }
+        data if rest.is_empty() => data,
+        // Nowhere to put the others: each keeps a row of its own.
+        data => {
+            insert_event(
+                transaction,
+                run,
+                &EventRow {
+                    at: first.at,
+                    kind: &first.kind,
+                    task_id: Some(task),
+                    message: &first.message,
+                    data: data.as_ref(),
+                },
+                operation,
+            )?;
+            for event in rest {
+                let data = event.get("data").filter(|data| !data.is_null());
+                insert_event(
+                    transaction,
+                    run,
+                    &EventRow {
+                        at: event["at"].as_i64().unwrap_or(first.at),
+                        kind: event["kind"].as_str().unwrap_or_default(),
+                        task_id: Some(task),
+                        message: event["message"].as_str().unwrap_or_default(),
+                        data,
+                    },
+                    operation,
+                )?;
+            }
+            return Ok(());
+        }
+    };
+    insert_event(
+        transaction,
+        run,
+        &EventRow {
+            at: first.at,
+            kind: &first.kind,
+            task_id: Some(task),
+            message: &first.message,
+            data: data.as_ref(),
+        },
+        operation,
+    )?;
+    Ok(())
+}
+
 /// Appends an event; returns its `seq`.
 pub(crate) fn insert_event(
     transaction: &Transaction<'_>,

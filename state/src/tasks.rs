@@ -9,7 +9,7 @@ use crate::{
     error::{StoreError, sqlite},
     ids::RunId,
     states::TaskState,
-    store::{EventRow, Store, decision_column, id_column, insert_event, risk_column, touch_run},
+    store::{EventRow, Journal, Store, decision_column, id_column, risk_column, touch_run},
 };
 
 /// Event kind written by [`Store::set_task_verified`].
@@ -133,7 +133,16 @@ impl Store {
     ) -> Result<(), StoreError> {
         let operation = "record the state of a task";
         self.write(operation, |transaction| {
-            set_task_state_in(transaction, run, task, state, reason, at, operation)
+            set_task_state_in(
+                transaction,
+                run,
+                task,
+                state,
+                reason,
+                at,
+                operation,
+                &mut Journal::Rows,
+            )
         })
     }
 
@@ -147,12 +156,22 @@ impl Store {
     ) -> Result<(), StoreError> {
         let operation = "record the verification of a task";
         self.write(operation, |transaction| {
-            set_task_verified_in(transaction, run, task, verified, at, operation)
+            set_task_verified_in(
+                transaction,
+                run,
+                task,
+                verified,
+                at,
+                operation,
+                &mut Journal::Rows,
+            )
         })
     }
 }
 
-/// [`Store::set_task_verified`] inside a transaction of the caller's.
+/// [`Store::set_task_verified`] inside a transaction of the caller's, its
+/// event written or collected by `journal`.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn set_task_verified_in(
     transaction: &Transaction<'_>,
     run: &RunId,
@@ -160,8 +179,11 @@ pub(crate) fn set_task_verified_in(
     verified: bool,
     at: i64,
     operation: &'static str,
+    journal: &mut Journal,
 ) -> Result<(), StoreError> {
-    touch_run(transaction, run, at, operation)?;
+    if journal.touches() {
+        touch_run(transaction, run, at, operation)?;
+    }
     let changed = transaction
         .prepare_cached("UPDATE tasks SET verified = ?3 WHERE run_id = ?1 AND task_id = ?2")
         .and_then(|mut statement| statement.execute((run, task.as_str(), verified)))
@@ -172,7 +194,7 @@ pub(crate) fn set_task_verified_in(
     } else {
         format!("task `{task}` failed its verify")
     };
-    insert_event(
+    journal.emit(
         transaction,
         run,
         &EventRow {
@@ -187,7 +209,9 @@ pub(crate) fn set_task_verified_in(
     Ok(())
 }
 
-/// [`Store::set_task_state`] inside a transaction of the caller's.
+/// [`Store::set_task_state`] inside a transaction of the caller's, its
+/// event written or collected by `journal`.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn set_task_state_in(
     transaction: &Transaction<'_>,
     run: &RunId,
@@ -196,6 +220,7 @@ pub(crate) fn set_task_state_in(
     reason: Option<&str>,
     at: i64,
     operation: &'static str,
+    journal: &mut Journal,
 ) -> Result<(), StoreError> {
     let completed_seq = if state == TaskState::Succeeded {
         let seq: Option<i64> = transaction
@@ -206,7 +231,9 @@ pub(crate) fn set_task_state_in(
             run: run.to_string(),
         })?)
     } else {
-        touch_run(transaction, run, at, operation)?;
+        if journal.touches() {
+            touch_run(transaction, run, at, operation)?;
+        }
         None
     };
     let started_at = (state == TaskState::Running).then_some(at);
@@ -235,7 +262,7 @@ pub(crate) fn set_task_state_in(
         "reason": reason,
         "completed_seq": completed_seq,
     });
-    insert_event(
+    journal.emit(
         transaction,
         run,
         &EventRow {

@@ -145,10 +145,7 @@ impl TaskEnvironment {
         let at = now_millis();
         self.store
             .commit(START, move |batch| {
-                if enter_running {
-                    batch.set_task_state(&run, &task, TaskState::Running, None, at)?;
-                }
-                batch.begin_attempt(&run, &task, role, &command, at)
+                batch.start_task_attempt(&run, &task, enter_running, role, &command, at)
             })
             .await
     }
@@ -168,15 +165,10 @@ impl TaskEnvironment {
         let run = self.run_id.clone();
         let task = task.clone();
         self.store.queue(OUTCOME, Urgency::Soon, move |batch| {
-            let at = result.at;
-            batch.finish_attempt(attempt, result)?;
-            if let Some(verified) = verified {
-                batch.set_task_verified(&run, &task, verified, at)?;
-            }
-            if let Some((state, reason)) = settled {
-                batch.set_task_state(&run, &task, state, reason.as_deref(), at)?;
-            }
-            Ok(())
+            let settled = settled
+                .as_ref()
+                .map(|(state, reason)| (*state, reason.as_deref()));
+            batch.finish_and_settle(&run, &task, attempt, result, verified, settled)
         })
     }
 
