@@ -204,7 +204,8 @@ impl Journal {
 
 /// Touches the run once at the latest `at` of `events` and stores them as
 /// one row about `task`: the first event, with the others under
-/// [`MERGED_KEY`] of its data.
+/// [`MERGED_KEY`] of its data. A first event whose data is not a JSON object
+/// has nowhere to hold the others: then each keeps a row of its own.
 pub(crate) fn write_merged(
     transaction: &Transaction<'_>,
     run: &RunId,
@@ -212,76 +213,55 @@ pub(crate) fn write_merged(
     events: Vec<OwnedEvent>,
     operation: &'static str,
 ) -> Result<(), StoreError> {
-    let mut events = events.into_iter();
-    let Some(first) = events.next() else {
+    let Some(latest) = events.iter().map(|event| event.at).max() else {
         return Ok(());
     };
-    let rest: Vec<serde_json::Value> = events
-        .map(|event| {
-            serde_json::json!({
-                "at": event.at,
-                "kind": event.kind,
-                "message": event.message,
-                "data": event.data,
-            })
-        })
-        .collect();
-    let latest = rest
-        .iter()
-        .filter_map(|event| event["at"].as_i64())
-        .fold(first.at, i64::max);
     touch_run(transaction, run, latest, operation)?;
-    let data = match first.data {
-        Some(serde_json::Value::Object(mut map)) if !rest.is_empty() => {
-            map.insert(MERGED_KEY.to_owned(), serde_json::Value::Array(rest));
-            Some(serde_json::Value::Object(map))
-        }
-        data if rest.is_empty() => data,
-        // Nowhere to put the others: each keeps a row of its own.
-        data => {
-            insert_event(
-                transaction,
-                run,
-                &EventRow {
-                    at: first.at,
-                    kind: &first.kind,
-                    task_id: Some(task),
-                    message: &first.message,
-                    data: data.as_ref(),
-                },
-                operation,
-            )?;
-            for event in rest {
-                let data = event.get("data").filter(|data| !data.is_null());
-                insert_event(
-                    transaction,
-                    run,
-                    &EventRow {
-                        at: event["at"].as_i64().unwrap_or(first.at),
-                        kind: event["kind"].as_str().unwrap_or_default(),
-                        task_id: Some(task),
-                        message: event["message"].as_str().unwrap_or_default(),
-                        data,
-                    },
-                    operation,
-                )?;
-            }
-            return Ok(());
-        }
-    };
-    insert_event(
-        transaction,
-        run,
-        &EventRow {
-            at: first.at,
-            kind: &first.kind,
+    let mut events = events.into_iter();
+    let mut first = events
+        .next()
+        .expect("`events` is not empty: it has a latest");
+    let rest: Vec<OwnedEvent> = events.collect();
+    if let Some(serde_json::Value::Object(map)) = &mut first.data
+        && !rest.is_empty()
+    {
+        let merged = rest.into_iter().map(OwnedEvent::into_json).collect();
+        map.insert(MERGED_KEY.to_owned(), serde_json::Value::Array(merged));
+        return first.insert(transaction, run, task, operation);
+    }
+    first.insert(transaction, run, task, operation)?;
+    rest.into_iter()
+        .try_for_each(|event| event.insert(transaction, run, task, operation))
+}
+
+impl OwnedEvent {
+    /// The event as an entry of [`MERGED_KEY`].
+    fn into_json(self) -> serde_json::Value {
+        serde_json::json!({
+            "at": self.at,
+            "kind": self.kind,
+            "message": self.message,
+            "data": self.data,
+        })
+    }
+
+    /// Stores the event as a row about `task`.
+    fn insert(
+        &self,
+        transaction: &Transaction<'_>,
+        run: &RunId,
+        task: &TaskId,
+        operation: &'static str,
+    ) -> Result<(), StoreError> {
+        let row = EventRow {
+            at: self.at,
+            kind: &self.kind,
             task_id: Some(task),
-            message: &first.message,
-            data: data.as_ref(),
-        },
-        operation,
-    )?;
-    Ok(())
+            message: &self.message,
+            data: self.data.as_ref(),
+        };
+        insert_event(transaction, run, &row, operation).map(|_| ())
+    }
 }
 
 /// Appends an event; returns its `seq`.

@@ -29,6 +29,8 @@ use std::{
 };
 
 use plangate_state::{Batch, Store, StoreError, TryBatch};
+
+use super::task::error_chain;
 use tokio::sync::oneshot;
 
 /// The name of the write of an attempt's outcome.
@@ -72,7 +74,8 @@ type Reply = oneshot::Sender<Result<Value, StoreError>>;
 /// One queued write.
 struct Pending {
     operation: &'static str,
-    write: Write,
+    /// Taken when the commit runs it.
+    write: Option<Write>,
     /// Who waits for it; a queued write has no one, and its failure makes
     /// the queue fail.
     reply: Option<Reply>,
@@ -152,7 +155,9 @@ impl SharedStore {
         let (reply, answer) = oneshot::channel();
         self.0.push(Pending {
             operation,
-            write: Box::new(move |batch| write(batch).map(|value| Box::new(value) as Value)),
+            write: Some(Box::new(move |batch| {
+                write(batch).map(|value| Box::new(value) as Value)
+            })),
             reply: Some(reply),
         });
         self.0.commit_now();
@@ -189,7 +194,9 @@ impl SharedStore {
             }
             queue.writes.push_back(Pending {
                 operation,
-                write: Box::new(move |batch| write(batch).map(|()| Box::new(()) as Value)),
+                write: Some(Box::new(move |batch| {
+                    write(batch).map(|()| Box::new(()) as Value)
+                })),
                 reply: None,
             });
             let schedule = match queue.flusher {
@@ -300,39 +307,25 @@ impl Inner {
     /// callers; returns false, with the queue untouched, when `wait` is
     /// `Never` and the database is busy.
     fn commit_queue(&self, store: &mut Store, wait: Wait) -> bool {
-        let pending: Vec<Pending> = {
+        let mut pending: Vec<Pending> = {
             let mut queue = self.lock_queue();
             if queue.writes.is_empty() {
                 return true;
             }
             queue.writes.drain(..).collect()
         };
-        let mut operations = Vec::with_capacity(pending.len());
-        let mut replies = Vec::with_capacity(pending.len());
-        let mut writes = Vec::with_capacity(pending.len());
-        for Pending {
-            operation,
-            write,
-            reply,
-        } in pending
-        {
-            operations.push(operation);
-            replies.push(reply);
-            writes.push(write);
+        if kill_before_outcome_commit() {
+            let carries = |name| pending.iter().any(|write| write.operation == name);
+            if carries(OUTCOME) && carries(START) {
+                let _ = nix::sys::signal::raise(nix::sys::signal::Signal::SIGKILL);
+            }
         }
-        if kill_before_outcome_commit()
-            && operations.contains(&OUTCOME)
-            && operations.contains(&START)
-        {
-            let _ = nix::sys::signal::raise(nix::sys::signal::Signal::SIGKILL);
-        }
-        let mut writes = Some(writes);
         let mut failed_at = None;
         let body = |batch: &Batch<'_>| {
-            let writes = writes.take().expect("a batch body runs once");
-            let mut values = Vec::with_capacity(writes.len());
-            for (index, write) in writes.into_iter().enumerate() {
-                match write(&batch.with_operation(operations[index])) {
+            let mut values = Vec::with_capacity(pending.len());
+            for (index, write) in pending.iter_mut().enumerate() {
+                let run = write.write.take().expect("a write runs once");
+                match run(&batch.with_operation(write.operation)) {
                     Ok(value) => values.push(value),
                     Err(error) => {
                         failed_at = Some(index);
@@ -349,16 +342,9 @@ impl Inner {
                 TryBatch::Busy(_) => {
                     // Nothing ran: the writes go back, in order, ahead of
                     // any that joined since.
-                    let writes = writes.take().expect("a busy batch keeps its writes");
                     let mut queue = self.lock_queue();
-                    for ((operation, write), reply) in
-                        operations.into_iter().zip(writes).zip(replies).rev()
-                    {
-                        queue.writes.push_front(Pending {
-                            operation,
-                            write,
-                            reply,
-                        });
+                    for write in pending.into_iter().rev() {
+                        queue.writes.push_front(write);
                     }
                     return false;
                 }
@@ -374,8 +360,8 @@ impl Inner {
         }
         match result {
             Ok(values) => {
-                for (reply, value) in replies.into_iter().zip(values) {
-                    if let Some(reply) = reply {
+                for (write, value) in pending.into_iter().zip(values) {
+                    if let Some(reply) = write.reply {
                         let _ = reply.send(Ok(value));
                     }
                 }
@@ -384,13 +370,13 @@ impl Inner {
                 let cause = error_chain(&error);
                 self.lock_queue().failed = Some(format!("an earlier write was lost: {cause}"));
                 let mut error = Some(error);
-                for (index, (operation, reply)) in operations.into_iter().zip(replies).enumerate() {
-                    let Some(reply) = reply else { continue };
+                for (index, write) in pending.into_iter().enumerate() {
+                    let Some(reply) = write.reply else { continue };
                     let answer = if Some(index) == failed_at {
                         error.take().expect("one write fails")
                     } else {
                         StoreError::Batched {
-                            operation,
+                            operation: write.operation,
                             cause: format!("it shared a commit that failed: {cause}"),
                         }
                     };
@@ -404,18 +390,6 @@ impl Inner {
 
 /// What a group commit is called in errors that are not one write's.
 const COMMIT: &str = "commit the queued writes";
-
-/// An error and its sources on one line.
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
-}
 
 #[cfg(test)]
 mod tests {
