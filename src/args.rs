@@ -70,27 +70,124 @@ pub(crate) enum ColorChoice {
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
     /// Parse and check a plan; errors point at file:line:column.
+    #[command(after_help = VALIDATE_EXAMPLES)]
     Validate(ValidateArgs),
     /// Dry run: the impact report of a plan; nothing is executed.
+    #[command(after_help = PLAN_EXAMPLES)]
     Plan(PlanArgs),
     /// The plan's dependency graph, phases as clusters and risk as colour.
+    #[command(after_help = GRAPH_EXAMPLES)]
     Graph(GraphArgs),
     /// Execute a plan (with `--dry-run`: the same as `plan`).
+    #[command(after_help = RUN_EXAMPLES)]
     Run(RunArgs),
     /// Continue an interrupted, stopped or paused run (default: the latest).
+    #[command(after_help = RESUME_EXAMPLES)]
     Resume(ResumeArgs),
     /// Record an approval of a task or phase of a run.
+    #[command(after_help = APPROVE_EXAMPLES)]
     Approve(ApproveArgs),
     /// The state of a run, task by task (default: the latest).
+    #[command(after_help = STATUS_EXAMPLES)]
     Status(StatusArgs),
     /// List runs, newest first.
+    #[command(after_help = RUNS_EXAMPLES)]
     Runs,
     /// Roll back every completed task of a run, newest first.
+    #[command(after_help = ROLLBACK_EXAMPLES)]
     Rollback(RollbackArgs),
     /// What happened in a run, with evidence.
+    #[command(after_help = REPORT_EXAMPLES)]
     Report(ReportArgs),
     /// Check the whole state file (`PRAGMA quick_check`): prints `ok` or the problems.
+    #[command(after_help = DOCTOR_EXAMPLES)]
     Doctor,
+    /// Print a shell completion script for bash, zsh, fish, elvish or PowerShell.
+    #[command(after_help = COMPLETIONS_EXAMPLES)]
+    Completions(CompletionsArgs),
+    /// Write the man pages: `plangate.1` and one `plangate-COMMAND.1` per command.
+    #[command(after_help = MAN_EXAMPLES)]
+    Man(ManArgs),
+}
+
+const VALIDATE_EXAMPLES: &str = "\
+Examples:
+  plangate validate plan.yaml
+  plangate validate examples/marathon-42.yaml && echo valid";
+
+const PLAN_EXAMPLES: &str = "\
+Examples:
+  plangate plan plan.yaml
+  plangate plan plan.yaml --format html -o impact.html
+  plangate plan examples/marathon-42.yaml --approve service-mesh-production --format json";
+
+const GRAPH_EXAMPLES: &str = "\
+Examples:
+  plangate graph plan.yaml | dot -Tsvg > plan.svg";
+
+const RUN_EXAMPLES: &str = "\
+Examples:
+  plangate run plan.yaml
+  plangate run plan.yaml --approve deploy-prod --state runs/prod.db
+  plangate run plan.yaml --dry-run --preview";
+
+const RESUME_EXAMPLES: &str = "\
+Examples:
+  plangate resume
+  plangate resume 3f2a9c1 --retry-interrupted";
+
+const APPROVE_EXAMPLES: &str = "\
+Examples:
+  plangate approve 3f2a9c1 deploy-prod --reason \"change CHG-1234 approved\"
+  plangate approve 3f2a9c1 phase-3 --as alice@example.com";
+
+const STATUS_EXAMPLES: &str = "\
+Examples:
+  plangate status
+  plangate status 3f2a9c1 --format json";
+
+const RUNS_EXAMPLES: &str = "\
+Examples:
+  plangate runs
+  plangate runs --state runs/prod.db";
+
+const ROLLBACK_EXAMPLES: &str = "\
+Examples:
+  plangate rollback 3f2a9c1";
+
+const REPORT_EXAMPLES: &str = "\
+Examples:
+  plangate report
+  plangate report 3f2a9c1 --format html -o run.html";
+
+const DOCTOR_EXAMPLES: &str = "\
+Examples:
+  plangate doctor --state .plangate/state.db";
+
+const COMPLETIONS_EXAMPLES: &str = "\
+Examples:
+  plangate completions bash > ~/.local/share/bash-completion/completions/plangate
+  plangate completions zsh > \"${fpath[1]}/_plangate\"
+  plangate completions fish > ~/.config/fish/completions/plangate.fish";
+
+const MAN_EXAMPLES: &str = "\
+Examples:
+  plangate man | man -l -
+  plangate man --out-dir ~/.local/share/man/man1";
+
+#[derive(Debug, Args)]
+pub(crate) struct CompletionsArgs {
+    /// The shell to write the script for.
+    #[arg(value_enum)]
+    pub(crate) shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ManArgs {
+    /// Write every page into this folder (created when missing) instead of
+    /// printing `plangate.1` on stdout.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) out_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -1,5 +1,6 @@
 //! One module per subcommand; `dispatch` resolves settings and picks one.
 
+mod docs;
 mod doctor;
 mod graph;
 mod plan;
@@ -91,6 +92,8 @@ pub(crate) fn dispatch(cli: Cli, printer: &Printer) -> Result<u8, CliError> {
         Command::Runs => state::runs(&settings, printer),
         Command::Report(args) => state::report(&args, &settings, printer),
         Command::Doctor => doctor::doctor(&settings, printer),
+        Command::Completions(args) => docs::completions(&args, printer),
+        Command::Man(args) => docs::man(&args, printer),
     }
 }
 

@@ -3,6 +3,7 @@
 //! - `cli`: what the command line prints and accepts itself: short run ids,
 //!   log events on stderr, approvals, state-file locations, exit codes;
 //! - `validate`: every validation error, with its file:line:column and caret;
+//! - `docs`: shell completions, man pages and the examples in `--help`;
 //! - `dry_run`: the impact report (Markdown, JSON, HTML) of the bundled examples;
 //! - `graph`: dot and Mermaid output;
 //! - `reports`: `status`, `report` and failed previews: the tool's own
@@ -18,6 +19,7 @@
 mod cli;
 mod common;
 mod crash;
+mod docs;
 mod dry_run;
 mod github;
 mod graph;
