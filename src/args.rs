@@ -102,6 +102,9 @@ pub(crate) enum Command {
     /// Check the whole state file (`PRAGMA quick_check`): prints `ok` or the problems.
     #[command(after_help = DOCTOR_EXAMPLES)]
     Doctor,
+    /// Write a commented starter plan to start from (default: `plan.yaml`).
+    #[command(after_help = INIT_EXAMPLES)]
+    Init(InitArgs),
     /// Print a shell completion script for bash, zsh, fish, elvish or PowerShell.
     #[command(after_help = COMPLETIONS_EXAMPLES)]
     Completions(CompletionsArgs),
@@ -164,6 +167,11 @@ const DOCTOR_EXAMPLES: &str = "\
 Examples:
   plangate doctor --state .plangate/state.db";
 
+const INIT_EXAMPLES: &str = "\
+Examples:
+  plangate init
+  plangate init ops/upgrade.yaml && plangate plan ops/upgrade.yaml";
+
 const COMPLETIONS_EXAMPLES: &str = "\
 Examples:
   plangate completions bash > ~/.local/share/bash-completion/completions/plangate
@@ -174,6 +182,13 @@ const MAN_EXAMPLES: &str = "\
 Examples:
   plangate man | man -l -
   plangate man --out-dir ~/.local/share/man/man1";
+
+#[derive(Debug, Args)]
+pub(crate) struct InitArgs {
+    /// Where to write the plan; an existing file is never overwritten.
+    #[arg(default_value = "plan.yaml")]
+    pub(crate) path: PathBuf,
+}
 
 #[derive(Debug, Args)]
 pub(crate) struct CompletionsArgs {

@@ -39,6 +39,12 @@ pub enum CliError {
         /// The missing folder.
         folder: PathBuf,
     },
+    /// `plangate init` was pointed at a file that exists; it is left as it is.
+    #[error("`{}` already exists", path.display())]
+    PlanExists {
+        /// The existing file.
+        path: PathBuf,
+    },
 }
 
 /// The hint for an engine error.
@@ -81,7 +87,9 @@ impl CliError {
     /// The exit code for this error.
     pub fn process_exit_code(&self) -> u8 {
         match self {
-            CliError::LoadPlan(_) | CliError::StateFolderMissing { .. } => exit::USAGE,
+            CliError::LoadPlan(_)
+            | CliError::StateFolderMissing { .. }
+            | CliError::PlanExists { .. } => exit::USAGE,
             CliError::Run(error) if error.is_usage() => exit::USAGE,
             CliError::Run(_) | CliError::WriteOutput { .. } | CliError::Stdout(_) => exit::FAILED,
         }
@@ -105,6 +113,10 @@ impl CliError {
                         .to_owned(),
                 )
             }
+            CliError::PlanExists { path } => Some(format!(
+                "nothing was written; give another path (`plangate init new-plan.yaml`), or move `{}` away first",
+                path.display()
+            )),
             CliError::StateFolderMissing { .. } => Some(
                 "create the folder first, or leave out `--state` (and `$PLANGATE_STATE`) to use `.plangate/state.db`, which is created when missing".to_owned(),
             ),

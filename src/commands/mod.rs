@@ -3,6 +3,7 @@
 mod docs;
 mod doctor;
 mod graph;
+mod init;
 mod plan;
 mod run;
 mod state;
@@ -92,6 +93,7 @@ pub(crate) fn dispatch(cli: Cli, printer: &Printer) -> Result<u8, CliError> {
         Command::Runs => state::runs(&settings, printer),
         Command::Report(args) => state::report(&args, &settings, printer),
         Command::Doctor => doctor::doctor(&settings, printer),
+        Command::Init(args) => init::init(&args, printer),
         Command::Completions(args) => docs::completions(&args, printer),
         Command::Man(args) => docs::man(&args, printer),
     }

@@ -293,3 +293,65 @@ fn every_command_has_help_examples_and_the_runnable_ones_work() {
         }
     }
 }
+
+#[test]
+fn init_writes_a_starter_plan_that_validates_and_runs_to_its_approval() {
+    let written = PlangateCli::new().args(["init"]).run();
+    written.assert_code(0);
+    written.assert_stderr_contains("wrote `plan.yaml`");
+    let dir = written.dir.path();
+    let text = std::fs::read_to_string(dir.join("plan.yaml")).expect("plan.yaml was written");
+    assert!(text.starts_with("# A plangate plan"), "{text}");
+    let plangate = |args: &[&str]| {
+        assert_cmd::Command::cargo_bin("plangate")
+            .expect("built")
+            .current_dir(dir)
+            .args(args)
+            .env_remove("PLANGATE_STATE")
+            .env("NO_COLOR", "1")
+            .output()
+            .expect("plangate runs")
+    };
+    let valid = plangate(&["validate", "plan.yaml"]);
+    assert!(
+        valid.status.success(),
+        "{}",
+        String::from_utf8_lossy(&valid.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&valid.stdout),
+        "plan `starter` is valid: 2 tasks in 2 phases\n"
+    );
+    let run = plangate(&["run", "plan.yaml"]);
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(3), "{stderr}");
+    assert!(
+        stderr.contains("`go-live` waits for an approval"),
+        "{stderr}"
+    );
+    assert!(
+        dir.join("work/config.yaml").is_file(),
+        "the first phase ran"
+    );
+}
+
+#[test]
+fn init_never_overwrites_and_names_what_it_could_not_write() {
+    let kept = PlangateCli::new()
+        .file("plan.yaml", "mine\n")
+        .args(["init"])
+        .run();
+    kept.assert_code(2)
+        .assert_stderr_contains("error: `plan.yaml` already exists")
+        .assert_stderr_contains("nothing was written");
+    assert_eq!(
+        std::fs::read_to_string(kept.dir.path().join("plan.yaml")).expect("still there"),
+        "mine\n"
+    );
+    let missing = PlangateCli::new()
+        .args(["init", "no/such/folder/plan.yaml"])
+        .run();
+    missing
+        .assert_code(1)
+        .assert_stderr_contains("failed to write `no/such/folder/plan.yaml`");
+}
