@@ -3,7 +3,7 @@
 
 use std::process::Command;
 
-use crate::common::{PlangateCli, repo_root};
+use crate::common::{PlangateCli, Workspace, binary, repo_root};
 
 /// Every command `plangate --help` lists (but `help`).
 fn commands() -> Vec<String> {
@@ -277,8 +277,7 @@ fn every_command_has_help_examples_and_the_runnable_ones_work() {
                     .split_whitespace()
                     .skip(1)
                     .collect();
-                let mut run = assert_cmd::Command::cargo_bin("plangate").expect("built");
-                let output = run
+                let output = Command::new(binary())
                     .current_dir(repo_root())
                     .args(&words)
                     .env("NO_COLOR", "1")
@@ -296,41 +295,24 @@ fn every_command_has_help_examples_and_the_runnable_ones_work() {
 
 #[test]
 fn init_writes_a_starter_plan_that_validates_and_runs_to_its_approval() {
-    let written = PlangateCli::new().args(["init"]).run();
+    let workspace = Workspace::new();
+    let written = workspace.run(["init"]);
     written.assert_code(0);
     written.assert_stderr_contains("wrote `plan.yaml`");
-    let dir = written.dir.path();
-    let text = std::fs::read_to_string(dir.join("plan.yaml")).expect("plan.yaml was written");
+    let text = workspace.read("plan.yaml");
     assert!(text.starts_with("# A plangate plan"), "{text}");
-    let plangate = |args: &[&str]| {
-        assert_cmd::Command::cargo_bin("plangate")
-            .expect("built")
-            .current_dir(dir)
-            .args(args)
-            .env_remove("PLANGATE_STATE")
-            .env("NO_COLOR", "1")
-            .output()
-            .expect("plangate runs")
-    };
-    let valid = plangate(&["validate", "plan.yaml"]);
-    assert!(
-        valid.status.success(),
-        "{}",
-        String::from_utf8_lossy(&valid.stderr)
-    );
+    let valid = workspace.run(["validate", "plan.yaml"]);
+    valid.assert_code(0);
     assert_eq!(
-        String::from_utf8_lossy(&valid.stdout),
+        valid.stdout,
         "plan `starter` is valid: 2 tasks in 2 phases\n"
     );
-    let run = plangate(&["run", "plan.yaml"]);
-    let stderr = String::from_utf8_lossy(&run.stderr);
-    assert_eq!(run.status.code(), Some(3), "{stderr}");
+    workspace
+        .run(["run", "plan.yaml"])
+        .assert_code(3)
+        .assert_stderr_contains("`go-live` waits for an approval");
     assert!(
-        stderr.contains("`go-live` waits for an approval"),
-        "{stderr}"
-    );
-    assert!(
-        dir.join("work/config.yaml").is_file(),
+        workspace.path().join("work/config.yaml").is_file(),
         "the first phase ran"
     );
 }
