@@ -60,7 +60,7 @@ fn run_hint(error: &RunError) -> Option<String> {
             "continue it with `plangate resume {run}`, or start over with `plangate run PLAN --new-run` (run `{run}` is then recorded as superseded)"
         ),
         RunError::Lock(_) => "wait for that process to finish, or stop it; a lock left by a dead process on this host is taken over automatically".to_owned(),
-        RunError::OpenStore(OpenStoreError::Missing { .. }) | RunError::NoRuns { .. } => "start a run with `plangate run PLAN`, or point `--state` (or `$PLANGATE_STATE`) at the state file of an earlier run".to_owned(),
+        RunError::NoRuns { .. } => "start a run with `plangate run PLAN`, or point `--state` (or `$PLANGATE_STATE`) at the state file of an earlier run".to_owned(),
         RunError::RollingBack { run } => format!(
             "finish the rollback with `plangate rollback {run}`, or see what happened with `plangate report {run}`"
         ),
@@ -76,11 +76,84 @@ fn run_hint(error: &RunError) -> Option<String> {
         RunError::UnknownApprovalTarget { run, .. } => {
             format!("`plangate status {run}` lists its tasks and phases")
         }
+        RunError::UnknownPlanTarget {
+            suggestion: Some(suggestion),
+            ..
+        } => format!(
+            "did you mean `{suggestion}`? `--approve` takes the id of a task or a phase of the plan"
+        ),
         RunError::UnknownPlanTarget { .. } => {
-            "`--approve` takes the id of a task or a phase of the plan".to_owned()
+            "`--approve` takes the id of a task or a phase of the plan (`plangate plan PLAN` lists them)".to_owned()
+        }
+        RunError::NoApprovalNeeded { run, .. } => format!(
+            "`plangate status {run}` shows what waits for an approval; nothing was recorded"
+        ),
+        RunError::PlanMissing { run, path, .. } => format!(
+            "put the plan back at `{}` (the state file keeps its text: `plangate report {run}` shows the run), or start over with `plangate run PLAN --new-run`",
+            path.display()
+        ),
+        RunError::OpenStore(error) => open_store_hint(error),
+        RunError::LoadPlan(error) => return load_hint(error),
+        _ => return None,
+    })
+}
+
+/// The hint for a plan file that cannot be read. An invalid plan has none:
+/// each of its diagnostics carries its own help.
+fn load_hint(error: &LoadPlanError) -> Option<String> {
+    let LoadPlanError::Read { path, source } = error else {
+        return None;
+    };
+    let path = path.display();
+    Some(match source.kind() {
+        io::ErrorKind::NotFound => {
+            "check the path; plans are YAML files such as `examples/quickstart.yaml`".to_owned()
+        }
+        io::ErrorKind::IsADirectory => format!("`{path}` is a folder: give the plan file in it"),
+        io::ErrorKind::InvalidData => {
+            format!("save `{path}` as UTF-8 text; plangate reads plans as UTF-8 only")
+        }
+        io::ErrorKind::PermissionDenied => {
+            format!("make `{path}` readable by this user (`ls -l {path}` shows who may read it)")
         }
         _ => return None,
     })
+}
+
+/// The hint for a state file that cannot be used. None of these errors
+/// modified the file.
+fn open_store_hint(error: &OpenStoreError) -> String {
+    match error {
+        OpenStoreError::Missing { .. } => "start a run with `plangate run PLAN`, or point `--state` (or `$PLANGATE_STATE`) at the state file of an earlier run".to_owned(),
+        OpenStoreError::NotADatabase { .. } | OpenStoreError::Foreign { .. } => "the file was left as it is; point `--state` (or `$PLANGATE_STATE`) at a plangate state file, or leave it out to use `.plangate/state.db`".to_owned(),
+        OpenStoreError::NewerSchema { supported, .. } => format!(
+            "a newer plangate wrote this file; upgrade plangate to open it (this one, {}, reads schema versions up to {supported}); the file was left as it is",
+            env!("CARGO_PKG_VERSION")
+        ),
+        OpenStoreError::Corrupt { path, .. } => format!(
+            "restore `{}` from a backup; `plangate doctor --state {}` lists every problem SQLite finds",
+            path.display(),
+            path.display()
+        ),
+        OpenStoreError::CreateFolder { path, source }
+        | OpenStoreError::Create { path, source }
+        | OpenStoreError::Read { path, source } => match source.kind() {
+            io::ErrorKind::IsADirectory => format!(
+                "`{}` is a folder; `--state` takes the path of a file (for example `{}/state.db`)",
+                path.display(),
+                path.display()
+            ),
+            _ => format!(
+                "check the permissions of `{}` and its folder, or choose another file with `--state`",
+                path.display()
+            ),
+        },
+        OpenStoreError::Sqlite { .. } => "if another plangate (or an SQLite tool) has the file open, wait for it to finish, then try again".to_owned(),
+        OpenStoreError::Migrate { version, .. } => format!(
+            "the file keeps its previous schema (version {}); free disk space or fix its permissions, then run the command again",
+            version - 1
+        ),
+    }
 }
 
 impl CliError {
@@ -105,22 +178,19 @@ impl CliError {
     fn hint(&self) -> Option<String> {
         match self {
             CliError::Run(error) => run_hint(error),
-            CliError::LoadPlan(LoadPlanError::Read { source, .. })
-                if source.kind() == io::ErrorKind::NotFound =>
-            {
-                Some(
-                    "check the path; plans are YAML files such as `examples/quickstart.yaml`"
-                        .to_owned(),
-                )
-            }
+            CliError::LoadPlan(error) => load_hint(error),
             CliError::PlanExists { path } => Some(format!(
                 "nothing was written; give another path (`plangate init new-plan.yaml`), or move `{}` away first",
+                path.display()
+            )),
+            CliError::WriteOutput { path, .. } => Some(format!(
+                "check that the folder of `{}` exists and is writable, or leave out `-o` to print to stdout",
                 path.display()
             )),
             CliError::StateFolderMissing { .. } => Some(
                 "create the folder first, or leave out `--state` (and `$PLANGATE_STATE`) to use `.plangate/state.db`, which is created when missing".to_owned(),
             ),
-            _ => None,
+            CliError::Stdout(_) => None,
         }
     }
 
@@ -143,8 +213,15 @@ impl CliError {
         }
         let mut text = format!("{}: {self}\n", printer.paint("error", "1;31"));
         let mut source = self.source();
+        let mut previous = String::new();
         while let Some(cause) = source {
-            text.push_str(&format!("  caused by: {cause}\n"));
+            // rusqlite's errors repeat SQLite's message one level down
+            // ("Error code 11: The database disk image is malformed").
+            let line = cause.to_string();
+            if !same_message(&line, &previous) {
+                text.push_str(&format!("  caused by: {line}\n"));
+            }
+            previous = line;
             source = cause.source();
         }
         if let Some(hint) = self.hint() {
@@ -152,4 +229,18 @@ impl CliError {
         }
         printer.error_text(&text);
     }
+}
+
+/// Whether two causes say the same thing, but for case, an `Error code N: `
+/// prefix and a leading word ("The database disk image is malformed").
+fn same_message(a: &str, b: &str) -> bool {
+    fn bare(text: &str) -> String {
+        let text = match text.strip_prefix("Error code ") {
+            Some(rest) => rest.split_once(": ").map_or(text, |(_, message)| message),
+            None => text,
+        };
+        text.to_lowercase()
+    }
+    let (a, b) = (bare(a), bare(b));
+    !a.is_empty() && !b.is_empty() && (a.ends_with(&b) || b.ends_with(&a))
 }

@@ -4,7 +4,7 @@ use plangate_engine::{
     report::{
         impact_report, impact_report_with_previews, render_impact_html, render_impact_markdown,
     },
-    run::Previewer,
+    run::{Previewer, approval_targets},
 };
 use plangate_plans::{Approvals, decide, load_plan};
 
@@ -37,6 +37,7 @@ pub(crate) fn dry_run(
     printer: &Printer,
 ) -> Result<u8, CliError> {
     let plan = load_plan(plan_path)?.plan;
+    approval_targets(&plan, approve)?;
     let approvals = Approvals {
         tasks: approve.iter().cloned().collect(),
         phases: approve.iter().cloned().collect(),

@@ -210,14 +210,16 @@ fn approving_what_needs_no_approval_is_refused() {
         &workspace.run(["approve", &short, "render-config", "--as", "alice"]),
         2,
         &format!(
-            "error: task `render-config` of run `{short}` needs no approval (its decision is `run`)\n"
+            "error: task `render-config` of run `{short}` needs no approval (its decision is `run`)\n\n\
+             hint: `plangate status {short}` shows what waits for an approval; nothing was recorded\n"
         ),
     );
     assert_stderr(
         &workspace.run(["approve", &short, "build", "--as", "alice"]),
         2,
         &format!(
-            "error: phase `build` of run `{short}` needs no approval (it does not have `approval: true`)\n"
+            "error: phase `build` of run `{short}` needs no approval (it does not have `approval: true`)\n\n\
+             hint: `plangate status {short}` shows what waits for an approval; nothing was recorded\n"
         ),
     );
     assert_stderr(

@@ -4,6 +4,8 @@
 //!   log events on stderr, approvals, state-file locations, exit codes;
 //! - `validate`: every validation error, with its file:line:column and caret;
 //! - `docs`: shell completions, man pages and the examples in `--help`;
+//! - `errors`: the catalogue of errors a user can cause, each naming what
+//!   to do next, as one snapshot;
 //! - `dry_run`: the impact report (Markdown, JSON, HTML) of the bundled examples;
 //! - `graph`: dot and Mermaid output;
 //! - `reports`: `status`, `report` and failed previews: the tool's own
@@ -21,6 +23,7 @@ mod common;
 mod crash;
 mod docs;
 mod dry_run;
+mod errors;
 mod github;
 mod graph;
 mod kube;

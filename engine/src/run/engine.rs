@@ -124,19 +124,7 @@ impl Engine {
     /// `plangate run PLAN`: starts a new run and drives it as far as it goes.
     pub fn run(self, plan_path: &Path, options: &RunOptions) -> Result<RunOutcome, RunError> {
         let LoadedPlan { plan, source } = load_plan(plan_path)?;
-        let mut targets = Vec::with_capacity(options.approve.len());
-        for target in &options.approve {
-            targets.push(match (plan.task(target), plan.phase_index(target)) {
-                (Some(task), _) => ApprovalTarget::Task(task.id.clone()),
-                (None, Some(phase)) => ApprovalTarget::Phase(plan.phases[phase].id.clone()),
-                (None, None) => {
-                    return Err(RunError::UnknownPlanTarget {
-                        plan: plan.name.to_string(),
-                        target: target.clone(),
-                    });
-                }
-            });
-        }
+        let targets = approval_targets(&plan, &options.approve)?;
         let mut store = self.open_store(true)?;
         let approvals = Approvals {
             tasks: options.approve.iter().cloned().collect(),
@@ -713,5 +701,34 @@ pub(super) fn initial_tasks(plan: &Plan, dry_run: &plangate_plans::DryRun) -> Ve
                 state,
             }
         })
+        .collect()
+}
+
+/// What each `--approve` value names in `plan`: a task, else a phase. A
+/// value that names neither is an error (with the closest id when it looks
+/// like a typo), never silently ignored; `plangate plan --approve` checks
+/// the same way.
+pub fn approval_targets(plan: &Plan, approve: &[String]) -> Result<Vec<ApprovalTarget>, RunError> {
+    approve
+        .iter()
+        .map(
+            |target| match (plan.task(target), plan.phase_index(target)) {
+                (Some(task), _) => Ok(ApprovalTarget::Task(task.id.clone())),
+                (None, Some(phase)) => Ok(ApprovalTarget::Phase(plan.phases[phase].id.clone())),
+                (None, None) => {
+                    let ids = plan
+                        .tasks
+                        .iter()
+                        .map(|task| task.id.as_str())
+                        .chain(plan.phases.iter().map(|phase| phase.id.as_str()));
+                    Err(RunError::UnknownPlanTarget {
+                        plan: plan.name.to_string(),
+                        target: target.clone(),
+                        suggestion: plangate_plans::text::did_you_mean(target, ids)
+                            .map(str::to_owned),
+                    })
+                }
+            },
+        )
         .collect()
 }

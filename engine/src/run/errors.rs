@@ -126,6 +126,8 @@ pub enum RunError {
         plan: String,
         /// What was named.
         target: String,
+        /// The closest id of the plan, when `target` looks like a typo of it.
+        suggestion: Option<String>,
     },
 }
 

@@ -13,7 +13,7 @@ mod resume;
 mod shared_store;
 pub(crate) mod task;
 
-pub use engine::{Engine, EngineSettings, ResumeOptions, RunOptions};
+pub use engine::{Engine, EngineSettings, ResumeOptions, RunOptions, approval_targets};
 pub use errors::RunError;
 pub use preview::Previewer;
 pub use progress::{Progress, ProgressSink};

@@ -182,7 +182,9 @@ pub(super) fn yaml_error(source: &SourceFile, error: &serde_yaml::Error) -> Diag
         return Diagnostic::new(span, "plan file holds more than one YAML document")
             .with_help("remove the `---` separators; a plan is one document");
     }
-    Diagnostic::new(span, format!("invalid YAML: {message}"))
+    Diagnostic::new(span, format!("invalid YAML: {message}")).with_help(
+        "the YAML parser stopped here; the cause is usually before this point: an unclosed `[`, `{` or quote, or a line indented differently from its siblings",
+    )
 }
 
 pub(super) fn hex_sha256(bytes: &[u8]) -> String {
