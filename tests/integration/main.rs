@@ -12,6 +12,7 @@
 //!   error line in every format, approval times, whole renderings;
 //! - `run`: executing plans: failure policies, rollback order, approvals,
 //!   changed plans, unusable state files, secrets;
+//! - `secrets`: planted secrets searched for in every output and the state file;
 //! - `crash`: kill -9 at random instants, signals, locks, timeouts;
 //! - `kube`: kubectl and Helm plans against the in-repo API emulator, with
 //!   the real binaries;
@@ -29,4 +30,5 @@ mod graph;
 mod kube;
 mod reports;
 mod run;
+mod secrets;
 mod validate;
