@@ -105,6 +105,9 @@ pub(crate) enum Command {
     /// Write a commented starter plan to start from (default: `plan.yaml`).
     #[command(after_help = INIT_EXAMPLES)]
     Init(InitArgs),
+    /// Print the JSON Schema of the plan format, for editors (`docs/editors.md`).
+    #[command(after_help = SCHEMA_EXAMPLES)]
+    Schema,
     /// Print a shell completion script for bash, zsh, fish, elvish or PowerShell.
     #[command(after_help = COMPLETIONS_EXAMPLES)]
     Completions(CompletionsArgs),
@@ -171,6 +174,11 @@ const INIT_EXAMPLES: &str = "\
 Examples:
   plangate init
   plangate init ops/upgrade.yaml && plangate plan ops/upgrade.yaml";
+
+const SCHEMA_EXAMPLES: &str = "\
+Examples:
+  plangate schema > plan.schema.json
+  plangate schema > .vscode/plangate-plan.schema.json";
 
 const COMPLETIONS_EXAMPLES: &str = "\
 Examples:

@@ -25,6 +25,7 @@ pub mod marked;
 pub mod model;
 pub mod op_fields;
 pub mod policy;
+pub mod schema;
 pub mod source;
 pub mod template;
 pub mod text;
@@ -40,4 +41,5 @@ pub use op_fields::{FieldProblem, FieldState, OpFields};
 pub use policy::{
     Approvals, Decision, DryRun, PhaseForecast, TaskDecision, decide, decide_with_blocks,
 };
+pub use schema::plan_schema;
 pub use source::{SourceFile, Span};

@@ -6,6 +6,7 @@ mod graph;
 mod init;
 mod plan;
 mod run;
+mod schema;
 mod state;
 mod validate;
 
@@ -94,6 +95,7 @@ pub(crate) fn dispatch(cli: Cli, printer: &Printer) -> Result<u8, CliError> {
         Command::Report(args) => state::report(&args, &settings, printer),
         Command::Doctor => doctor::doctor(&settings, printer),
         Command::Init(args) => init::init(&args, printer),
+        Command::Schema => schema::schema(printer),
         Command::Completions(args) => docs::completions(&args, printer),
         Command::Man(args) => docs::man(&args, printer),
     }

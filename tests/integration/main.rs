@@ -6,6 +6,8 @@
 //! - `docs`: shell completions, man pages and the examples in `--help`;
 //! - `errors`: the catalogue of errors a user can cause, each naming what
 //!   to do next, as one snapshot;
+//! - `schema`: `plangate schema`, the committed `docs/plan.schema.json`, and
+//!   the bundled plans and broken ones checked against it;
 //! - `dry_run`: the impact report (Markdown, JSON, HTML) of the bundled examples;
 //! - `graph`: dot and Mermaid output;
 //! - `reports`: `status`, `report` and failed previews: the tool's own
@@ -30,5 +32,6 @@ mod graph;
 mod kube;
 mod reports;
 mod run;
+mod schema;
 mod secrets;
 mod validate;
