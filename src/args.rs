@@ -108,6 +108,9 @@ pub(crate) enum Command {
     /// Print the JSON Schema of the plan format, for editors (`docs/editors.md`).
     #[command(after_help = SCHEMA_EXAMPLES)]
     Schema,
+    /// One task resolved: its settings and their origin, its decision and why.
+    #[command(after_help = EXPLAIN_EXAMPLES)]
+    Explain(ExplainArgs),
     /// Print a shell completion script for bash, zsh, fish, elvish or PowerShell.
     #[command(after_help = COMPLETIONS_EXAMPLES)]
     Completions(CompletionsArgs),
@@ -180,6 +183,12 @@ Examples:
   plangate schema > plan.schema.json
   plangate schema > .vscode/plangate-plan.schema.json";
 
+const EXPLAIN_EXAMPLES: &str = "\
+Examples:
+  plangate explain examples/quickstart.yaml publish-site
+  plangate explain examples/quickstart.yaml publish-site --approve publish-site
+  plangate explain examples/marathon-42.yaml helm-charts-implementation --format json";
+
 const COMPLETIONS_EXAMPLES: &str = "\
 Examples:
   plangate completions bash > ~/.local/share/bash-completion/completions/plangate
@@ -196,6 +205,26 @@ pub(crate) struct InitArgs {
     /// Where to write the plan; an existing file is never overwritten.
     #[arg(default_value = "plan.yaml")]
     pub(crate) path: PathBuf,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum ExplainFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ExplainArgs {
+    /// The plan file.
+    pub(crate) plan: PathBuf,
+    /// The task's id.
+    pub(crate) task: String,
+    /// Output format (`json` is documented in `docs/json/explain.md`).
+    #[arg(long, value_enum, default_value_t = ExplainFormat::Text)]
+    pub(crate) format: ExplainFormat,
+    /// Decide as if this task or phase were approved (repeatable), as `plan --approve` does.
+    #[arg(long = "approve", value_name = "TASK|PHASE")]
+    pub(crate) approve: Vec<String>,
 }
 
 #[derive(Debug, Args)]

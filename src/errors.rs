@@ -39,6 +39,16 @@ pub enum CliError {
         /// The missing folder.
         folder: PathBuf,
     },
+    /// `plangate explain` was given a task id the plan does not have.
+    #[error("plan `{plan}` has no task `{task}`")]
+    UnknownTask {
+        /// The plan's name.
+        plan: String,
+        /// The id as given.
+        task: String,
+        /// The plan's ids closest to it, closest first (may be empty).
+        nearest: Vec<String>,
+    },
     /// `plangate init` was pointed at a file that exists; it is left as it is.
     #[error("`{}` already exists", path.display())]
     PlanExists {
@@ -162,7 +172,8 @@ impl CliError {
         match self {
             CliError::LoadPlan(_)
             | CliError::StateFolderMissing { .. }
-            | CliError::PlanExists { .. } => exit::USAGE,
+            | CliError::PlanExists { .. }
+            | CliError::UnknownTask { .. } => exit::USAGE,
             CliError::Run(error) if error.is_usage() => exit::USAGE,
             CliError::Run(_) | CliError::WriteOutput { .. } | CliError::Stdout(_) => exit::FAILED,
         }
@@ -190,6 +201,14 @@ impl CliError {
             CliError::StateFolderMissing { .. } => Some(
                 "create the folder first, or leave out `--state` (and `$PLANGATE_STATE`) to use `.plangate/state.db`, which is created when missing".to_owned(),
             ),
+            CliError::UnknownTask { nearest, .. } if nearest.is_empty() => Some(
+                "give the id of one of the plan's tasks (`plangate plan PLAN` lists them)"
+                    .to_owned(),
+            ),
+            CliError::UnknownTask { nearest, .. } => Some(format!(
+                "did you mean {}? task ids are listed by `plangate plan PLAN`",
+                or_ticked(nearest)
+            )),
             CliError::Stdout(_) => None,
         }
     }
@@ -228,6 +247,16 @@ impl CliError {
             text.push_str(&format!("\n{}: {hint}\n", printer.paint("hint", "1;36")));
         }
         printer.error_text(&text);
+    }
+}
+
+/// `` `a` ``, `` `a` or `b` ``, `` `a`, `b` or `c` ``.
+fn or_ticked(items: &[String]) -> String {
+    let ticked: Vec<String> = items.iter().map(|item| format!("`{item}`")).collect();
+    match ticked.split_last() {
+        None => String::new(),
+        Some((last, [])) => last.clone(),
+        Some((last, init)) => format!("{} or {last}", init.join(", ")),
     }
 }
 

@@ -8,6 +8,8 @@
 //!   to do next, as one snapshot;
 //! - `schema`: `plangate schema`, the committed `docs/plan.schema.json`, and
 //!   the bundled plans and broken ones checked against it;
+//! - `explain`: `plangate explain PLAN TASK` on the bundled plans, checked
+//!   against their impact reports, and where each setting comes from;
 //! - `dry_run`: the impact report (Markdown, JSON, HTML) of the bundled examples;
 //! - `graph`: dot and Mermaid output;
 //! - `reports`: `status`, `report` and failed previews: the tool's own
@@ -27,6 +29,7 @@ mod crash;
 mod docs;
 mod dry_run;
 mod errors;
+mod explain;
 mod github;
 mod graph;
 mod kube;
