@@ -33,7 +33,7 @@ use crate::{
         ExecutorKind, GIT_FIELDS, GitOp, HELM_FIELDS, HelmOp, KUBECTL_FIELDS, KubectlOp,
         MergeMethod, PatchType,
     },
-    model::{AboveMax, OnFailure, PLAN_FORMAT_VERSION, Risk},
+    model::{AboveMax, OnFailure, PLAN_FORMAT_VERSION, Policy, Risk},
     op_fields::OpFields,
 };
 
@@ -45,6 +45,12 @@ const ID_PATTERN: &str = "^[a-z0-9][a-z0-9-]*$";
 
 /// The units humantime reads, longest spelling first.
 const DURATION_UNITS: &str = "nanos|nsec|ns|usec|us|µs|millis|msec|ms|seconds|second|secs|sec|s|minutes|minute|mins|min|m|hours|hour|hrs|hr|h|days|day|d|weeks|week|wks|wk|w|months|month|M|years|year|yrs|yr|y";
+
+/// The loader's `defaults.timeout` when a plan sets none (a test checks it).
+const DEFAULT_TIMEOUT: &str = "15m";
+
+/// The loader's `defaults.retry_backoff` when a plan sets none.
+const DEFAULT_RETRY_BACKOFF: &str = "10s";
 
 /// The operations of a `kubectl` action, in the order of the reference.
 const KUBECTL_OPS: [KubectlOp; 8] = [
@@ -358,6 +364,15 @@ fn policy_schema() -> Value {
         ],
         &[],
     );
+    // The defaults the loader applies are the model's `Policy::default()`.
+    let defaults = Policy::default();
+    let properties = &mut schema["properties"];
+    properties["max_risk"]["default"] = json!(defaults.max_risk.as_str());
+    properties["above_max"]["default"] = json!(defaults.above_max.as_str());
+    properties["require_rollback"]["default"] =
+        json!(defaults.require_rollback.map_or("none", Risk::as_str));
+    properties["on_failure"]["default"] = json!(defaults.on_failure.as_str());
+    properties["concurrency"]["default"] = json!(defaults.concurrency);
     schema["description"] = json!("Risk and execution policy.");
     schema
 }
@@ -388,6 +403,10 @@ fn defaults_schema() -> Value {
         ],
         &[],
     );
+    let properties = &mut schema["properties"];
+    properties["timeout"]["default"] = json!(DEFAULT_TIMEOUT);
+    properties["retries"]["default"] = json!(0);
+    properties["retry_backoff"]["default"] = json!(DEFAULT_RETRY_BACKOFF);
     schema["description"] =
         json!("Defaults for every task's timeout, retries, retry_backoff and estimate.");
     schema
@@ -1092,6 +1111,45 @@ mod tests {
                 .expect("ops");
             assert_eq!(ops.len(), count, "{kind}");
         }
+    }
+
+    #[test]
+    fn the_defaults_the_schema_states_are_the_loaders() {
+        let text = "{version: 1, name: p, phases: [{id: a, tasks: [{id: t, risk: low, run: {shell: [\"true\"]}}]}]}";
+        let plan = load_plan_text(Path::new("p.yaml"), text.to_owned())
+            .expect("a minimal plan")
+            .plan;
+        let schema = plan_schema();
+        let defaults = &schema["definitions"]["defaults"]["properties"];
+        let task = &plan.tasks[0];
+        let duration = |value: &Value| {
+            crate::parse_duration(value.as_str().expect("a duration")).expect("parses")
+        };
+        assert_eq!(duration(&defaults["timeout"]["default"]), task.timeout);
+        assert_eq!(
+            duration(&defaults["retry_backoff"]["default"]),
+            task.retry_backoff
+        );
+        assert_eq!(defaults["retries"]["default"], task.retries);
+        let policy = &schema["definitions"]["policy"]["properties"];
+        assert_eq!(policy["max_risk"]["default"], plan.policy.max_risk.as_str());
+        assert_eq!(
+            policy["above_max"]["default"],
+            plan.policy.above_max.as_str()
+        );
+        assert_eq!(
+            policy["require_rollback"]["default"],
+            plan.policy.require_rollback.map_or("none", Risk::as_str)
+        );
+        assert_eq!(
+            policy["on_failure"]["default"],
+            plan.policy.on_failure.as_str()
+        );
+        assert_eq!(policy["concurrency"]["default"], plan.policy.concurrency);
+        assert_eq!(
+            schema["properties"]["environment"]["default"],
+            plan.environment
+        );
     }
 
     #[test]
