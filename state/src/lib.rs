@@ -102,7 +102,7 @@ pub use locks::{LOCK_TAKEN_OVER, LockAcquired, LockError, LockHolder, LockRecord
 pub use open::{OpenOptions, OpenStoreError};
 pub use runs::{
     CreateRun, NewRun, NewTask, PLAN_CHANGED, PlanChange, PlanChangeSummary, RUN_STARTED,
-    RunRecord, UnfinishedRun,
+    RunRecord, TaskCounts, UnfinishedRun,
 };
 pub use schema::{APPLICATION_ID, SCHEMA_VERSION};
 pub use states::{

@@ -396,6 +396,29 @@ impl Store {
         })
     }
 
+    /// How many tasks the run has, and how many of them are `succeeded`: the
+    /// `done / total` of `plangate runs`, counted in SQL so that listing runs
+    /// does not read every task row into memory.
+    ///
+    /// An unknown run has no tasks: this returns zero counts rather than
+    /// [`StoreError::UnknownRun`], as [`Store::tasks`] does.
+    pub fn task_counts(&self, run: &RunId) -> Result<TaskCounts, StoreError> {
+        self.connection
+            .prepare_cached(
+                "SELECT count(*), count(*) FILTER (WHERE state = 'succeeded') \
+                 FROM tasks WHERE run_id = ?1",
+            )
+            .and_then(|mut statement| {
+                statement.query_row([run], |row| {
+                    Ok(TaskCounts {
+                        total: row.get(0)?,
+                        succeeded: row.get(1)?,
+                    })
+                })
+            })
+            .map_err(sqlite("count the tasks of a run"))
+    }
+
     /// The time used by each phase of the run so far (phases never started
     /// are absent), in milliseconds.
     pub fn phase_usage(&self, run: &RunId) -> Result<Vec<(PhaseId, u64)>, StoreError> {
@@ -625,6 +648,16 @@ fn supersede_in(
     Ok(())
 }
 
+/// The task counts of one run, from [`Store::task_counts`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct TaskCounts {
+    /// Every task row of the run, whatever its state (excluded and deferred
+    /// tasks included).
+    pub total: u64,
+    /// The tasks in state `succeeded`.
+    pub succeeded: u64,
+}
+
 /// An unfinished run of the same plan, as [`Store::create_run_exclusive`]
 /// shows it to its `decide`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -738,6 +771,35 @@ mod tests {
         assert_eq!(events.len(), 1);
         assert_eq!(events[0].kind, RUN_STARTED);
         assert_eq!(events[0].message, "run of plan `demo` started with 3 tasks");
+    }
+
+    #[test]
+    fn task_counts_count_every_row_and_the_succeeded_ones() {
+        let (_dir, mut store) = temp_store();
+        let run = create_run(&mut store, 3);
+        let counts = |store: &Store| store.task_counts(&run).expect("countable");
+        assert_eq!(
+            counts(&store),
+            TaskCounts {
+                total: 3,
+                succeeded: 0
+            }
+        );
+        store
+            .set_task_state(&run, &task_id("task-1"), TaskState::Succeeded, None, 2_000)
+            .expect("recorded");
+        assert_eq!(
+            counts(&store),
+            TaskCounts {
+                total: 3,
+                succeeded: 1
+            }
+        );
+        let unknown = RunId::generate(5_000);
+        assert_eq!(
+            store.task_counts(&unknown).expect("countable"),
+            TaskCounts::default()
+        );
     }
 
     #[test]
