@@ -90,9 +90,12 @@ pub(crate) enum Command {
     /// The state of a run, task by task (default: the latest).
     #[command(after_help = STATUS_EXAMPLES)]
     Status(StatusArgs),
-    /// List runs, newest first.
+    /// List runs as a table, newest first.
     #[command(after_help = RUNS_EXAMPLES)]
-    Runs,
+    Runs(RunsArgs),
+    /// What changed from one run to another: plan, tasks, decisions, outcomes, durations.
+    #[command(after_help = DIFF_EXAMPLES)]
+    Diff(DiffArgs),
     /// Roll back every completed task of a run, newest first.
     #[command(after_help = ROLLBACK_EXAMPLES)]
     Rollback(RollbackArgs),
@@ -158,7 +161,15 @@ Examples:
 const RUNS_EXAMPLES: &str = "\
 Examples:
   plangate runs
+  plangate runs --status failed --status interrupted --limit 5
+  plangate runs --plan plan.yaml --format json
   plangate runs --state runs/prod.db";
+
+const DIFF_EXAMPLES: &str = "\
+Examples:
+  plangate diff 3f2a9c 7b1d0e
+  plangate diff 3f2a9c 7b1d0e --format json
+  plangate diff 3f2a9c 7b1d0e --exit-code || echo the runs differ";
 
 const ROLLBACK_EXAMPLES: &str = "\
 Examples:
@@ -300,9 +311,57 @@ pub(crate) enum StatusFormat {
 pub(crate) struct StatusArgs {
     /// The run: its short id (as `plangate runs` shows it), its full id, or a unique prefix (default: the latest run).
     pub(crate) run: Option<String>,
-    /// Output format.
+    /// Output format: `text`, a tree of phases and tasks, or the JSON
+    /// document of `docs/json/status.md`.
     #[arg(long, value_enum, default_value_t = StatusFormat::Text)]
     pub(crate) format: StatusFormat,
+    /// Draw the tree with ASCII (`|--`, `` `-- ``) instead of box-drawing characters.
+    #[arg(long)]
+    pub(crate) ascii: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct RunsArgs {
+    /// Output format: `text`, an aligned table, or the JSON document of
+    /// `docs/json/runs.md`.
+    #[arg(long, value_enum, default_value_t = StatusFormat::Text)]
+    pub(crate) format: StatusFormat,
+    /// List at most this many runs (the newest); at least 1.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub(crate) limit: Option<u32>,
+    /// Only runs in this status (repeatable).
+    #[arg(long, value_name = "STATUS", value_parser = run_statuses())]
+    pub(crate) status: Vec<String>,
+    /// Only runs of this plan file.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) plan: Option<PathBuf>,
+    /// Leave out the header line of the table (no effect on JSON).
+    #[arg(long)]
+    pub(crate) no_headers: bool,
+}
+
+/// The spellings `--status` accepts: every run status.
+fn run_statuses() -> clap::builder::PossibleValuesParser {
+    clap::builder::PossibleValuesParser::new(
+        plangate_engine::state::RunStatus::ALL
+            .iter()
+            .map(|status| status.as_str()),
+    )
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct DiffArgs {
+    /// The first run (compared against): its short id, full id, or a unique prefix.
+    pub(crate) run_a: String,
+    /// The second run.
+    pub(crate) run_b: String,
+    /// Output format: `text` or the JSON document of `docs/json/diff.md`.
+    #[arg(long, value_enum, default_value_t = StatusFormat::Text)]
+    pub(crate) format: StatusFormat,
+    /// Exit 1 when the runs differ in anything but durations (like `git diff
+    /// --exit-code`); without it, diff exits 0 whatever the difference.
+    #[arg(long)]
+    pub(crate) exit_code: bool,
 }
 
 #[derive(Debug, Args)]

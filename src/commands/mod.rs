@@ -1,5 +1,6 @@
 //! One module per subcommand; `dispatch` resolves settings and picks one.
 
+mod diff;
 mod docs;
 mod doctor;
 mod explain;
@@ -92,7 +93,8 @@ pub(crate) fn dispatch(cli: Cli, printer: &Printer) -> Result<u8, CliError> {
         Command::Rollback(args) => run::rollback(&args, &settings, printer),
         Command::Approve(args) => state::approve(&args, &settings, printer),
         Command::Status(args) => state::status(&args, &settings, printer),
-        Command::Runs => state::runs(&settings, printer),
+        Command::Runs(args) => state::runs(&args, &settings, printer),
+        Command::Diff(args) => diff::diff(&args, &settings, printer),
         Command::Report(args) => state::report(&args, &settings, printer),
         Command::Doctor => doctor::doctor(&settings, printer),
         Command::Init(args) => init::init(&args, printer),

@@ -14,6 +14,8 @@
 //! - `graph`: dot and Mermaid output;
 //! - `reports`: `status`, `report` and failed previews: the tool's own
 //!   error line in every format, approval times, whole renderings;
+//! - `runs`: the `runs` table, `status` as a tree and `diff` of two runs, on
+//!   the quickstart and a failing variant of it;
 //! - `run`: executing plans: failure policies, rollback order, approvals,
 //!   changed plans, unusable state files, secrets;
 //! - `secrets`: planted secrets searched for in every output and the state file;
@@ -35,6 +37,7 @@ mod graph;
 mod kube;
 mod reports;
 mod run;
+mod runs;
 mod schema;
 mod secrets;
 mod validate;

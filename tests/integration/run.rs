@@ -389,7 +389,7 @@ fn state_path_comes_from_flag_env_or_default() {
         .status;
     assert_eq!(status.code(), Some(0));
     assert!(workspace.path().join("from-env.db").exists());
-    let runs = workspace.run(["runs", "--state", "from-env.db"]);
+    let runs = workspace.run(["runs", "--no-headers", "--state", "from-env.db"]);
     assert_eq!(runs.stdout.lines().count(), 1);
 }
 

@@ -17,7 +17,11 @@ pub use engine::{Engine, EngineSettings, ResumeOptions, RunOptions, approval_tar
 pub use errors::RunError;
 pub use preview::Previewer;
 pub use progress::{Progress, ProgressSink};
-pub use queries::{RecordedApproval, RunListing, approver, find_run as find_run_record};
+pub use queries::{
+    Delta, DiffRun, DiffSummary, PhaseTree, PlanLimits, RecordedApproval, RunDiff, RunEntry,
+    RunFilter, RunListing, RunTree, RunsDocument, TaskChange, TaskDiff, TaskLeaf, TaskSide,
+    approver, find_run as find_run_record,
+};
 
 use plangate_state::{RunId, RunStatus};
 
