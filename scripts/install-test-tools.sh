@@ -12,6 +12,14 @@
 # description (`tests/openapi-check`), which comes from the npm package `@octokit/openapi`
 # (`generated/api.github.com.json`).
 #
+# The schema tests drive the real YAML language server (the one VS Code's YAML extension
+# runs), the npm package `yaml-language-server`, installed with `npm install` into
+# `<repo>/.tools/yaml-language-server/` and linked as `<repo>/.tools/bin/yaml-language-server`
+# (Node.js runs it).
+#
+# With an argument, only that part is installed: `yaml-language-server` (the schema test
+# runs this when the server is missing).
+#
 # The script is idempotent: when both binaries are present and run, it only prints
 # their versions, and when the description's stamp matches and the file parses, it only
 # says so. Set PLANGATE_TOOLS_FORCE=1 to reinstall. It never reads stdin.
@@ -25,6 +33,11 @@ readonly OPENAPI_PACKAGE="@octokit/openapi"
 # Pinned so every machine validates the GitHub emulator against the same description;
 # `tests/openapi-check` records the defects of this version's examples. Bump deliberately.
 readonly OPENAPI_PACKAGE_VERSION="${PLANGATE_GITHUB_OPENAPI_VERSION:-23.0.2}"
+
+readonly YAML_LS_PACKAGE="yaml-language-server"
+# Pinned: the newest release that runs on Node.js 20 (2.x needs Node.js 22.13); the
+# schema test asserts the messages it prints. Bump deliberately.
+readonly YAML_LS_VERSION="${PLANGATE_YAML_LS_VERSION:-1.19.2}"
 
 log() {
     printf 'install-test-tools: %s\n' "$*" >&2
@@ -41,6 +54,9 @@ stamp="${bin_dir}/.layer-version"
 openapi_dir="${repo_root}/.tools/openapi"
 openapi_file="${openapi_dir}/api.github.com.json"
 openapi_stamp="${openapi_dir}/.version"
+yaml_ls_dir="${repo_root}/.tools/yaml-language-server"
+yaml_ls_stamp="${yaml_ls_dir}/.version"
+yaml_ls_link="${bin_dir}/yaml-language-server"
 
 # Every temporary directory made below, removed on exit.
 work_dirs=()
@@ -160,5 +176,47 @@ install_openapi() {
     log "GitHub's OpenAPI description: ${OPENAPI_PACKAGE}@${OPENAPI_PACKAGE_VERSION}"
 }
 
-install_kube_tools
-install_openapi
+# Whether the linked server is the pinned version and Node.js can load it.
+yaml_ls_works() {
+    [[ -x "${yaml_ls_link}" ]] &&
+        [[ "$(cat "${yaml_ls_stamp}" 2>/dev/null)" == "${YAML_LS_VERSION}" ]] &&
+        [[ "$(node -p "require('${yaml_ls_dir}/node_modules/${YAML_LS_PACKAGE}/package.json').version" </dev/null 2>/dev/null)" == "${YAML_LS_VERSION}" ]]
+}
+
+install_yaml_language_server() {
+    if [[ "${PLANGATE_TOOLS_FORCE:-0}" != "1" ]] && yaml_ls_works; then
+        log "${YAML_LS_PACKAGE}@${YAML_LS_VERSION} already installed in ${yaml_ls_dir}"
+        return 0
+    fi
+
+    command -v npm >/dev/null 2>&1 ||
+        die "npm is required to install ${YAML_LS_PACKAGE}; install Node.js and npm first"
+    command -v node >/dev/null 2>&1 ||
+        die "node is required to run ${YAML_LS_PACKAGE}; install Node.js first"
+
+    log "installing ${YAML_LS_PACKAGE}@${YAML_LS_VERSION} into ${yaml_ls_dir} with npm install"
+    rm -rf "${yaml_ls_dir}"
+    mkdir -p "${yaml_ls_dir}" "${bin_dir}"
+    npm install --silent --no-audit --no-fund --prefix "${yaml_ls_dir}" \
+        "${YAML_LS_PACKAGE}@${YAML_LS_VERSION}" </dev/null >/dev/null ||
+        die "npm install ${YAML_LS_PACKAGE}@${YAML_LS_VERSION} failed"
+    ln -sfn "../yaml-language-server/node_modules/${YAML_LS_PACKAGE}/bin/yaml-language-server" \
+        "${yaml_ls_link}"
+    printf '%s\n' "${YAML_LS_VERSION}" >"${yaml_ls_stamp}"
+    yaml_ls_works || die "the installed ${YAML_LS_PACKAGE} does not load"
+    log "${YAML_LS_PACKAGE}: ${YAML_LS_VERSION}"
+}
+
+case "${1:-all}" in
+all)
+    install_kube_tools
+    install_openapi
+    install_yaml_language_server
+    ;;
+yaml-language-server)
+    install_yaml_language_server
+    ;;
+*)
+    die "unknown part \`$1\`: give none (everything) or \`yaml-language-server\`"
+    ;;
+esac

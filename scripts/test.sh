@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh clone: installs the test tools it needs
 # (real kubectl and helm, into .tools/bin; GitHub's OpenAPI description, into
-# .tools/openapi), then runs every test.
+# .tools/openapi; yaml-language-server, into .tools/yaml-language-server), then
+# runs every test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/install-test-tools.sh

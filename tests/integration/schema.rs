@@ -4,9 +4,18 @@
 //! `plangate validate`. (That the schema allows exactly the loader's keys at
 //! every level is tested in `plans/src/schema.rs`, next to the loader.)
 //!
+//! The real yaml-language-server (the server VS Code's YAML extension runs)
+//! reads the schema through the modeline of `docs/editors.md`.
+//!
 //! Validation uses the `jsonschema` crate (draft-07, the dialect the schema
 //! declares), on the plan's YAML read by serde_yaml into JSON, as an editor
 //! would see it.
+
+use std::{
+    io::{BufRead, BufReader, Read, Write},
+    process::{Child, ChildStdin, Command, Stdio},
+    sync::mpsc::{self, Receiver},
+};
 
 use serde_json::{Value, json};
 
@@ -224,4 +233,224 @@ fn placeholders_stand_for_templated_action_fields() {
         "    verify: {kubectl: {op: rollout_status, resource: deployment/web, timeout: \"{{ vars.wait }}\"}}\n",
     );
     assert_eq!(schema_errors(&validator, &text), [""; 0]);
+}
+
+/// The real yaml-language-server, installed by `scripts/install-test-tools.sh`
+/// (which this runs when it is missing); `None`, loudly, only outside CI when
+/// it cannot be installed.
+#[expect(
+    clippy::print_stderr,
+    reason = "a machine that cannot install the server says loudly that the editor check did not run"
+)]
+fn yaml_language_server() -> Option<std::path::PathBuf> {
+    let tools = std::env::var_os("PLANGATE_TOOLS_DIR")
+        .map_or_else(|| repo_root().join(".tools/bin"), std::path::PathBuf::from);
+    let server = tools.join("yaml-language-server");
+    if !server.exists() {
+        let installed = Command::new(repo_root().join("scripts/install-test-tools.sh"))
+            .arg("yaml-language-server")
+            .stdin(Stdio::null())
+            .status()
+            .is_ok_and(|status| status.success());
+        let server = repo_root().join(".tools/bin/yaml-language-server");
+        if installed && server.exists() {
+            return Some(server);
+        }
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "yaml-language-server is missing and could not be installed: run scripts/install-test-tools.sh"
+        );
+        eprintln!(
+            "\n\n*** SKIPPED: yaml-language-server is missing and `scripts/install-test-tools.sh yaml-language-server` failed; the schema is not checked in a real editor server ***\n"
+        );
+        return None;
+    }
+    Some(server)
+}
+
+/// A language-server session over stdio: LSP's `Content-Length` frames,
+/// read on a thread so that a silent server fails the test instead of hanging it.
+struct LanguageServer {
+    child: Child,
+    stdin: ChildStdin,
+    messages: Receiver<Value>,
+}
+
+impl LanguageServer {
+    fn start(server: &std::path::Path) -> Self {
+        let mut child = Command::new(server)
+            .arg("--stdio")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("yaml-language-server starts");
+        let stdin = child.stdin.take().expect("piped stdin");
+        let mut stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
+        let (sender, messages) = mpsc::channel();
+        std::thread::spawn(move || {
+            loop {
+                let mut length = None;
+                loop {
+                    let mut line = String::new();
+                    if stdout.read_line(&mut line).unwrap_or(0) == 0 {
+                        return;
+                    }
+                    let line = line.trim_end();
+                    if line.is_empty() {
+                        break;
+                    }
+                    if let Some(value) = line.strip_prefix("Content-Length:") {
+                        length = value.trim().parse::<usize>().ok();
+                    }
+                }
+                let Some(length) = length else { return };
+                let mut body = vec![0; length];
+                if stdout.read_exact(&mut body).is_err() {
+                    return;
+                }
+                let Ok(message) = serde_json::from_slice(&body) else {
+                    return;
+                };
+                if sender.send(message).is_err() {
+                    return;
+                }
+            }
+        });
+        Self {
+            child,
+            stdin,
+            messages,
+        }
+    }
+
+    fn send(&mut self, message: &Value) {
+        let body = serde_json::to_vec(message).expect("a message serialises");
+        write!(self.stdin, "Content-Length: {}\r\n\r\n", body.len()).expect("the server reads");
+        self.stdin.write_all(&body).expect("the server reads");
+        self.stdin.flush().expect("the server reads");
+    }
+
+    /// The next message that is not a request of the server's own, which
+    /// are answered (with no configuration: the defaults).
+    fn next(&mut self) -> Value {
+        loop {
+            // A guard against a hung server, not a timing assertion.
+            let message = self
+                .messages
+                .recv_timeout(std::time::Duration::from_secs(120))
+                .expect("yaml-language-server answers");
+            if let (Some(id), Some(method)) = (message.get("id"), message["method"].as_str()) {
+                let result = if method == "workspace/configuration" {
+                    let items = message["params"]["items"].as_array().map_or(0, Vec::len);
+                    Value::Array(vec![Value::Null; items])
+                } else {
+                    Value::Null
+                };
+                self.send(&json!({"jsonrpc": "2.0", "id": id, "result": result}));
+                continue;
+            }
+            return message;
+        }
+    }
+
+    /// Opens `text` as `uri` and returns the diagnostics the server publishes for it.
+    fn diagnostics(&mut self, uri: &str, text: &str) -> Vec<(u64, String)> {
+        self.send(&json!({
+            "jsonrpc": "2.0",
+            "method": "textDocument/didOpen",
+            "params": {"textDocument": {"uri": uri, "languageId": "yaml", "version": 1, "text": text}},
+        }));
+        loop {
+            let message = self.next();
+            if message["method"] == "textDocument/publishDiagnostics"
+                && message["params"]["uri"] == uri
+            {
+                return message["params"]["diagnostics"]
+                    .as_array()
+                    .expect("a list of diagnostics")
+                    .iter()
+                    .map(|diagnostic| {
+                        (
+                            diagnostic["range"]["start"]["line"]
+                                .as_u64()
+                                .expect("a line"),
+                            diagnostic["message"]
+                                .as_str()
+                                .expect("a message")
+                                .to_owned(),
+                        )
+                    })
+                    .collect();
+            }
+        }
+    }
+}
+
+impl Drop for LanguageServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// What an editor shows: the real yaml-language-server, given a plan whose
+/// first line is the modeline of `docs/editors.md`, finds nothing wrong with
+/// the bundled plans and points at the lines of a broken one.
+#[test]
+fn yaml_language_server_reads_the_schema_through_the_modeline() {
+    let Some(server) = yaml_language_server() else {
+        return;
+    };
+    let schema = repo_root().join("docs/plan.schema.json");
+    let modeline = format!("# yaml-language-server: $schema={}\n", schema.display());
+    let mut session = LanguageServer::start(&server);
+    session.send(&json!({
+        "jsonrpc": "2.0", "id": 1, "method": "initialize",
+        "params": {"processId": null, "rootUri": null, "capabilities": {}},
+    }));
+    loop {
+        if session.next()["id"] == 1 {
+            break;
+        }
+    }
+    session.send(&json!({"jsonrpc": "2.0", "method": "initialized", "params": {}}));
+
+    for plan in ["quickstart", "marathon-42", "gitops", "k8s-app"] {
+        let text = std::fs::read_to_string(repo_root().join(format!("examples/{plan}.yaml")))
+            .expect("the plan is readable");
+        let diagnostics = session.diagnostics(
+            &format!("file:///plans/{plan}.yaml"),
+            &format!("{modeline}{text}"),
+        );
+        assert_eq!(diagnostics, [], "{plan}");
+    }
+
+    // Line numbers are 0-based, and the modeline is line 0.
+    let broken = VALID
+        .replacen("    risk: low\n", "    risk: severe\n    retires: 2\n", 1)
+        .replacen("  timeout: 5m\n", "  timeout: 5 parsecs\n", 1);
+    let diagnostics =
+        session.diagnostics("file:///plans/broken.yaml", &format!("{modeline}{broken}"));
+    let line_of = |needle: &str| {
+        u64::try_from(
+            format!("{modeline}{broken}")
+                .lines()
+                .position(|line| line.contains(needle))
+                .expect("the line is there"),
+        )
+        .expect("a small line number")
+    };
+    for (needle, message) in [
+        ("retires", "Property retires is not allowed"),
+        ("risk: severe", "Value is not accepted"),
+        ("timeout: 5 parsecs", "String does not match the pattern"),
+    ] {
+        assert!(
+            diagnostics
+                .iter()
+                .any(|(line, text)| *line == line_of(needle) && text.contains(message)),
+            "no `{message}` on the line of `{needle}`: {diagnostics:#?}"
+        );
+    }
 }
