@@ -185,6 +185,7 @@ pub fn parse(source: &SourceFile) -> Result<Option<Node>, MarkedParseError> {
         stack: Vec::new(),
         root: None,
         documents: 0,
+        line_cache: None,
     };
     let mut parser = Parser::new_from_str(source.text());
     parser.load(&mut builder, false).map_err(|error| {
@@ -215,9 +216,12 @@ struct Builder<'a> {
     stack: Vec<Frame>,
     root: Option<Node>,
     documents: usize,
+    /// The last line [`Builder::line_text`] read: its number, its text and
+    /// whether it is ASCII.
+    line_cache: Option<(usize, &'a str, bool)>,
 }
 
-impl Builder<'_> {
+impl<'a> Builder<'a> {
     fn push_node(&mut self, node: Node) {
         match self.stack.last_mut() {
             Some(Frame::Sequence(_, items)) => items.push(node),
@@ -233,28 +237,53 @@ impl Builder<'_> {
         }
     }
 
-    fn scalar_width(&self, start: Span, value: &str, style: TScalarStyle) -> usize {
-        let Some(line) = self.source.line(start.line) else {
+    /// The text of line `line`, and whether it is ASCII (then a column is
+    /// a byte offset). The last line asked for is kept: the scalars of a
+    /// plan written on one long line would otherwise each walk it from its
+    /// start, which is quadratic in the line's length.
+    fn line_text(&mut self, line: usize) -> Option<(&'a str, bool)> {
+        if let Some((cached, text, ascii)) = self.line_cache
+            && cached == line
+        {
+            return Some((text, ascii));
+        }
+        let source: &'a SourceFile = self.source;
+        let text = source.line(line)?;
+        let ascii = text.is_ascii();
+        self.line_cache = Some((line, text, ascii));
+        Some((text, ascii))
+    }
+
+    fn scalar_width(&mut self, start: Span, value: &str, style: TScalarStyle) -> usize {
+        let Some((line, ascii)) = self.line_text(start.line) else {
             return value.chars().count();
         };
-        let rest: Vec<char> = line.chars().skip(start.column - 1).collect();
+        let rest = if ascii {
+            line.get(start.column - 1..).unwrap_or("")
+        } else {
+            let byte = line
+                .char_indices()
+                .nth(start.column - 1)
+                .map_or(line.len(), |(byte, _)| byte);
+            &line[byte..]
+        };
         match style {
             TScalarStyle::SingleQuoted | TScalarStyle::DoubleQuoted => {
-                let quote = rest.first().copied().unwrap_or('"');
+                let quote = rest.chars().next().unwrap_or('"');
                 let mut escaped = false;
-                for (i, c) in rest.iter().enumerate().skip(1) {
-                    if *c == quote && !escaped {
+                for (i, c) in rest.chars().enumerate().skip(1) {
+                    if c == quote && !escaped {
                         return i + 1;
                     }
-                    escaped = quote == '"' && *c == '\\' && !escaped;
+                    escaped = quote == '"' && c == '\\' && !escaped;
                 }
-                rest.len()
+                rest.chars().count()
             }
             TScalarStyle::Plain => {
                 let width = value.lines().next().unwrap_or("").chars().count();
-                width.min(rest.len()).max(1)
+                rest.chars().take(width).count().max(1)
             }
-            _ => rest.len().max(1),
+            _ => rest.chars().count().max(1),
         }
     }
 }

@@ -3,7 +3,10 @@
 //! Every diagnostic points at a [`Span`] of the original file, so the source
 //! text is kept next to the parsed plan for rendering carets later.
 
-use std::path::{Path, PathBuf};
+use std::{
+    path::{Path, PathBuf},
+    sync::OnceLock,
+};
 
 /// A region of the plan file, 1-based line and column (in characters).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -44,26 +47,33 @@ impl Span {
 }
 
 /// The text of a plan file and the path it was read from, with an index of
-/// where each line starts so that lookups stay cheap on large plans.
+/// where each line starts so that lookups stay cheap on large plans. The
+/// index is built on the first lookup: a valid plan needs no position, and
+/// on a plan of 100,000 tasks in block YAML it is 800,000 lines.
 #[derive(Clone, Debug)]
 pub struct SourceFile {
     path: PathBuf,
     text: String,
-    line_starts: Vec<usize>,
+    line_starts: OnceLock<Vec<usize>>,
 }
 
 impl SourceFile {
     /// Wraps text read from `path`.
     pub fn new(path: impl Into<PathBuf>, text: impl Into<String>) -> Self {
-        let text = text.into();
-        let line_starts = std::iter::once(0)
-            .chain(text.match_indices('\n').map(|(at, _)| at + 1))
-            .collect();
         Self {
             path: path.into(),
-            text,
-            line_starts,
+            text: text.into(),
+            line_starts: OnceLock::new(),
         }
+    }
+
+    /// Where each line starts, as byte offsets.
+    fn line_starts(&self) -> &[usize] {
+        self.line_starts.get_or_init(|| {
+            std::iter::once(0)
+                .chain(self.text.match_indices('\n').map(|(at, _)| at + 1))
+                .collect()
+        })
     }
 
     /// The path as given by the user.
@@ -83,9 +93,9 @@ impl SourceFile {
 
     /// The text of 1-based line `line`, without its line break.
     pub fn line(&self, line: usize) -> Option<&str> {
-        let start = *self.line_starts.get(line.checked_sub(1)?)?;
-        let end = self
-            .line_starts
+        let line_starts = self.line_starts();
+        let start = *line_starts.get(line.checked_sub(1)?)?;
+        let end = line_starts
             .get(line)
             .map_or(self.text.len(), |next| next - 1);
         let text = &self.text[start..end];
@@ -107,8 +117,9 @@ impl SourceFile {
     /// Converts a byte offset into a 1-based line and character column.
     pub fn position_of_byte(&self, byte: usize) -> (usize, usize) {
         let byte = floor_char_boundary(&self.text, byte.min(self.text.len()));
-        let line = self.line_starts.partition_point(|&start| start <= byte);
-        let line_start = self.line_starts[line - 1];
+        let line_starts = self.line_starts();
+        let line = line_starts.partition_point(|&start| start <= byte);
+        let line_start = line_starts[line - 1];
         let column = self.text[line_start..byte].chars().count() + 1;
         (line, column)
     }

@@ -206,7 +206,7 @@ impl EventReceiver for Builder {
 /// a dot) and has nothing but number characters can be a number or an
 /// infinity; serde_yaml itself resolves those. `None` if that does not give
 /// a scalar.
-fn resolve_plain(text: String) -> Option<Value> {
+pub(crate) fn resolve_plain(text: String) -> Option<Value> {
     match text.as_str() {
         "" | "~" | "null" | "Null" | "NULL" => return Some(Value::Null),
         "true" | "True" | "TRUE" => return Some(Value::Bool(true)),

@@ -100,6 +100,17 @@ pub(super) fn parse_inner(source: &SourceFile, base_dir: PathBuf) -> Result<Plan
     if !tabs.is_empty() {
         return Err(tabs);
     }
+    // A valid plan is decoded as it streams from the parser; anything else
+    // goes the `Value` route below, whose diagnostics are the authority.
+    if let Some(plan) = super::stream::load(source, base_dir.clone()) {
+        return Ok(plan);
+    }
+    value_route(source, base_dir)
+}
+
+/// The `Value` route: the document as a `Value`, each section decoded from
+/// it, every problem reported with its position.
+pub(super) fn value_route(source: &SourceFile, base_dir: PathBuf) -> Result<Plan, Vec<Diagnostic>> {
     // The marked pass (positions) runs only when a position is needed: for
     // a diagnostic, or to check fields the typed pass cannot see. A valid
     // plan is usually parsed once, which halves the time and the memory of
@@ -148,11 +159,12 @@ pub(super) fn empty_file() -> Diagnostic {
 pub(super) fn tab_diagnostics(source: &SourceFile) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     for (index, line) in source.text().split('\n').enumerate() {
-        let indent: String = line
-            .chars()
-            .take_while(|c| *c == ' ' || *c == '\t')
-            .collect();
-        if let Some(column) = indent.chars().position(|c| c == '\t') {
+        // The indentation is ASCII, so its byte offsets are its columns.
+        let tab = line
+            .bytes()
+            .take_while(|byte| matches!(byte, b' ' | b'\t'))
+            .position(|byte| byte == b'\t');
+        if let Some(column) = tab {
             out.push(
                 Diagnostic::new(
                     Some(Span::new(index + 1, column + 1, 1)),

@@ -150,21 +150,7 @@ impl Context<'_> {
         })?;
 
         if let (Some(Action { spec, .. }), Ok(Some(Rollback::Auto))) = (&run, &rollback) {
-            let refusal = match spec {
-                ActionSpec::Shell(_) => Some((
-                    format!("`rollback: auto` is not available for `{}` actions", spec.kind()),
-                    "write the rollback as an action; only kubectl, helm, git and github_merge know their own inverse",
-                )),
-                ActionSpec::Git(git) if git.op == GitOp::Push && !git.force_rollback => Some((
-                    "`rollback: auto` of a git `push` moves the remote branch back with a forced push".to_owned(),
-                    "allow it with `force_rollback: true` on the push (it is refused if the remote moved since), or write the rollback as an action",
-                )),
-                _ => None,
-            };
-            if let Some((message, help)) = refusal {
-                let span = self.span(&path.key("rollback"));
-                self.error(span, message).help = Some(help.to_owned());
-            }
+            self.refuse_auto_rollback(spec, path);
         }
 
         let has_rollback = map.get("rollback").is_some_and(|v| !v.is_null());
@@ -202,6 +188,30 @@ impl Context<'_> {
             has_rollback,
             task,
         })
+    }
+
+    /// Reports a `rollback: auto` that the kind of `spec`, the task's `run`,
+    /// cannot undo by itself.
+    pub(super) fn refuse_auto_rollback(&mut self, spec: &ActionSpec, path: &Path) {
+        let refusal = match spec {
+            ActionSpec::Shell(_) => Some((
+                format!(
+                    "`rollback: auto` is not available for `{}` actions",
+                    spec.kind()
+                ),
+                "write the rollback as an action; only kubectl, helm, git and github_merge know their own inverse",
+            )),
+            ActionSpec::Git(git) if git.op == GitOp::Push && !git.force_rollback => Some((
+                "`rollback: auto` of a git `push` moves the remote branch back with a forced push"
+                    .to_owned(),
+                "allow it with `force_rollback: true` on the push (it is refused if the remote moved since), or write the rollback as an action",
+            )),
+            _ => None,
+        };
+        if let Some((message, help)) = refusal {
+            let span = self.span(&path.key("rollback"));
+            self.error(span, message).help = Some(help.to_owned());
+        }
     }
 
     pub(super) fn rollback(
