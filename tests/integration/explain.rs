@@ -351,3 +351,56 @@ fn an_unknown_task_is_a_usage_error_with_the_nearest_ids() {
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("did you mean `publish-site`?"), "{stderr}");
 }
+
+const LIMITS: &str = r#"
+version: 1
+name: limits
+policy: {concurrency: 1, budget: 3m, require_rollback: none}
+phases:
+  - id: first
+    budget: 1m
+    tasks:
+      - {id: fits, risk: low, estimate: 40s, run: {shell: ["true"]}}
+      - {id: too-late, risk: low, estimate: 40s, run: {shell: ["true"]}}
+      - {id: after-it, risk: low, estimate: 1s, needs: [too-late], run: {shell: ["true"]}}
+  - id: second
+    tasks:
+      - {id: long, risk: low, estimate: 3m, run: {shell: ["true"]}}
+"#;
+
+#[test]
+fn deferrals_name_the_limit_that_deferred_them() {
+    for (task, rule) in [
+        ("fits", "policy"),
+        ("too-late", "phases[].budget"),
+        ("after-it", "needs"),
+        ("long", "policy.budget"),
+    ] {
+        let finished = PlangateCli::new()
+            .plan(LIMITS)
+            .args(["explain", "plan.yaml", task, "--format", "json"])
+            .run();
+        finished.assert_code(0);
+        let decision = &finished.json()["decision"];
+        assert_eq!(decision["rule"], rule, "{task}: {decision}");
+        let expected = if rule == "policy" { "run" } else { "deferred" };
+        assert_eq!(decision["decision"], expected, "{task}: {decision}");
+    }
+}
+
+#[test]
+fn a_plan_written_as_json_explains_the_same() {
+    let yaml: serde_yaml::Value = serde_yaml::from_str(ORIGINS).expect("YAML");
+    let text = serde_json::to_string(&yaml).expect("JSON");
+    let explain = |plan: &str| {
+        let finished = PlangateCli::new()
+            .plan(plan)
+            .args(["explain", "plan.yaml", "own", "--format", "json"])
+            .run();
+        finished.assert_code(0);
+        let mut explained = finished.json();
+        explained["plan"]["plan_hash"] = Value::Null;
+        explained
+    };
+    assert_eq!(explain(&text), explain(ORIGINS));
+}
