@@ -207,11 +207,26 @@ install_yaml_language_server() {
     log "${YAML_LS_PACKAGE}: ${YAML_LS_VERSION}"
 }
 
+# The live-progress tests run plangate on a pseudo-terminal through util-linux
+# `script` (Debian: bsdutils, which is essential, so this is a fallback).
+install_script() {
+    if command -v script >/dev/null 2>&1; then
+        log "script (util-linux) already installed"
+        return 0
+    fi
+    command -v apt-get >/dev/null 2>&1 ||
+        die "\`script\` (util-linux) is required by the progress tests; install it first"
+    log "installing bsdutils for \`script\`"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bsdutils </dev/null >&2 ||
+        die "could not install bsdutils"
+}
+
 case "${1:-all}" in
 all)
     install_kube_tools
     install_openapi
     install_yaml_language_server
+    install_script
     ;;
 yaml-language-server)
     install_yaml_language_server

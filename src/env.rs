@@ -21,6 +21,9 @@ pub const NO_COLOR: &str = "NO_COLOR";
 pub const FORCE_COLOR: &str = "FORCE_COLOR";
 /// `dumb` turns colour off.
 pub const TERM: &str = "TERM";
+/// Any non-empty value turns the live display of a run off: plain lines
+/// only, as when stderr is not a terminal.
+pub const PLANGATE_NO_PROGRESS: &str = "PLANGATE_NO_PROGRESS";
 /// The user approvals are recorded as when `--as` is not given.
 pub const USER: &str = "USER";
 
@@ -47,6 +50,11 @@ pub(crate) fn no_color() -> bool {
 /// Whether `FORCE_COLOR` asks for colour.
 pub(crate) fn force_color() -> bool {
     non_empty(FORCE_COLOR).is_some()
+}
+
+/// Whether `$PLANGATE_NO_PROGRESS` asks for plain progress lines.
+pub(crate) fn no_progress() -> bool {
+    non_empty(PLANGATE_NO_PROGRESS).is_some()
 }
 
 /// Whether the terminal says it cannot show colour (`TERM=dumb`).

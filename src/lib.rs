@@ -6,8 +6,10 @@ mod commands;
 pub mod env;
 mod errors;
 pub mod exit;
+mod live;
 mod logging;
 mod printer;
+mod progress_json;
 
 use std::process::ExitCode;
 
@@ -30,7 +32,11 @@ pub fn main_impl() -> ExitCode {
             return ExitCode::from(code);
         }
     };
-    let printer = printer::Printer::new(arguments.global.color, arguments.global.quiet);
+    let printer = printer::Printer::new(
+        arguments.global.color,
+        arguments.global.quiet,
+        arguments.global.log_format,
+    );
     let verbosity = if arguments.global.quiet {
         logging::Verbosity::Quiet
     } else if arguments.global.verbose {

@@ -7,12 +7,11 @@
 //! printer's own; `--quiet` keeps errors only; `--verbose` adds the info and
 //! debug events of plangate's crates; `$PLANGATE_LOG` (a `tracing` filter such
 //! as `plangate_executors=trace`) overrides all three. `--log-format json`
-//! writes one JSON object per line instead, for machines.
+//! writes one JSON object per line instead, for machines (a run's progress
+//! events too, in the same shape: see `progress_json`). Lines go above the
+//! live display when one is drawn, so `--verbose` debug lines scroll over it.
 
-use std::{
-    fmt::{self, Write as _},
-    io::{self, Write as _},
-};
+use std::fmt::{self, Write as _};
 
 use serde_json::{Map, Value};
 use tracing::{
@@ -21,7 +20,7 @@ use tracing::{
 };
 use tracing_subscriber::{EnvFilter, Layer, layer::Context, prelude::*};
 
-use crate::{args::LogFormat, env, printer::Printer};
+use crate::{args::LogFormat, env, live, printer::Printer};
 
 /// The crates whose info and debug events `--verbose` shows.
 const OWN_CRATES: [&str; 5] = [
@@ -93,7 +92,7 @@ impl<S: Subscriber> Layer<S> for StderrLayer {
             LogFormat::Text => text_line(*metadata.level(), metadata.target(), &fields, self.color),
             LogFormat::Json => json_line(*metadata.level(), metadata.target(), fields),
         };
-        let _ = io::stderr().lock().write_all(line.as_bytes());
+        live::write_stderr(line.as_bytes());
     }
 }
 

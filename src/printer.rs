@@ -1,22 +1,51 @@
 //! Where output goes: data to stdout, everything else to stderr, with colour
-//! decided once from `--color`, `NO_COLOR`, `FORCE_COLOR` and the terminal.
+//! decided once from `--color`, `NO_COLOR`, `FORCE_COLOR` and the terminal,
+//! and how a run's progress is shown (see [`ProgressMode`]).
+//!
+//! Every write to stderr goes through [`live::write_stderr`], so that it
+//! lands above the live display when one is drawn.
 
 use std::io::{self, IsTerminal, Write};
 
-use crate::{args::ColorChoice, env};
+use crate::{
+    args::{ColorChoice, LogFormat},
+    env, live,
+};
+
+/// How a run's progress reaches stderr.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ProgressMode {
+    /// `--quiet`: not at all.
+    Quiet,
+    /// One plain line per event (stderr is not a terminal, `TERM=dumb`,
+    /// or `$PLANGATE_NO_PROGRESS`).
+    Lines,
+    /// Plain lines scrolling above a live display of what runs.
+    Live,
+    /// `--log-format json`: one JSON object per event.
+    Json,
+}
 
 /// Output sink for commands.
 pub(crate) struct Printer {
     color: bool,
     quiet: bool,
+    progress: ProgressMode,
 }
 
 impl Printer {
-    pub(crate) fn new(choice: ColorChoice, quiet: bool) -> Self {
+    pub(crate) fn new(choice: ColorChoice, quiet: bool, log_format: LogFormat) -> Self {
+        let is_terminal = io::stderr().is_terminal();
         Self {
-            color: use_color(choice, io::stderr().is_terminal()),
+            color: use_color(choice, is_terminal),
             quiet,
+            progress: progress_mode(quiet, log_format, is_terminal),
         }
+    }
+
+    /// How progress is shown.
+    pub(crate) fn progress_mode(&self) -> ProgressMode {
+        self.progress
     }
 
     /// Whether stderr is coloured.
@@ -46,10 +75,8 @@ impl Printer {
     /// `warning: ...` on stderr unless quiet.
     pub(crate) fn warning(&self, message: &str) {
         if !self.quiet {
-            let _ = writeln!(
-                io::stderr().lock(),
-                "{}: {message}",
-                self.paint("warning", "1;33")
+            live::write_stderr(
+                format!("{}: {message}\n", self.paint("warning", "1;33")).as_bytes(),
             );
         }
     }
@@ -57,28 +84,14 @@ impl Printer {
     /// A progress or status line on stderr unless quiet.
     pub(crate) fn status(&self, message: &str) {
         if !self.quiet {
-            let _ = writeln!(io::stderr().lock(), "{message}");
+            live::write_stderr(format!("{message}\n").as_bytes());
         }
     }
 
     /// `hint: ...` on stderr unless quiet.
     pub(crate) fn hint(&self, message: &str) {
         if !self.quiet {
-            let _ = writeln!(
-                io::stderr().lock(),
-                "{}: {message}",
-                self.paint("hint", "1;36")
-            );
-        }
-    }
-
-    /// A thread-safe sink for progress lines (`None` lines are dropped).
-    pub(crate) fn progress_sink(&self) -> impl Fn(&Option<String>) + Send + Sync + 'static {
-        let quiet = self.quiet;
-        move |line: &Option<String>| {
-            if let (false, Some(line)) = (quiet, line) {
-                let _ = writeln!(io::stderr().lock(), "{line}");
-            }
+            live::write_stderr(format!("{}: {message}\n", self.paint("hint", "1;36")).as_bytes());
         }
     }
 
@@ -88,7 +101,7 @@ impl Printer {
         reason = "every output goes through the printer, even where it needs no state yet"
     )]
     pub(crate) fn error_text(&self, text: &str) {
-        let _ = io::stderr().lock().write_all(text.as_bytes());
+        live::write_stderr(text.as_bytes());
     }
 
     /// `text` in an ANSI style when colour is on.
@@ -98,6 +111,20 @@ impl Printer {
         } else {
             text.to_owned()
         }
+    }
+}
+
+/// Live display only on a terminal that can move its cursor, for text logs,
+/// unless `$PLANGATE_NO_PROGRESS` asks for plain lines.
+fn progress_mode(quiet: bool, log_format: LogFormat, is_terminal: bool) -> ProgressMode {
+    if quiet {
+        ProgressMode::Quiet
+    } else if log_format == LogFormat::Json {
+        ProgressMode::Json
+    } else if is_terminal && !env::dumb_terminal() && !env::no_progress() {
+        ProgressMode::Live
+    } else {
+        ProgressMode::Lines
     }
 }
 

@@ -11,14 +11,33 @@ use crate::{
     CliError,
     args::{ResumeArgs, RollbackArgs, RunArgs},
     commands::{Settings, plan::dry_run},
-    exit,
-    printer::Printer,
+    exit, live,
+    printer::{Printer, ProgressMode},
+    progress_json,
 };
 
-/// The progress sink of a run: [`describe`]d events on stderr.
+/// The progress sink of a run: [`describe`]d events on stderr as plain
+/// lines, above the live display on a terminal, or as JSON lines.
 pub(crate) fn progress(printer: &Printer) -> ProgressSink {
-    let sink = printer.progress_sink();
-    Arc::new(move |event: &Progress| sink(&describe(event)))
+    match printer.progress_mode() {
+        ProgressMode::Quiet => Arc::new(|_: &Progress| {}),
+        ProgressMode::Lines => Arc::new(|event: &Progress| {
+            if let Some(line) = describe(event) {
+                live::write_stderr(format!("{line}\n").as_bytes());
+            }
+        }),
+        ProgressMode::Live => {
+            let color = printer.colors();
+            Arc::new(move |event: &Progress| {
+                live::on_progress(event, describe(event).as_deref(), color);
+            })
+        }
+        ProgressMode::Json => Arc::new(|event: &Progress| {
+            if let Some(line) = progress_json::line(event, describe(event).as_deref()) {
+                live::write_stderr(line.as_bytes());
+            }
+        }),
+    }
 }
 
 fn describe(event: &Progress) -> Option<String> {
@@ -26,11 +45,14 @@ fn describe(event: &Progress) -> Option<String> {
         Progress::RunStarted {
             run,
             resumed: false,
+            ..
         } => format!("run {run} started"),
-        Progress::RunStarted { run, resumed: true } => format!("run {run} resumed"),
+        Progress::RunStarted {
+            run, resumed: true, ..
+        } => format!("run {run} resumed"),
         Progress::RunRollingBack { run } => format!("run {run} rolling back"),
-        Progress::PhaseStarted { phase, name } => format!("phase `{phase}`: {name}"),
-        Progress::TaskStarted { task, attempt } => {
+        Progress::PhaseStarted { phase, name, .. } => format!("phase `{phase}`: {name}"),
+        Progress::TaskStarted { task, attempt, .. } => {
             format!("  start   `{task}` (attempt {attempt})")
         }
         Progress::TaskFinished {
@@ -52,7 +74,7 @@ fn describe(event: &Progress) -> Option<String> {
             state,
             reason,
         } => format!("  {:<7} `{task}`: {reason}", short(*state)),
-        Progress::RollbackStarted { task } => format!("  undo    `{task}`"),
+        Progress::RollbackStarted { task, .. } => format!("  undo    `{task}`"),
         Progress::RollbackFinished {
             task,
             state,
@@ -139,6 +161,7 @@ fn exit_code(outcome: &RunOutcome, printer: &Printer) -> u8 {
 }
 
 pub(crate) fn run(args: &RunArgs, settings: &Settings, printer: &Printer) -> Result<u8, CliError> {
+    let _live = live::Guard;
     if args.dry_run {
         return dry_run(
             &args.plan,
@@ -164,6 +187,7 @@ pub(crate) fn resume(
     settings: &Settings,
     printer: &Printer,
 ) -> Result<u8, CliError> {
+    let _live = live::Guard;
     let outcome = settings.engine(printer)?.resume(&ResumeOptions {
         run: args.run.clone(),
         retry_interrupted: args.retry_interrupted,
@@ -177,6 +201,7 @@ pub(crate) fn rollback(
     settings: &Settings,
     printer: &Printer,
 ) -> Result<u8, CliError> {
+    let _live = live::Guard;
     let outcome = settings.engine(printer)?.rollback(Some(&args.run))?;
     Ok(if outcome.status == RunStatus::RolledBack {
         exit::SUCCESS

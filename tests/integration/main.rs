@@ -19,6 +19,8 @@
 //! - `run`: executing plans: failure policies, rollback order, approvals,
 //!   changed plans, unusable state files, secrets;
 //! - `secrets`: planted secrets searched for in every output and the state file;
+//! - `progress`: a run's progress on stderr: plain lines off a terminal,
+//!   JSON lines, and the live display on a real pseudo-terminal;
 //! - `crash`: kill -9 at random instants, signals, locks, timeouts;
 //! - `kube`: kubectl and Helm plans against the in-repo API emulator, with
 //!   the real binaries;
@@ -35,6 +37,7 @@ mod explain;
 mod github;
 mod graph;
 mod kube;
+mod progress;
 mod reports;
 mod run;
 mod runs;

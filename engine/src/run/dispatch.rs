@@ -12,7 +12,7 @@ use std::{
     time::Duration,
 };
 
-use plangate_plans::{Approvals, OnFailure, PhaseId, text::and_ticked};
+use plangate_plans::{Approvals, OnFailure, PhaseId, policy::risk_decision, text::and_ticked};
 use plangate_state::{RunStatus, TaskState, now_millis};
 use tokio::{sync::mpsc, time::Instant};
 
@@ -186,9 +186,26 @@ impl Dispatcher {
                     .pause(format!("phase `{}` waits for an approval", phase.id))
                     .await;
             }
+            let waiting_for_approval = open
+                .iter()
+                .filter(|&&task| {
+                    self.states[task] == TaskState::NeedsApproval
+                        && risk_decision(self.plan(), task, &self.approvals).is_some()
+                })
+                .count();
             (self.env.progress)(&Progress::PhaseStarted {
                 phase: phase.id.to_string(),
                 name: phase.display_name().to_owned(),
+                tasks: phase.tasks.len(),
+                settled: phase.tasks.len() - open.len(),
+                waiting_for_approval,
+                budget: phase.budget,
+                budget_used: self
+                    .used
+                    .phases_before
+                    .get(&phase.id)
+                    .copied()
+                    .unwrap_or_default(),
             });
             let phase_start = Instant::now();
             let phase_deadline = phase

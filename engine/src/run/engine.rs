@@ -479,10 +479,6 @@ impl Engine {
                     })
                     .await?;
             }
-            (progress)(&Progress::RunStarted {
-                run: short_run,
-                resumed,
-            });
             let dispatcher = Dispatcher {
                 env,
                 states,
@@ -493,6 +489,15 @@ impl Engine {
                 used,
                 limits: Vec::new(),
             };
+            (progress)(&Progress::RunStarted {
+                run: short_run,
+                resumed,
+                tasks: dispatcher.states.len(),
+                succeeded: dispatcher.succeeded(),
+                max_tasks: dispatcher.plan().policy.max_tasks,
+                budget: dispatcher.plan().policy.budget,
+                budget_used: dispatcher.used.run_before,
+            });
             let outcome = dispatcher.drive().await;
             let flushed = unlock(&shared, &run, holder).await;
             let outcome = outcome?;

@@ -229,11 +229,18 @@ impl TaskEnvironment {
         let (id, number) = self
             .begin(&task.id, role, command.clone(), enter_running)
             .await?;
-        if role == AttemptRole::Run {
-            (self.progress)(&Progress::TaskStarted {
+        match role {
+            AttemptRole::Run => (self.progress)(&Progress::TaskStarted {
                 task: task.id.to_string(),
                 attempt: number,
-            });
+                timeout: task.timeout,
+            }),
+            AttemptRole::Verify => (self.progress)(&Progress::VerifyStarted {
+                task: task.id.to_string(),
+                attempt: number,
+                timeout: task.timeout,
+            }),
+            AttemptRole::Rollback => {}
         }
         let acting = match rollback {
             Some((Rollback::Action(explicit), _)) => explicit.as_ref(),
@@ -293,6 +300,7 @@ impl TaskEnvironment {
         slot: &mut Slot,
     ) -> TaskFinished {
         let task = &self.plan.tasks[index];
+        let started = Instant::now();
         match self.execute_inner(task, start_at, slot).await {
             Ok((state, _)) => TaskFinished { index, state },
             Err(error) => {
@@ -301,6 +309,14 @@ impl TaskEnvironment {
                     task.id,
                     error_chain(&error)
                 )));
+                // The dispatcher counts it as failed; a live display must
+                // not keep showing it as running.
+                (self.progress)(&Progress::TaskFinished {
+                    task: task.id.to_string(),
+                    state: TaskState::Failed,
+                    reason: Some("the state store failed".to_owned()),
+                    duration: started.elapsed(),
+                });
                 TaskFinished {
                     index,
                     state: TaskState::Failed,
@@ -437,6 +453,10 @@ impl TaskEnvironment {
 
     async fn backoff(&self, task: &Task, try_number: u32, attempts: u32) {
         if try_number < attempts {
+            (self.progress)(&Progress::RetryWaiting {
+                task: task.id.to_string(),
+                backoff: task.retry_backoff,
+            });
             tokio::select! {
                 () = tokio::time::sleep(task.retry_backoff) => {}
                 () = self.cancel.cancelled() => {}
@@ -510,7 +530,10 @@ impl TaskEnvironment {
                 undone: false,
             });
         };
-        (self.progress)(&Progress::RollbackStarted { task: id.clone() });
+        (self.progress)(&Progress::RollbackStarted {
+            task: id.clone(),
+            timeout: task.timeout,
+        });
         let evidence = {
             let run = self.run_id.clone();
             let task_id = task.id.clone();
