@@ -17,6 +17,10 @@
 # `<repo>/.tools/yaml-language-server/` and linked as `<repo>/.tools/bin/yaml-language-server`
 # (Node.js runs it).
 #
+# The HTML reports are checked in a real browser: headless Chromium (Debian's
+# `chromium` package, /usr/bin/chromium), installed with apt-get when it is missing
+# and the script runs as root; otherwise the browser test says loudly that it skips.
+#
 # With an argument, only that part is installed: `yaml-language-server` (the schema test
 # runs this when the server is missing).
 #
@@ -176,6 +180,29 @@ install_openapi() {
     log "GitHub's OpenAPI description: ${OPENAPI_PACKAGE}@${OPENAPI_PACKAGE_VERSION}"
 }
 
+chromium_works() {
+    [[ -x /usr/bin/chromium ]] && /usr/bin/chromium --version </dev/null >/dev/null 2>&1
+}
+
+install_chromium() {
+    if chromium_works; then
+        log "chromium: $(/usr/bin/chromium --version </dev/null 2>/dev/null | tail -n 1)"
+        return 0
+    fi
+    if [[ "$(id -u)" != "0" ]] || ! command -v apt-get >/dev/null 2>&1; then
+        log "warning: /usr/bin/chromium is missing and cannot be installed here (needs root and apt-get): the browser test of the HTML reports will be skipped"
+        return 0
+    fi
+    log "installing chromium with apt-get"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq </dev/null >/dev/null ||
+        die "apt-get update failed"
+    apt-get install -y -qq chromium </dev/null >/dev/null ||
+        die "apt-get install chromium failed"
+    chromium_works || die "the installed chromium does not run"
+    log "chromium: $(/usr/bin/chromium --version </dev/null 2>/dev/null | tail -n 1)"
+}
+
 # Whether the linked server is the pinned version and Node.js can load it.
 yaml_ls_works() {
     [[ -x "${yaml_ls_link}" ]] &&
@@ -227,6 +254,7 @@ all)
     install_openapi
     install_yaml_language_server
     install_script
+    install_chromium
     ;;
 yaml-language-server)
     install_yaml_language_server

@@ -123,7 +123,7 @@ fn output_file_and_html() {
     let html = std::fs::read_to_string(&out).expect("the report file exists");
     assert!(html.starts_with("<!DOCTYPE html>"));
     assert!(html.contains("cc03-ultra-marathon"));
-    assert!(html.contains("class=\"decision-excluded\""));
+    assert!(html.contains("class=\"pill s-excluded\""));
 }
 
 #[test]

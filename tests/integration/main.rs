@@ -12,6 +12,8 @@
 //!   against their impact reports, and where each setting comes from;
 //! - `dry_run`: the impact report (Markdown, JSON, HTML) of the bundled examples;
 //! - `graph`: dot and Mermaid output;
+//! - `html_reports`: every JSON fact in the HTML and Markdown reports,
+//!   escaping, and the pages in headless Chromium;
 //! - `reports`: `status`, `report` and failed previews: the tool's own
 //!   error line in every format, approval times, whole renderings;
 //! - `runs`: the `runs` table, `status` as a tree and `diff` of two runs, on
@@ -36,6 +38,7 @@ mod errors;
 mod explain;
 mod github;
 mod graph;
+mod html_reports;
 mod kube;
 mod progress;
 mod reports;

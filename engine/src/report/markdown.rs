@@ -14,6 +14,17 @@ fn optional_duration(seconds: Option<u64>) -> String {
     seconds.map_or_else(|| "none".to_owned(), duration)
 }
 
+/// `` `a`, `b` ``, or `-` for none.
+fn ticked(ids: &[String]) -> String {
+    if ids.is_empty() {
+        return "-".to_owned();
+    }
+    ids.iter()
+        .map(|id| format!("`{id}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Escapes text for a Markdown table cell.
 fn cell(text: &str) -> String {
     text.replace('|', "\\|").replace('\n', " ")
@@ -27,8 +38,7 @@ pub fn render_impact_markdown(report: &ImpactReport) -> String {
     let _ = writeln!(
         out,
         "Dry run: nothing was executed. Environment `{}`, plan hash `{}`.\n",
-        report.environment,
-        report.plan_hash.get(..12).unwrap_or(&report.plan_hash)
+        report.environment, report.plan_hash
     );
     if let Some(description) = &report.description {
         let _ = writeln!(out, "{}\n", description.trim());
@@ -75,17 +85,17 @@ pub fn render_impact_markdown(report: &ImpactReport) -> String {
     let _ = writeln!(out, "## Phases\n");
     let _ = writeln!(
         out,
-        "| # | phase | run / tasks | budget | forecast | critical path | estimates | starts at |\n| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |"
+        "| # | phase | approval | run / tasks | budget | forecast | critical path | estimates | starts at |\n| ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"
     );
     for (i, phase) in report.phases.iter().enumerate() {
         let running = phase.tasks.iter().filter(|t| t.decision == "run").count();
         let _ = writeln!(
             out,
-            "| {} | {} (`{}`){} | {running} / {} | {} | {} | {} | {} | {} |",
+            "| {} | {} (`{}`) | {} | {running} / {} | {} | {} | {} | {} | {} |",
             i + 1,
             cell(phase.name.as_deref().unwrap_or(&phase.id)),
             phase.id,
-            if phase.approval { " (approval)" } else { "" },
+            if phase.approval { "yes" } else { "no" },
             phase.tasks.len(),
             optional_duration(phase.budget_s),
             duration(phase.forecast_s),
@@ -106,6 +116,11 @@ pub fn render_impact_markdown(report: &ImpactReport) -> String {
     for warning in &report.warnings {
         let _ = writeln!(out, "- {warning}");
     }
+    let _ = writeln!(
+        out,
+        "\n---\n\nThe same facts as `--format json` (format version {}) and `--format html`.",
+        report.format_version
+    );
     out
 }
 
@@ -118,7 +133,7 @@ fn render_phase(out: &mut String, number: usize, phase: &PhaseReport) {
     );
     let _ = writeln!(
         out,
-        "| task | risk | decision | reason | estimate | action | verify | rollback |\n| --- | --- | --- | --- | ---: | --- | --- | --- |"
+        "| task | risk | decision | reason | needs | estimate | forecast | timeout | executor | action | verify | rollback |\n| --- | --- | --- | --- | --- | ---: | ---: | ---: | --- | --- | --- | --- |"
     );
     for task in &phase.tasks {
         render_task(out, task);
@@ -161,11 +176,19 @@ fn render_task(out: &mut String, task: &TaskReport) {
     };
     let _ = writeln!(
         out,
-        "| {name} | {} | **{}** | {} | {} | `{}` | {} | {} |",
+        "| {name} | {} | **{}** | {} | {} | {} | {} | {} | `{}` | `{}` | {} | {} |",
         task.risk,
         task.decision,
         task.reason.as_deref().map(cell).unwrap_or_default(),
+        ticked(&task.needs),
         task.estimate_s.map_or_else(|| "-".to_owned(), duration),
+        match (task.forecast_start_s, task.forecast_finish_s) {
+            (Some(start), Some(finish)) => format!("{} – {}", duration(start), duration(finish)),
+            (Some(start), None) => format!("from {}", duration(start)),
+            _ => "-".to_owned(),
+        },
+        duration(task.timeout_s),
+        task.executor,
         cell(&task.action),
         task.verify
             .as_deref()

@@ -265,7 +265,9 @@ mod tests {
         assert!(markdown.contains("- check ci/test: failure"), "{markdown}");
         let html = render_impact_html(&report);
         assert!(
-            html.contains("<strong>would be refused</strong>: required check `ci/test` failed"),
+            html.contains(
+                "<strong>would be refused</strong>: required check <code>ci/test</code> failed"
+            ),
             "{html}"
         );
         assert!(

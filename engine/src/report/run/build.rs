@@ -215,7 +215,7 @@ pub fn run_report(
                 reason: task
                     .state_reason
                     .clone()
-                    .or_else(|| task.reason.clone())
+                    .or_else(|| decided(task.state).then(|| task.reason.clone()).flatten())
                     .or_else(|| (task.state == TaskState::Succeeded).then(|| evidence.clone())),
             });
         }
@@ -223,6 +223,18 @@ pub fn run_report(
             id: task.task_id.to_string(),
             name: planned.and_then(|t| t.name.clone()),
             risk: task.risk.to_string(),
+            needs: plan
+                .as_ref()
+                .zip(planned)
+                .map(|(plan, planned)| {
+                    planned
+                        .needs
+                        .iter()
+                        .filter_map(|&need| plan.tasks.get(need))
+                        .map(|need| need.id.to_string())
+                        .collect()
+                })
+                .unwrap_or_default(),
             state: task.state,
             reason: task.state_reason.clone().or_else(|| {
                 left_in_place.contains(task.task_id.as_str()).then(|| {
@@ -322,6 +334,17 @@ pub fn run_report(
         deferred,
         not_done,
     })
+}
+
+/// Whether the dry run's reason is why a task is in `state`: the states a
+/// decision puts a task in. A task that ran (and then failed or was rolled
+/// back) is past its decision, whose reason ("no approval is recorded") may
+/// no longer hold.
+fn decided(state: TaskState) -> bool {
+    matches!(
+        state,
+        TaskState::Excluded | TaskState::Blocked | TaskState::Deferred | TaskState::NeedsApproval
+    )
 }
 
 /// The span from the first start to the last end of two sets of attempts.

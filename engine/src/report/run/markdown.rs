@@ -8,6 +8,7 @@ use super::{
     },
     schema::RunReport,
 };
+use crate::report::rfc3339;
 
 /// The run report as Markdown.
 pub fn render_run_markdown(report: &RunReport) -> String {
@@ -18,6 +19,16 @@ pub fn render_run_markdown(report: &RunReport) -> String {
         let _ = write!(out, " ({reason})");
     }
     let _ = writeln!(out, ". Environment `{}`.\n", report.environment);
+    let _ = writeln!(
+        out,
+        "Plan file `{}`, created {}, {}.\n",
+        report.plan_path.display(),
+        rfc3339(report.created_at),
+        report.finished_at.map_or_else(
+            || "not finished".to_owned(),
+            |at| format!("finished {}", rfc3339(at))
+        )
+    );
     if !report.deferred.is_empty() {
         let _ = writeln!(
             out,
@@ -55,15 +66,32 @@ pub fn render_run_markdown(report: &RunReport) -> String {
         );
         let _ = writeln!(
             out,
-            "| task | risk | state | complete | evidence | attempts |\n| --- | --- | --- | --- | --- | ---: |"
+            "| task | risk | needs | state | complete | evidence | attempts |\n| --- | --- | --- | --- | --- | --- | ---: |"
         );
         for task in &phase.tasks {
             let _ = writeln!(
                 out,
-                "| `{}` | {} | {} | {} | {} | {} |",
+                "| `{}`{} | {} | {} | {}{} | {} | {} | {} |",
                 task.id,
+                task.name
+                    .as_deref()
+                    .map(|n| format!(" {}", n.replace('|', "\\|")))
+                    .unwrap_or_default(),
                 task.risk,
+                if task.needs.is_empty() {
+                    "-".to_owned()
+                } else {
+                    task.needs
+                        .iter()
+                        .map(|id| format!("`{id}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                },
                 task.state,
+                task.reason
+                    .as_deref()
+                    .map(|r| format!(": {}", r.replace('|', "\\|")))
+                    .unwrap_or_default(),
                 if task.complete { "yes" } else { "no" },
                 task.evidence.replace('|', "\\|"),
                 task.attempts
@@ -75,12 +103,13 @@ pub fn render_run_markdown(report: &RunReport) -> String {
             for attempt in &task.history {
                 let _ = write!(
                     out,
-                    "- {} #{}: `{}`: {} in {}",
+                    "- {} #{}: `{}`: {} in {}, started {}",
                     attempt.role,
                     attempt.number,
                     attempt.command,
                     attempt_status(attempt),
-                    millis(attempt.duration_ms)
+                    millis(attempt.duration_ms),
+                    rfc3339(attempt.started_at)
                 );
                 match &attempt.error_line {
                     Some(line) => {
@@ -131,6 +160,11 @@ pub fn render_run_markdown(report: &RunReport) -> String {
             reason_suffix(task.reason.as_deref())
         );
     }
+    let _ = writeln!(
+        out,
+        "\n---\n\nThe same facts as `--format json` (format version {}) and `--format html`.",
+        report.format_version
+    );
     out
 }
 

@@ -12,6 +12,7 @@
 
 mod build;
 mod format;
+mod gantt;
 mod html;
 mod markdown;
 mod schema;

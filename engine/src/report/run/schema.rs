@@ -147,6 +147,8 @@ pub struct TaskOutcome {
     pub name: Option<String>,
     /// Risk.
     pub risk: String,
+    /// Ids of the tasks it needs (empty when the stored plan cannot be read).
+    pub needs: Vec<String>,
     /// State.
     pub state: TaskState,
     /// Why it is in this state.
