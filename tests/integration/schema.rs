@@ -402,8 +402,16 @@ fn yaml_language_server_reads_the_schema_through_the_modeline() {
     let Some(server) = yaml_language_server() else {
         return;
     };
-    let schema = repo_root().join("docs/plan.schema.json");
-    let modeline = format!("# yaml-language-server: $schema={}\n", schema.display());
+    // The modeline exactly as docs/editors.md writes it, relative to the
+    // plan, with the schema next to the plans.
+    let folder = tempfile::tempdir().expect("a temp dir");
+    std::fs::copy(
+        repo_root().join("docs/plan.schema.json"),
+        folder.path().join("plan.schema.json"),
+    )
+    .expect("the schema is copied");
+    let modeline = "# yaml-language-server: $schema=./plan.schema.json\n";
+    let uri = |name: &str| format!("file://{}/{name}.yaml", folder.path().display());
     let mut session = LanguageServer::start(&server);
     session.send(&json!({
         "jsonrpc": "2.0", "id": 1, "method": "initialize",
@@ -419,10 +427,7 @@ fn yaml_language_server_reads_the_schema_through_the_modeline() {
     for plan in ["quickstart", "marathon-42", "gitops", "k8s-app"] {
         let text = std::fs::read_to_string(repo_root().join(format!("examples/{plan}.yaml")))
             .expect("the plan is readable");
-        let diagnostics = session.diagnostics(
-            &format!("file:///plans/{plan}.yaml"),
-            &format!("{modeline}{text}"),
-        );
+        let diagnostics = session.diagnostics(&uri(plan), &format!("{modeline}{text}"));
         assert_eq!(diagnostics, [], "{plan}");
     }
 
@@ -430,8 +435,7 @@ fn yaml_language_server_reads_the_schema_through_the_modeline() {
     let broken = VALID
         .replacen("    risk: low\n", "    risk: severe\n    retires: 2\n", 1)
         .replacen("  timeout: 5m\n", "  timeout: 5 parsecs\n", 1);
-    let diagnostics =
-        session.diagnostics("file:///plans/broken.yaml", &format!("{modeline}{broken}"));
+    let diagnostics = session.diagnostics(&uri("broken"), &format!("{modeline}{broken}"));
     let line_of = |needle: &str| {
         u64::try_from(
             format!("{modeline}{broken}")
