@@ -56,8 +56,13 @@ pub struct Diagnostics {
 }
 
 impl Diagnostics {
-    /// Collects diagnostics of `source`, sorted by position and deduplicated.
+    /// Collects diagnostics of `source`, sorted by position and deduplicated;
+    /// every span is moved inside the file ([`SourceFile::clamp`]), so that
+    /// an error at the end of the file points at its last line.
     pub fn new(source: SourceFile, mut items: Vec<Diagnostic>) -> Self {
+        for item in &mut items {
+            item.span = item.span.map(|span| source.clamp(span));
+        }
         items.sort_by(|a, b| {
             let key = |d: &Diagnostic| d.span.map_or((0, 0), |s| (s.line, s.column));
             key(a).cmp(&key(b)).then_with(|| a.message.cmp(&b.message))
@@ -176,7 +181,8 @@ mod tests {
     #[test]
     fn sorts_by_line_and_drops_duplicates() {
         let d = |line| Diagnostic::new(Some(Span::new(line, 1, 1)), "x");
-        let diagnostics = Diagnostics::new(SourceFile::new("p", ""), vec![d(3), d(1), d(3)]);
+        let diagnostics =
+            Diagnostics::new(SourceFile::new("p", "a\nb\nc\n"), vec![d(3), d(1), d(3)]);
         let lines: Vec<_> = diagnostics
             .items()
             .iter()

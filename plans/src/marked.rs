@@ -198,6 +198,31 @@ pub fn parse(source: &SourceFile) -> Result<Option<Node>, MarkedParseError> {
     Ok(builder.root)
 }
 
+/// Where document `number` (1-based) of `source` starts, or, when the
+/// YAML 1.2 parser stops before reaching it, where it stops: the position
+/// of "more than one document", which serde_yaml reports without one.
+pub fn document_start(source: &SourceFile, number: usize) -> Option<Span> {
+    let mut parser = Parser::new_from_str(source.text());
+    let mut seen = 0;
+    loop {
+        match parser.next_token() {
+            Ok((Event::DocumentStart, marker)) => {
+                seen += 1;
+                if seen == number {
+                    let (line, column) = marker_position(source, marker);
+                    return Some(Span::new(line, column, 1));
+                }
+            }
+            Ok((Event::StreamEnd, _)) => return None,
+            Ok(_) => {}
+            Err(error) => {
+                let (line, column) = marker_position(source, *error.marker());
+                return Some(Span::new(line, column, 1));
+            }
+        }
+    }
+}
+
 /// yaml-rust2 reports a 1-based line and a 0-based column counted in
 /// characters, which is what spans use (with a 1-based column). Reading them
 /// off the marker keeps the pass linear: converting the marker's character

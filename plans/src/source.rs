@@ -67,13 +67,54 @@ impl SourceFile {
         }
     }
 
-    /// Where each line starts, as byte offsets.
+    /// Where each line starts, as byte offsets. Lines end where YAML's do
+    /// (and so where the parsers' positions count them): at `\n`, `\r\n`
+    /// or a lone `\r`.
     fn line_starts(&self) -> &[usize] {
         self.line_starts.get_or_init(|| {
+            let bytes = self.text.as_bytes();
             std::iter::once(0)
-                .chain(self.text.match_indices('\n').map(|(at, _)| at + 1))
+                .chain(
+                    bytes
+                        .iter()
+                        .enumerate()
+                        .filter(|&(at, &byte)| {
+                            byte == b'\n' || (byte == b'\r' && bytes.get(at + 1) != Some(&b'\n'))
+                        })
+                        .map(|(at, _)| at + 1),
+                )
                 .collect()
         })
+    }
+
+    /// How many lines the text has (a final line break starts an empty
+    /// last line, where an error at the end of the file points).
+    pub fn line_count(&self) -> usize {
+        self.line_starts().len()
+    }
+
+    /// The text of each line, without its line break, first line first.
+    pub fn lines(&self) -> impl Iterator<Item = &str> {
+        (1..=self.line_count()).filter_map(|line| self.line(line))
+    }
+
+    /// `span` moved inside the text: a position past the end of its line
+    /// (or past the last line, as parsers report an unexpected end of the
+    /// file) becomes the position just after the last character.
+    #[must_use]
+    pub fn clamp(&self, span: Span) -> Span {
+        let line = span.line.clamp(1, self.line_count());
+        let characters = self.line(line).map_or(0, |text| text.chars().count());
+        let column = if line < span.line {
+            characters + 1
+        } else {
+            span.column.clamp(1, characters + 1)
+        };
+        Span {
+            line,
+            column,
+            ..span
+        }
     }
 
     /// The path as given by the user.
@@ -144,5 +185,20 @@ mod tests {
         assert_eq!(source.snippet(Span::new(2, 12, 1)), "x");
         assert_eq!(source.line(2), Some("name: \"日本\" x"));
         assert_eq!(source.line(9), None);
+    }
+
+    #[test]
+    fn lines_end_at_yaml_line_breaks() {
+        let source = SourceFile::new("p.yaml", "a\r\nb\rc\n");
+        assert_eq!(source.lines().collect::<Vec<_>>(), ["a", "b", "c", ""]);
+        assert_eq!(source.position_of_byte(5), (3, 1));
+    }
+
+    #[test]
+    fn clamp_keeps_positions_inside_the_text() {
+        let source = SourceFile::new("p.yaml", "ab\ncd");
+        assert_eq!(source.clamp(Span::new(5, 9, 1)), Span::new(2, 3, 1));
+        assert_eq!(source.clamp(Span::new(1, 9, 2)), Span::new(1, 3, 2));
+        assert_eq!(source.clamp(Span::new(0, 0, 1)), Span::new(1, 1, 1));
     }
 }

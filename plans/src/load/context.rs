@@ -17,8 +17,9 @@ use crate::{
 
 pub(super) struct Context<'a> {
     pub(super) source: &'a SourceFile,
-    /// The marked tree, parsed on first use; `None` if yaml-rust2 cannot
-    /// parse what serde_yaml could (then diagnostics have no position).
+    /// The marked tree, parsed on first use (the `Value` route refuses a
+    /// file yaml-rust2 cannot parse, so a tree is there whenever the
+    /// document has content).
     pub(super) tree: OnceCell<Option<Node>>,
     /// The tasks the YAML route packed, unpacked one by one as they are decoded.
     pub(super) packed_tasks: PackedTasks,

@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 use super::Context;
 use crate::{
     diagnostic::{Diagnostic, Diagnostics},
-    json_value,
+    json_value, marked,
     model::Plan,
     source::{SourceFile, Span},
     yaml_value::{self, PackedTasks},
@@ -116,20 +116,41 @@ pub(super) fn value_route(source: &SourceFile, base_dir: PathBuf) -> Result<Plan
     // plan is usually parsed once, which halves the time and the memory of
     // loading a large plan.
     let parsed = json_value::parse(source.text()).or_else(|| yaml_value::parse(source.text()));
+    let tree = OnceCell::new();
     let (value, packed_tasks) = match parsed {
         Some(parsed) => parsed,
-        None => (
-            serde_yaml::from_str::<Value>(source.text())
-                .map_err(|e| vec![yaml_error(source, &e)])?,
-            PackedTasks::default(),
-        ),
+        None => {
+            let value = serde_yaml::from_str::<Value>(source.text())
+                .map_err(|e| vec![yaml_error(source, &e)])?;
+            // serde_yaml reads YAML 1.1 where yaml-rust2 reads 1.2: where
+            // only serde_yaml reads the file, the checks that need positions
+            // could not run, so the file is refused at the point where the
+            // readings part.
+            match marked::parse(source) {
+                Ok(node) => {
+                    let _ = tree.set(node);
+                }
+                Err(error) => {
+                    return Err(vec![
+                        Diagnostic::new(
+                            Some(error.span),
+                            format!("YAML read differently by YAML 1.1 and 1.2: {}", error.message),
+                        )
+                        .with_help(
+                            "plans are YAML 1.2; write line breaks as plain `\\n` (U+0085, U+2028 and U+2029 break lines in YAML 1.1 only) and quote strings with unusual characters",
+                        ),
+                    ]);
+                }
+            }
+            (value, PackedTasks::default())
+        }
     };
     if value.is_null() {
         return Err(vec![empty_file()]);
     }
     let context = Context {
         source,
-        tree: OnceCell::new(),
+        tree,
         packed_tasks,
         diagnostics: Vec::new(),
     };
@@ -158,7 +179,7 @@ pub(super) fn empty_file() -> Diagnostic {
 
 pub(super) fn tab_diagnostics(source: &SourceFile) -> Vec<Diagnostic> {
     let mut out = Vec::new();
-    for (index, line) in source.text().split('\n').enumerate() {
+    for (index, line) in source.lines().enumerate() {
         // The indentation is ASCII, so its byte offsets are its columns.
         let tab = line
             .bytes()
@@ -191,6 +212,7 @@ pub(super) fn yaml_error(source: &SourceFile, error: &serde_yaml::Error) -> Diag
         Span::new(line, column, 1)
     });
     if message.contains("more than one document") {
+        let span = span.or_else(|| marked::document_start(source, 2));
         return Diagnostic::new(span, "plan file holds more than one YAML document")
             .with_help("remove the `---` separators; a plan is one document");
     }

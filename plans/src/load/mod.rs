@@ -40,6 +40,8 @@ mod executors;
 mod file;
 mod phases;
 mod policy;
+#[cfg(test)]
+mod properties;
 mod stream;
 mod tasks;
 mod vars;

@@ -1139,7 +1139,7 @@ mod tests {
                 format!(
                     "{PHASE}      - {{id: t, risk: low, run: {{shell: [make]}}}}\n---\nversion: 1\n"
                 ),
-                "error: plan file holds more than one YAML document\n --> plan.yaml\n  = help: remove the `---` separators; a plan is one document\n",
+                "error: plan file holds more than one YAML document\n --> plan.yaml:8:1\n  |\n8 | ---\n  | ^\n  = help: remove the `---` separators; a plan is one document\n",
             ),
             (
                 format!("{PHASE}      - id: t\n\t  risk: low\n"),
