@@ -84,9 +84,12 @@ pub(crate) enum Command {
     /// Continue an interrupted, stopped or paused run (default: the latest).
     #[command(after_help = RESUME_EXAMPLES)]
     Resume(ResumeArgs),
-    /// Record an approval of a task or phase of a run.
+    /// Record an approval of a task or phase of a run, bound to the run's plan.
     #[command(after_help = APPROVE_EXAMPLES)]
     Approve(ApproveArgs),
+    /// Revoke the approvals of a task or phase that the run has not acted on yet.
+    #[command(after_help = REVOKE_EXAMPLES)]
+    Revoke(ApproveArgs),
     /// The state of a run, task by task (default: the latest).
     #[command(after_help = STATUS_EXAMPLES)]
     Status(StatusArgs),
@@ -152,6 +155,11 @@ const APPROVE_EXAMPLES: &str = "\
 Examples:
   plangate approve 3f2a9c1 deploy-prod --reason \"change CHG-1234 approved\"
   plangate approve 3f2a9c1 phase-3 --as alice@example.com";
+
+const REVOKE_EXAMPLES: &str = "\
+Examples:
+  plangate revoke 3f2a9c1 deploy-prod --reason \"CHG-1234 was withdrawn\"
+  plangate revoke 3f2a9c1 phase-3 --as security@example.com";
 
 const STATUS_EXAMPLES: &str = "\
 Examples:
@@ -291,9 +299,9 @@ pub(crate) struct ResumeArgs {
 pub(crate) struct ApproveArgs {
     /// The run: its short id (as `plangate runs` shows it), its full id, or a unique prefix.
     pub(crate) run: String,
-    /// The task or phase to approve.
+    /// The task or phase to approve (or, for `revoke`, whose approvals to revoke).
     pub(crate) target: String,
-    /// Who approves (default: `$USER@host`, or the account name at this host when `$USER` is unset).
+    /// Who approves or revokes (default: `$USER@host`, or the account name at this host when `$USER` is unset).
     #[arg(long = "as", value_name = "WHO")]
     pub(crate) approved_by: Option<String>,
     /// Why.

@@ -25,6 +25,7 @@ pub mod marked;
 pub mod model;
 pub mod op_fields;
 pub mod policy;
+pub mod promotion;
 pub mod schema;
 pub mod source;
 pub mod template;
@@ -36,10 +37,12 @@ pub use diagnostic::{Diagnostic, Diagnostics};
 pub use duration::{ParseDurationError, format_duration, parse_duration};
 pub use ids::{PhaseId, PlanName, TaskId};
 pub use load::{LoadPlanError, LoadedPlan, load_plan, load_plan_text, parse_plan};
-pub use model::{AboveMax, OnFailure, Phase, Plan, Policy, Risk, Task};
+pub use model::{AboveMax, OnFailure, Phase, Plan, Policy, Promotion, Risk, Task};
 pub use op_fields::{FieldProblem, FieldState, OpFields};
 pub use policy::{
-    Approvals, Decision, DryRun, PhaseForecast, TaskDecision, decide, decide_with_blocks,
+    Approvals, Decision, DryRun, PhaseForecast, TaskDecision, approver_identity, decide,
+    decide_promoted, decide_with_blocks,
 };
+pub use promotion::{CONTENT_HASH_VERSION, task_content, task_content_hash};
 pub use schema::plan_schema;
 pub use source::{SourceFile, Span};

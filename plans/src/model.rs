@@ -118,6 +118,71 @@ pub struct Policy {
     pub max_tasks: Option<u32>,
     /// Tasks running at once, across the plan.
     pub concurrency: u32,
+    /// `policy.environments`: the promotion order, first to last (e.g. `dev`,
+    /// `staging`, `prod`); empty when the plan does not use promotion.
+    pub environments: Vec<String>,
+    /// `policy.promotion`: what a task in a later environment needs.
+    pub promotion: Promotion,
+    /// `policy.approvers`: distinct approvers an approval needs, by the risk
+    /// level it starts at (see [`Policy::required_approvers`]).
+    pub approvers: BTreeMap<Risk, u32>,
+}
+
+impl Policy {
+    /// How many distinct approvers an approval of a task at `risk` needs:
+    /// the count of the highest level of `policy.approvers` at or below
+    /// `risk`, else 1.
+    pub fn required_approvers(&self, risk: Risk) -> u32 {
+        self.approvers
+            .range(..=risk)
+            .next_back()
+            .map_or(1, |(_, count)| *count)
+    }
+
+    /// The environment that comes before `environment` in
+    /// `policy.environments`, whose evidence a task in `environment` needs;
+    /// `None` for the first one, and for any environment when the list is
+    /// empty.
+    pub fn previous_environment(&self, environment: &str) -> Option<&str> {
+        let position = self
+            .environments
+            .iter()
+            .position(|known| known == environment)?;
+        position
+            .checked_sub(1)
+            .map(|previous| self.environments[previous].as_str())
+    }
+
+    /// Whether tasks in `environment` wait for an approval
+    /// (`policy.promotion.require_approval`).
+    pub fn environment_needs_approval(&self, environment: &str) -> bool {
+        self.promotion
+            .require_approval
+            .iter()
+            .any(|listed| listed == environment)
+    }
+}
+
+/// `policy.promotion` with defaults applied.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Promotion {
+    /// Evidence older than this does not count (default 7 days).
+    pub max_age: Duration,
+    /// Environments whose tasks also wait for a recorded approval (default:
+    /// the last of `policy.environments`).
+    pub require_approval: Vec<String>,
+}
+
+/// The default `policy.promotion.max_age`: 7 days.
+pub const DEFAULT_PROMOTION_MAX_AGE: Duration = Duration::from_secs(7 * 24 * 3600);
+
+impl Default for Promotion {
+    fn default() -> Self {
+        Self {
+            max_age: DEFAULT_PROMOTION_MAX_AGE,
+            require_approval: Vec::new(),
+        }
+    }
 }
 
 impl Default for Policy {
@@ -130,6 +195,9 @@ impl Default for Policy {
             budget: None,
             max_tasks: None,
             concurrency: 4,
+            environments: Vec::new(),
+            promotion: Promotion::default(),
+            approvers: BTreeMap::new(),
         }
     }
 }
@@ -167,6 +235,8 @@ pub struct Task {
     pub source: Option<String>,
     /// Production risk.
     pub risk: Risk,
+    /// The task's own `environment`, overriding the plan's.
+    pub environment: Option<String>,
     /// Index of the phase in [`Plan::phases`].
     pub phase: usize,
     /// Indexes into [`Plan::tasks`] of the tasks this one needs.
@@ -242,6 +312,11 @@ impl Plan {
             .instance
             .as_ref()
             .and_then(|name| self.executors.get(name))
+    }
+
+    /// The environment `task` targets: its own `environment`, else the plan's.
+    pub fn environment_of<'a>(&'a self, task: &'a Task) -> &'a str {
+        task.environment.as_deref().unwrap_or(&self.environment)
     }
 
     /// The index of the phase with this id.

@@ -10,7 +10,7 @@
 
 use std::{
     cmp::Reverse,
-    collections::{BTreeMap, BinaryHeap, HashMap, HashSet},
+    collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap, HashSet},
     fmt,
     time::Duration,
 };
@@ -69,24 +69,111 @@ impl fmt::Display for Decision {
     }
 }
 
-/// Approvals known when deciding (from the state store, or `--approve`).
+/// Approvals known when deciding: assumed ones (`plan --approve`, which
+/// decides as if every approver needed had approved) and recorded ones
+/// (from the state store: only those still valid, by distinct approver).
 #[derive(Clone, Debug, Default)]
 pub struct Approvals {
-    /// Approved task ids.
+    /// Task ids approved as if by every approver needed.
     pub tasks: HashSet<String>,
-    /// Approved phase ids.
+    /// Phase ids approved as if by every approver needed.
     pub phases: HashSet<String>,
+    /// The distinct approvers recorded for each task id.
+    pub task_approvers: HashMap<String, BTreeSet<String>>,
+    /// The distinct approvers recorded for each phase id.
+    pub phase_approvers: HashMap<String, BTreeSet<String>>,
 }
 
 impl Approvals {
-    /// Whether `id` (a task or a phase) is approved.
+    /// Whether task `id` has any approval, assumed or recorded.
     pub fn task(&self, id: &str) -> bool {
-        self.tasks.contains(id)
+        self.tasks.contains(id) || self.task_approvers.get(id).is_some_and(|by| !by.is_empty())
     }
 
-    /// Whether phase `id` is approved.
+    /// Whether phase `id` has any approval, assumed or recorded.
     pub fn phase(&self, id: &str) -> bool {
         self.phases.contains(id)
+            || self
+                .phase_approvers
+                .get(id)
+                .is_some_and(|by| !by.is_empty())
+    }
+
+    /// Records that `approver` approved task `id`; the same approver twice
+    /// counts once (see [`approver_identity`]).
+    pub fn add_task_approver(&mut self, id: &str, approver: &str) {
+        self.task_approvers
+            .entry(id.to_owned())
+            .or_default()
+            .insert(approver_identity(approver));
+    }
+
+    /// Records that `approver` approved phase `id`.
+    pub fn add_phase_approver(&mut self, id: &str, approver: &str) {
+        self.phase_approvers
+            .entry(id.to_owned())
+            .or_default()
+            .insert(approver_identity(approver));
+    }
+
+    /// Whether task `id` has `needed` distinct approvers, or an assumed approval.
+    fn task_has(&self, id: &str, needed: u32) -> Shortfall {
+        shortfall(self.tasks.contains(id), self.task_approvers.get(id), needed)
+    }
+
+    /// Whether phase `id` has `needed` distinct approvers, or an assumed approval.
+    fn phase_has(&self, id: &str, needed: u32) -> Shortfall {
+        shortfall(
+            self.phases.contains(id),
+            self.phase_approvers.get(id),
+            needed,
+        )
+    }
+}
+
+/// Who an approver is, for counting distinct approvers: the name as
+/// recorded, trimmed and lowercased, so `Alice@host` and `alice@host` are
+/// one person.
+pub fn approver_identity(approver: &str) -> String {
+    approver.trim().to_lowercase()
+}
+
+/// What an approval target lacks.
+enum Shortfall {
+    /// Approved by enough people (or assumed).
+    None,
+    /// No approval at all.
+    Unapproved,
+    /// Some, not enough: the approvers so far.
+    Partial(Vec<String>),
+}
+
+fn shortfall(assumed: bool, by: Option<&BTreeSet<String>>, needed: u32) -> Shortfall {
+    let count = by.map_or(0, BTreeSet::len);
+    if assumed || count >= needed as usize {
+        Shortfall::None
+    } else if count == 0 {
+        Shortfall::Unapproved
+    } else {
+        Shortfall::Partial(by.into_iter().flatten().cloned().collect())
+    }
+}
+
+/// The end of a reason for a target that lacks approvals: `and no approval
+/// is recorded`, or how many of the distinct approvers needed are recorded.
+fn missing_approval(shortfall: &Shortfall, needed: u32, risk: Risk) -> Option<String> {
+    match shortfall {
+        Shortfall::None => None,
+        Shortfall::Unapproved if needed <= 1 => Some("no approval is recorded".to_owned()),
+        Shortfall::Unapproved => Some(format!(
+            "no approval is recorded (`policy.approvers` asks {needed} distinct approvers at risk `{risk}`)"
+        )),
+        Shortfall::Partial(by) => Some(format!(
+            "{} of the {needed} distinct approvers `policy.approvers` asks at risk `{risk}` {} approved ({})",
+            by.len(),
+            if by.len() == 1 { "has" } else { "have" },
+            crate::text::and_ticked(by)
+        )),
     }
 }
 
@@ -165,10 +252,13 @@ impl DryRun {
     }
 }
 
-/// The risk part of the decision: `Some` when the task may not run on its own merits.
+/// The risk part of the decision: `Some` when the task may not run on its
+/// own merits (its risk, its phase's approval, its environment's approval).
 pub fn risk_decision(plan: &Plan, task: usize, approvals: &Approvals) -> Option<TaskDecision> {
     let task = &plan.tasks[task];
     let policy = &plan.policy;
+    let needed = policy.required_approvers(task.risk);
+    let task_shortfall = approvals.task_has(task.id.as_str(), needed);
     if task.risk > policy.max_risk {
         let reason = format!(
             "risk `{}` is above `policy.max_risk` `{}` (`policy.above_max: {}`)",
@@ -178,26 +268,66 @@ pub fn risk_decision(plan: &Plan, task: usize, approvals: &Approvals) -> Option<
         );
         match policy.above_max {
             AboveMax::Exclude => return Some(TaskDecision::not_run(Decision::Excluded, reason)),
-            AboveMax::Approve if !approvals.task(task.id.as_str()) => {
-                return Some(TaskDecision::not_run(
-                    Decision::NeedsApproval,
-                    format!("{reason} and no approval is recorded"),
-                ));
+            AboveMax::Approve => {
+                if let Some(missing) = missing_approval(&task_shortfall, needed, task.risk) {
+                    return Some(TaskDecision::not_run(
+                        Decision::NeedsApproval,
+                        format!("{reason} and {missing}"),
+                    ));
+                }
             }
-            AboveMax::Approve => {}
         }
     }
-    let phase = &plan.phases[task.phase];
-    if phase.approval && !approvals.phase(phase.id.as_str()) {
+    if let Some(reason) = phase_approval_missing(plan, task.phase, approvals) {
+        return Some(TaskDecision::not_run(Decision::NeedsApproval, reason));
+    }
+    let environment = plan.environment_of(task);
+    if policy.environment_needs_approval(environment)
+        && let Some(missing) = missing_approval(&task_shortfall, needed, task.risk)
+    {
         return Some(TaskDecision::not_run(
             Decision::NeedsApproval,
             format!(
-                "phase `{}` has `approval: true` and no approval is recorded",
-                phase.id
+                "environment `{environment}` is in `policy.promotion.require_approval` and {missing}"
             ),
         ));
     }
     None
+}
+
+/// Why phase `phase` may not start yet, when it has `approval: true` and
+/// lacks the approvals it needs (counted by [`phase_risk`]); `None` when it
+/// may.
+pub fn phase_approval_missing(plan: &Plan, phase: usize, approvals: &Approvals) -> Option<String> {
+    let spec = &plan.phases[phase];
+    if !spec.approval {
+        return None;
+    }
+    let risk = phase_risk(plan, phase);
+    let needed = plan.policy.required_approvers(risk);
+    missing_approval(&approvals.phase_has(spec.id.as_str(), needed), needed, risk)
+        .map(|missing| format!("phase `{}` has `approval: true` and {missing}", spec.id))
+}
+
+/// Whether task `task` waits for a task approval when none is recorded:
+/// its risk is above `max_risk` with `above_max: approve`, or its
+/// environment is in `policy.promotion.require_approval`.
+pub fn task_needs_approval(plan: &Plan, task: usize) -> bool {
+    let task = &plan.tasks[task];
+    let policy = &plan.policy;
+    (task.risk > policy.max_risk && policy.above_max == AboveMax::Approve)
+        || policy.environment_needs_approval(plan.environment_of(task))
+}
+
+/// The highest risk among the tasks of phase `phase`: what the number of
+/// approvers of a phase approval is counted by.
+pub fn phase_risk(plan: &Plan, phase: usize) -> Risk {
+    plan.phases[phase]
+        .tasks
+        .iter()
+        .map(|&task| plan.tasks[task].risk)
+        .max()
+        .unwrap_or(Risk::Low)
 }
 
 /// Decides every task of `plan` and forecasts every phase.
@@ -213,6 +343,19 @@ pub fn decide_with_blocks(
     plan: &Plan,
     approvals: &Approvals,
     blocks: &BTreeMap<usize, String>,
+) -> DryRun {
+    decide_promoted(plan, approvals, blocks, &BTreeMap::new())
+}
+
+/// [`decide_with_blocks`], where the tasks in `unpromoted` (task index to
+/// reason) lack the promotion evidence `policy.environments` asks for: they
+/// are `blocked` before their approvals are considered (no approval can
+/// stand in for evidence), after an exclusion by risk.
+pub fn decide_promoted(
+    plan: &Plan,
+    approvals: &Approvals,
+    blocks: &BTreeMap<usize, String>,
+    unpromoted: &BTreeMap<usize, String>,
 ) -> DryRun {
     let estimate = |task: usize| plan.tasks[task].estimate.unwrap_or_default();
     let mut decisions: Vec<Option<TaskDecision>> = vec![None; plan.tasks.len()];
@@ -231,7 +374,14 @@ pub fn decide_with_blocks(
         // Risk, approvals, and what follows from the tasks a task needs.
         let mut candidates = Vec::new();
         for &task in &phase_order {
-            let decision = risk_decision(plan, task, approvals)
+            let excluded = plan.tasks[task].risk > plan.policy.max_risk
+                && plan.policy.above_max == AboveMax::Exclude;
+            let promotion = unpromoted
+                .get(&task)
+                .filter(|_| !excluded)
+                .map(|reason| TaskDecision::not_run(Decision::Blocked, reason.clone()));
+            let decision = promotion
+                .or_else(|| risk_decision(plan, task, approvals))
                 .or_else(|| {
                     blocks
                         .get(&task)

@@ -361,6 +361,66 @@ fn policy_schema() -> Value {
                 "concurrency",
                 whole(1, "Tasks running at once, across the plan (default 4)."),
             ),
+            (
+                "environments",
+                json!({
+                    "type": "array",
+                    "items": {"type": "string", "minLength": 1},
+                    "minItems": 1,
+                    "uniqueItems": true,
+                    "description": "The promotion order, first to last (e.g. `[dev, staging, prod]`). A task in any but the first runs only with evidence: a succeeded, verified run of the same task content in the environment before, in the state file.",
+                }),
+            ),
+            (
+                "promotion",
+                described(
+                    object(
+                        &[
+                            (
+                                "max_age",
+                                duration("Evidence older than this does not count (default `7d`)."),
+                            ),
+                            (
+                                "require_approval",
+                                strings(
+                                    "Environments whose tasks also wait for a recorded approval (default: the last of `environments`).",
+                                ),
+                            ),
+                        ],
+                        &[],
+                    ),
+                    "What a task in a later environment needs; requires `environments`.",
+                ),
+            ),
+            (
+                "approvers",
+                described(
+                    object(
+                        &[
+                            (
+                                "low",
+                                whole(
+                                    1,
+                                    "Distinct approvers an approval needs from risk `low` up.",
+                                ),
+                            ),
+                            (
+                                "medium",
+                                whole(
+                                    1,
+                                    "Distinct approvers an approval needs from risk `medium` up.",
+                                ),
+                            ),
+                            (
+                                "high",
+                                whole(1, "Distinct approvers an approval of a `high` task needs."),
+                            ),
+                        ],
+                        &[],
+                    ),
+                    "Distinct approvers an approval needs, by the task's risk (the highest listed level at or below it; default 1). A phase approval counts by the highest risk in the phase.",
+                ),
+            ),
         ],
         &[],
     );
@@ -562,6 +622,12 @@ fn task_schema() -> Value {
                 ),
             ),
             ("run", described(reference("action"), "The task's action.")),
+            (
+                "environment",
+                string(
+                    "The environment this task targets, instead of the plan's `environment` (one of `policy.environments` when that is set).",
+                ),
+            ),
             (
                 "verify",
                 described(reference("action"), "An action that must pass after `run`."),

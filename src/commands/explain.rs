@@ -50,6 +50,7 @@ pub(crate) fn explain(args: &ExplainArgs, printer: &Printer) -> Result<u8, CliEr
     let approvals = Approvals {
         tasks: args.approve.iter().cloned().collect(),
         phases: args.approve.iter().cloned().collect(),
+        ..Approvals::default()
     };
     let dry_run = decide(plan, &approvals);
     let explanation = Explanation::new(&loaded, index, &dry_run.decisions[index]);
@@ -91,7 +92,36 @@ struct Explanation {
     run: ActionInfo,
     verify: Option<ActionInfo>,
     rollback: Option<RollbackInfo>,
+    content: ContentInfo,
 }
+
+/// The task's environment and content hash: what environment promotion
+/// matches evidence by.
+#[derive(Serialize)]
+struct ContentInfo {
+    /// The environment the task targets.
+    environment: String,
+    /// `task` when the task sets `environment`, else `plan`.
+    environment_from: &'static str,
+    /// The environment whose evidence it needs, when `policy.environments`
+    /// puts one before it.
+    promoted_from: Option<String>,
+    /// SHA-256 of `hashed`, written as canonical JSON.
+    content_hash: String,
+    /// What goes into the hash.
+    hashed: serde_json::Value,
+    /// What is left out of it, on purpose.
+    left_out: &'static [&'static str],
+}
+
+/// What the content hash leaves out (see `plangate_plans::promotion`).
+const LEFT_OUT: &[&str] = &[
+    "the environment label",
+    "the kube context, namespace and kubeconfig of kubectl and helm actions",
+    "the executor instance an action names (its name and configuration)",
+    "the rollback",
+    "the task's id, name, risk, timeout, retries and needs",
+];
 
 #[derive(Serialize)]
 struct PlanInfo {
@@ -331,6 +361,21 @@ impl Explanation {
                     action: Some(action(rollback, "rollback")),
                 },
             }),
+            content: ContentInfo {
+                environment: plan.environment_of(task).to_owned(),
+                environment_from: if task.environment.is_some() {
+                    "task"
+                } else {
+                    "plan"
+                },
+                promoted_from: plan
+                    .policy
+                    .previous_environment(plan.environment_of(task))
+                    .map(str::to_owned),
+                content_hash: plangate_plans::task_content_hash(task),
+                hashed: plangate_plans::task_content(task),
+                left_out: LEFT_OUT,
+            },
         }
     }
 }
@@ -689,6 +734,24 @@ impl Explanation {
             }) => write_action(&mut out, "rollback", action),
             Some(RollbackInfo { action: None, .. }) => {}
         }
+        let content = &self.content;
+        let _ = writeln!(
+            out,
+            "\ncontent hash: {} (environment `{}`, from the {}{})",
+            content.content_hash,
+            content.environment,
+            content.environment_from,
+            content
+                .promoted_from
+                .as_ref()
+                .map(|from| format!("; promotion needs evidence of this hash in `{from}`"))
+                .unwrap_or_default()
+        );
+        let _ = writeln!(
+            out,
+            "  hashed:   the `run` and `verify` actions after templating, with their executor kind"
+        );
+        let _ = writeln!(out, "  left out: {}", content.left_out.join("; "));
         out
     }
 }

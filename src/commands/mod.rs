@@ -86,12 +86,13 @@ pub(crate) fn dispatch(cli: Cli, printer: &Printer) -> Result<u8, CliError> {
     let settings = Settings::resolve(&cli);
     match cli.command {
         Command::Validate(args) => validate::validate(&args, printer),
-        Command::Plan(args) => plan::plan(&args, printer),
+        Command::Plan(args) => plan::plan(&args, &settings, printer),
         Command::Graph(args) => graph::graph(&args, printer),
         Command::Run(args) => run::run(&args, &settings, printer),
         Command::Resume(args) => run::resume(&args, &settings, printer),
         Command::Rollback(args) => run::rollback(&args, &settings, printer),
         Command::Approve(args) => state::approve(&args, &settings, printer),
+        Command::Revoke(args) => state::revoke(&args, &settings, printer),
         Command::Status(args) => state::status(&args, &settings, printer),
         Command::Runs(args) => state::runs(&args, &settings, printer),
         Command::Diff(args) => diff::diff(&args, &settings, printer),

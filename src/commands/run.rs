@@ -169,6 +169,7 @@ pub(crate) fn run(args: &RunArgs, settings: &Settings, printer: &Printer) -> Res
             args.format,
             None,
             args.preview,
+            settings,
             printer,
         );
     }

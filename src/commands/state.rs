@@ -15,7 +15,7 @@ use std::{
 
 use plangate_engine::{
     report::{render_run_html, render_run_markdown, rfc3339},
-    run::{PhaseTree, RunFilter, RunListing, RunTree, RunsDocument, TaskLeaf},
+    run::{PhaseTree, RunFilter, RunListing, RunTree, RunsDocument, TaskLeaf, stale_approval},
     state::{ApprovalRecord, ApprovalTarget, RunStatus, TaskState, now_millis},
 };
 use plangate_plans::{format_duration, text::plural};
@@ -48,9 +48,52 @@ pub(crate) fn approve(
         approval.approved_by,
         rfc3339(approval.at)
     ));
-    printer.hint(&format!(
-        "continue with `plangate resume {}`",
-        approval.short_run
+    printer.status(&format!(
+        "the approval is for plan {}: it counts while the run's plan is that plan",
+        approval.plan_hash
+    ));
+    if approval.approvers < approval.needed as usize {
+        printer.hint(&format!(
+            "{} of the {} distinct approvers `policy.approvers` asks for have approved; another approver runs `plangate approve {} {}`",
+            approval.approvers,
+            approval.needed,
+            approval.short_run,
+            approval.target.id()
+        ));
+    } else {
+        printer.hint(&format!(
+            "continue with `plangate resume {}`",
+            approval.short_run
+        ));
+    }
+    Ok(exit::SUCCESS)
+}
+
+/// `plangate revoke RUN TASK|PHASE`: a verb of its own rather than an
+/// `approve --revoke` flag, as kubectl pairs `cordon`/`uncordon` and
+/// `certificate approve`/`deny` and terraform `taint`/`untaint`: the opposite
+/// act reads as its own command in a shell history and an audit log.
+pub(crate) fn revoke(
+    args: &ApproveArgs,
+    settings: &Settings,
+    printer: &Printer,
+) -> Result<u8, CliError> {
+    let by = args.approved_by.as_deref().unwrap_or(&settings.approver);
+    let revoked =
+        settings
+            .engine(printer)?
+            .revoke(&args.run, &args.target, by, args.reason.as_deref())?;
+    let approvers: Vec<&str> = revoked
+        .revoked
+        .iter()
+        .map(|approval| approval.approved_by.as_str())
+        .collect();
+    printer.status(&format!(
+        "revoked the approval of {} `{}` of run {} by {} (as {by})",
+        revoked.target.kind(),
+        revoked.target.id(),
+        revoked.short_run,
+        plangate_plans::text::and_ticked(&approvers)
     ));
     Ok(exit::SUCCESS)
 }
@@ -356,7 +399,7 @@ fn render_tree(tree: &RunTree, glyphs: &Glyphs, now: i64, here: Option<&Path>) -
     if !tree.approvals.is_empty() {
         out.push_str("approvals:\n");
         for approval in &tree.approvals {
-            let _ = writeln!(out, "  {}", approval_line(approval));
+            let _ = writeln!(out, "  {}", approval_line(approval, &tree.record.plan_hash));
         }
     }
     out
@@ -431,17 +474,32 @@ fn task_rows(phases: &[PhaseTree]) -> Vec<String> {
 
 /// `task `publish` approved by alice at 2026-12-02T02:44:30Z: looks right`,
 /// as the reports word it.
-fn approval_line(approval: &ApprovalRecord) -> String {
+fn approval_line(approval: &ApprovalRecord, plan_hash: &str) -> String {
     let (kind, target) = match &approval.target {
         ApprovalTarget::Task(id) => ("task", id.as_str()),
         ApprovalTarget::Phase(id) => ("phase", id.as_str()),
     };
-    format!(
+    let mut line = format!(
         "{kind} `{target}` approved by {} at {}: {}",
         approval.approved_by,
         rfc3339(approval.at),
         approval.reason.as_deref().unwrap_or("no reason given")
-    )
+    );
+    if let Some(at) = approval.used_at {
+        let _ = write!(line, "; used at {}", rfc3339(at));
+    }
+    if let Some(revocation) = &approval.revoked {
+        let _ = write!(
+            line,
+            "; revoked by {} at {}: {}",
+            revocation.by,
+            rfc3339(revocation.at),
+            revocation.reason.as_deref().unwrap_or("no reason given")
+        );
+    } else if let Some(why) = stale_approval(approval, plan_hash) {
+        let _ = write!(line, "; does not count: {why}");
+    }
+    line
 }
 
 pub(crate) fn report(

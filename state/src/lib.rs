@@ -58,10 +58,10 @@
 //! | `runs` | `id` (26-char [`RunId`]) | `plan_name`, `plan_path`, `plan_hash` (SHA-256 hex), `environment`, `status` ([`RunStatus`]), `created_at`, `updated_at` (latest write about the run), `finished_at` (terminal statuses only), `exit_reason`, `completed_count` (counter behind `tasks.completed_seq`), `used_ms` (time the engine spent driving the run, summed over invocations) |
 //! | `phase_usage` | (`run_id`, `phase_id`) | `used_ms`: the same per phase, for phase budgets |
 //! | `run_plans` | `run_id` | `plan_text`: the whole plan file (its own table so that the many writes to `runs` never rewrite it) |
-//! | `tasks` | (`run_id`, `task_id`) | `phase_id`, `position` (run order), `risk`, `decision` and `reason` (from the dry run), `state` ([`TaskState`]), `state_reason`, `attempts` (started `run` actions), `started_at`, `finished_at`, `verified` (0/1, null until a verify result), `completed_seq` (1, 2, ... in completion order: rollback goes in reverse) |
+//! | `tasks` | (`run_id`, `task_id`) | `phase_id`, `position` (run order), `risk`, `decision` and `reason` (from the dry run), `state` ([`TaskState`]), `state_reason`, `attempts` (started `run` actions), `started_at`, `finished_at`, `verified` (0/1, null until a verify result), `completed_seq` (1, 2, ... in completion order: rollback goes in reverse), `environment` and `content_hash` (the task's target environment and content hash: promotion evidence, looked up by `tasks_by_content_hash`; null in rows recorded before schema 5) |
 //! | `attempts` | `id` ([`AttemptId`]) | `run_id`, `task_id`, `role` ([`AttemptRole`]), `number` (1-based per task and role), `command` (redacted display text), `started_at`, `finished_at` and `outcome` ([`AttemptOutcome`]; both null while in flight: the intent row), `exit_code`, `signal`, `duration_ms`, `stdout_tail`, `stderr_tail`, `evidence` (JSON), `observed` (what `observe` found on resume of an attempt a crash cut off: [`ObservedEffect`]), `process_group` and `process_started` (the group the action's process leads and its start time in clock ticks since boot, field 22 of `/proc/PID/stat`, committed right after the spawn) |
 //! | `events` | `seq` (autoincrement) | `run_id`, `at`, `kind`, `task_id`, `message`, `data` (JSON); append-only |
-//! | `approvals` | `id` | `run_id`, `target_kind` (`task` or `phase`), `target_id`, `approved_by`, `reason`, `at` |
+//! | `approvals` | `id` | `run_id`, `target_kind` (`task` or `phase`), `target_id`, `approved_by`, `reason`, `at`, `plan_hash` (the run's plan hash when recorded: the plan approved; null before schema 5), `used_at` (the engine started work on it), `revoked_at`, `revoked_by`, `revoke_reason` |
 //! | `locks` | `run_id` | `pid`, `host`, `acquired_at`, `heartbeat_at` |
 //!
 //! Indexes serve every lookup the engine makes on its hot path: tasks by
@@ -76,6 +76,7 @@ mod attempts;
 mod batch;
 mod error;
 mod events;
+mod evidence;
 mod host;
 mod ids;
 mod locks;
@@ -89,13 +90,17 @@ mod tasks;
 #[cfg(test)]
 mod test_support;
 
-pub use approvals::{APPROVAL_RECORDED, ApprovalRecord, ApprovalTarget};
+pub use approvals::{
+    APPROVAL_RECORDED, APPROVAL_REVOKED, APPROVAL_USED, ApprovalRecord, ApprovalTarget,
+    ApprovalValidity, Revocation, RevokeOutcome,
+};
 pub use attempts::{
     ATTEMPT_FINISHED, ATTEMPT_STARTED, AttemptRecord, AttemptResult, OpenAttemptSettlement,
 };
 pub use batch::{Batch, TryBatch};
 pub use error::StoreError;
 pub use events::{EventRecord, NewEvent};
+pub use evidence::{EvidenceRecord, NoEvidence};
 pub use host::{hostname, pid_is_alive};
 pub use ids::{AttemptId, InvalidRunId, RUN_ID_LEN, RunId, SHORT_RUN_ID_MIN_LEN, ShortRunIds};
 pub use locks::{LOCK_TAKEN_OVER, LockAcquired, LockError, LockHolder, LockRecord};

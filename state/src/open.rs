@@ -896,6 +896,68 @@ mod tests {
         assert!(store.integrity_check().expect("the check runs"));
     }
 
+    #[test]
+    fn a_version_4_file_is_migrated_its_approvals_unbound_and_its_tasks_never_evidence() {
+        let dir = tempfile::tempdir().expect("temporary folders can be created");
+        let path = dir.path().join("state.db");
+        let mut connection = Connection::open(&path).expect("a database can be made");
+        let transaction = connection.transaction().expect("a transaction");
+        for migration in &MIGRATIONS[..4] {
+            transaction
+                .execute_batch(migration.sql)
+                .expect("the migrations of version 4 apply");
+        }
+        transaction
+            .execute_batch(
+                "INSERT INTO runs (id, plan_name, plan_path, plan_hash, environment, status, \
+                 created_at, updated_at) VALUES ('01JAAAAAAAAAAAAAAAAAAAAAAA', 'old', \
+                 '/plans/old.yaml', 'h', 'dev', 'paused', 1, 2); \
+                 INSERT INTO run_plans (run_id, plan_text) VALUES \
+                 ('01JAAAAAAAAAAAAAAAAAAAAAAA', 'version: 1'); \
+                 INSERT INTO tasks (run_id, task_id, phase_id, position, risk, decision, state, \
+                 verified, finished_at) VALUES ('01JAAAAAAAAAAAAAAAAAAAAAAA', 'a', 'p', 0, \
+                 'low', 'run', 'succeeded', 1, 3); \
+                 INSERT INTO approvals (run_id, target_kind, target_id, approved_by, reason, at) \
+                 VALUES ('01JAAAAAAAAAAAAAAAAAAAAAAA', 'task', 'a', 'ada', 'ok', 4);",
+            )
+            .expect("a version 4 file can be written");
+        transaction.commit().expect("committed");
+        connection
+            .pragma_update(None, "user_version", 4)
+            .and_then(|()| connection.pragma_update(None, "application_id", APPLICATION_ID))
+            .expect("a version 4 file can be written");
+        drop(connection);
+
+        let store = Store::open(&path).expect("a version 4 file opens");
+        assert_eq!(pragma::<u32>(&store, "user_version"), SCHEMA_VERSION);
+        let run = store
+            .latest_run()
+            .expect("readable")
+            .expect("the run is kept");
+        let approvals = store.approvals(&run.id).expect("readable");
+        assert_eq!(approvals.len(), 1);
+        assert_eq!(approvals[0].approved_by, "ada");
+        assert_eq!(approvals[0].plan_hash, None);
+        assert_eq!(
+            approvals[0].validity("h"),
+            crate::ApprovalValidity::Unbound,
+            "an approval recorded before approvals were bound to a plan no longer counts"
+        );
+        assert!(
+            !store
+                .policy_approvals(&run.id, "h")
+                .expect("readable")
+                .task("a")
+        );
+        let tasks = store.tasks(&run.id).expect("readable");
+        assert_eq!(tasks[0].state, crate::TaskState::Succeeded);
+        assert_eq!(
+            store.promotion_evidence("h", "dev", 0).expect("readable"),
+            Err(crate::NoEvidence::NeverRan)
+        );
+        assert!(store.integrity_check().expect("the check runs"));
+    }
+
     /// `sqlite_master` without the root pages, which depend on the order
     /// the pages were allocated in.
     fn schema_of(path: &Path) -> Vec<(String, String, String, Option<String>)> {
@@ -1168,8 +1230,10 @@ mod tests {
             (
                 "ALTER TABLE approvals DROP COLUMN reason",
                 "table `approvals` has columns `id`, `run_id`, `target_kind`, `target_id`, \
-                 `approved_by`, `at`, not `id`, `run_id`, `target_kind`, `target_id`, \
-                 `approved_by`, `reason`, `at`",
+                 `approved_by`, `at`, `plan_hash`, `used_at`, `revoked_at`, `revoked_by`, \
+                 `revoke_reason`, not `id`, `run_id`, `target_kind`, `target_id`, \
+                 `approved_by`, `reason`, `at`, `plan_hash`, `used_at`, `revoked_at`, \
+                 `revoked_by`, `revoke_reason`",
             ),
         ] {
             for large in [false, true] {

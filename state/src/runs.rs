@@ -36,8 +36,8 @@ const SELECT_RUN: &str = "SELECT runs.id, plan_name, plan_path, plan_hash, run_p
 pub(crate) const RESOLVE_RUN: &str =
     "SELECT id FROM runs WHERE id >= ?1 AND id < ?2 ORDER BY id LIMIT ?3";
 pub(crate) const INSERT_TASK: &str = "INSERT INTO tasks \
-    (run_id, task_id, phase_id, position, risk, decision, reason, state) \
-    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
+    (run_id, task_id, phase_id, position, risk, decision, reason, state, environment, \
+    content_hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
 
 /// A run to record, with every task of its plan.
 #[derive(Clone, Debug)]
@@ -77,6 +77,11 @@ pub struct NewTask {
     /// Its initial state: `pending` for tasks that will run, else the state
     /// matching the decision (`excluded`, `needs-approval`, ...).
     pub state: TaskState,
+    /// The environment the task targets (its own, else the plan's).
+    pub environment: String,
+    /// SHA-256 of the task's content (`plangate_plans::task_content_hash`),
+    /// what environment promotion matches evidence by.
+    pub content_hash: String,
 }
 
 /// A plan that changed since the run started, accepted on resume.
@@ -481,7 +486,10 @@ impl Store {
             let mut update = transaction
                 .prepare_cached(
                     "UPDATE tasks SET phase_id = ?3, position = ?4, risk = ?5, decision = ?6, \
-                     reason = ?7 WHERE run_id = ?1 AND task_id = ?2",
+                     reason = ?7, \
+                     environment = CASE WHEN state = 'succeeded' THEN environment ELSE ?8 END, \
+                     content_hash = CASE WHEN state = 'succeeded' THEN content_hash ELSE ?9 END \
+                     WHERE run_id = ?1 AND task_id = ?2",
                 )
                 .map_err(sqlite(operation))?;
             let mut insert = transaction
@@ -498,6 +506,8 @@ impl Store {
                             task.risk.as_str(),
                             task.decision.as_str(),
                             task.reason.as_deref(),
+                            task.environment.as_str(),
+                            task.content_hash.as_str(),
                         ))
                         .map_err(sqlite(operation))?;
                 } else {
@@ -714,6 +724,8 @@ fn insert_task(
         task.decision.as_str(),
         task.reason.as_deref(),
         task.state,
+        task.environment.as_str(),
+        task.content_hash.as_str(),
     ))
 }
 

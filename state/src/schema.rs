@@ -204,6 +204,26 @@ ALTER TABLE attempts ADD COLUMN process_started INTEGER
 ",
         rebuilds_tables: true,
     },
+    // Version 5: approvals bound to the plan they approved (`plan_hash`, the
+    // run's plan hash when the approval was recorded; null for approvals
+    // recorded before, which no longer count), used (`used_at`: the engine
+    // started work on their strength) and revoked (`revoked_*`); and each
+    // task's environment and content hash, the evidence that environment
+    // promotion looks up (null for tasks recorded before, which are never
+    // evidence).
+    adds(
+        r"
+ALTER TABLE approvals ADD COLUMN plan_hash TEXT;
+ALTER TABLE approvals ADD COLUMN used_at INTEGER;
+ALTER TABLE approvals ADD COLUMN revoked_at INTEGER;
+ALTER TABLE approvals ADD COLUMN revoked_by TEXT;
+ALTER TABLE approvals ADD COLUMN revoke_reason TEXT;
+ALTER TABLE tasks ADD COLUMN environment TEXT;
+ALTER TABLE tasks ADD COLUMN content_hash TEXT;
+CREATE INDEX tasks_by_content_hash ON tasks (content_hash, environment)
+    WHERE content_hash IS NOT NULL;
+",
+    ),
 ];
 
 /// The tables of schema version [`SCHEMA_VERSION`] with their columns in
@@ -221,6 +241,11 @@ pub(crate) const TABLES: &[(&str, &[&str])] = &[
             "approved_by",
             "reason",
             "at",
+            "plan_hash",
+            "used_at",
+            "revoked_at",
+            "revoked_by",
+            "revoke_reason",
         ],
     ),
     (
@@ -290,6 +315,8 @@ pub(crate) const TABLES: &[(&str, &[&str])] = &[
             "finished_at",
             "verified",
             "completed_seq",
+            "environment",
+            "content_hash",
         ],
     ),
 ];

@@ -27,6 +27,8 @@ pub(crate) fn new_tasks(count: usize) -> Vec<NewTask> {
             decision: Decision::Run,
             reason: None,
             state: TaskState::Pending,
+            environment: String::from("dev"),
+            content_hash: format!("{position:064x}"),
         })
         .collect()
 }

@@ -77,7 +77,7 @@ fn the_bash_completion_is_valid_bash_and_completes_commands_flags_and_values() {
     assert_eq!(bash_complete(&script, &["plangate", "ru"]), ["run", "runs"]);
     assert_eq!(
         bash_complete(&script, &["plangate", "re"]),
-        ["report", "resume"]
+        ["report", "resume", "revoke"]
     );
     assert!(bash_complete(&script, &["plangate", "run", "--dr"]).contains(&"--dry-run".to_owned()));
     assert_eq!(

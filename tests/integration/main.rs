@@ -23,6 +23,9 @@
 //! - `secrets`: planted secrets searched for in every output and the state file;
 //! - `progress`: a run's progress on stderr: plain lines off a terminal,
 //!   JSON lines, and the live display on a real pseudo-terminal;
+//! - `promotion`: environment promotion (evidence across plan files in a
+//!   shared state file, its age, failed and unverified evidence) and
+//!   approvals bound to their plan, by distinct approvers, revoked before use;
 //! - `crash`: kill -9 at random instants, signals, locks, timeouts;
 //! - `kube`: kubectl and Helm plans against the in-repo API emulator, with
 //!   the real binaries;
@@ -41,6 +44,7 @@ mod graph;
 mod html_reports;
 mod kube;
 mod progress;
+mod promotion;
 mod reports;
 mod run;
 mod runs;

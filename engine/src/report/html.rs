@@ -60,6 +60,13 @@ fn render_policy(out: &mut String, report: &ImpactReport) {
             .map_or_else(|| "none".to_owned(), |m| m.to_string()),
         p.concurrency
     );
+    if let Some(promotion) = super::impact::promotion_policy_sentence(p) {
+        let _ = writeln!(
+            out,
+            "<p class=\"promotion\">Promotion: {}.</p>",
+            escape(&promotion)
+        );
+    }
 }
 
 fn render_summary(out: &mut String, report: &ImpactReport) {
@@ -301,6 +308,9 @@ fn render_evidence(out: &mut String, task: &TaskReport) {
         ),
         duration(task.timeout_s),
     );
+    if let Some(promotion) = super::impact::promotion_sentence(task) {
+        let _ = writeln!(out, "<p class=\"promotion\">{}</p>", escape(&promotion));
+    }
     if let Some(preview) = &task.preview {
         render_preview(out, preview);
     }

@@ -5,9 +5,10 @@ use std::{collections::BTreeMap, time::Duration};
 use plangate_plans::{Decision, DryRun, Plan, Risk, Rollback};
 
 use super::schema::{
-    ByRisk, DecisionCounts, FORMAT_VERSION, ImpactReport, PhaseReport, PolicyReport, PreviewReport,
-    Summary, TaskReport,
+    ByRisk, DecisionCounts, EvidenceReport, FORMAT_VERSION, ImpactReport, PhaseReport,
+    PolicyReport, PreviewReport, PromotionReport, Summary, TaskReport,
 };
+use crate::run::PromotionCheck;
 
 /// Whole seconds of a duration (the `_s` fields).
 pub fn seconds(duration: Duration) -> u64 {
@@ -24,6 +25,18 @@ pub fn impact_report_with_previews(
     plan: &Plan,
     dry_run: &DryRun,
     previews: &BTreeMap<usize, PreviewReport>,
+) -> ImpactReport {
+    impact_report_promoted(plan, dry_run, previews, &[])
+}
+
+/// Assembles the report with executor previews and the promotion checks of
+/// the tasks (indexed like the plan's tasks; empty when the plan does not
+/// use `policy.environments`).
+pub fn impact_report_promoted(
+    plan: &Plan,
+    dry_run: &DryRun,
+    previews: &BTreeMap<usize, PreviewReport>,
+    promotions: &[Option<PromotionCheck>],
 ) -> ImpactReport {
     let mut by_risk = ByRisk::default();
     for task in &plan.tasks {
@@ -64,6 +77,10 @@ pub fn impact_report_with_previews(
                     .map(|t| {
                         let mut report = task_report(plan, dry_run, t);
                         report.preview = previews.get(&t).cloned();
+                        report.promotion = promotions
+                            .get(t)
+                            .and_then(Option::as_ref)
+                            .map(promotion_report);
                         report
                     })
                     .collect(),
@@ -100,6 +117,16 @@ pub fn impact_report_with_previews(
             budget_s: policy.budget.map(seconds),
             max_tasks: policy.max_tasks,
             concurrency: policy.concurrency,
+            environments: policy.environments.clone(),
+            promotion_max_age_s: (!policy.environments.is_empty())
+                .then(|| seconds(policy.promotion.max_age)),
+            promotion_require_approval: (!policy.environments.is_empty())
+                .then(|| policy.promotion.require_approval.clone()),
+            approvers: policy
+                .approvers
+                .iter()
+                .map(|(risk, count)| (risk.to_string(), *count))
+                .collect(),
         },
         summary: Summary {
             tasks: plan.tasks.len(),
@@ -141,5 +168,88 @@ fn task_report(plan: &Plan, dry_run: &DryRun, index: usize) -> TaskReport {
             Rollback::Action(action) => action.summary(),
         }),
         preview: None,
+        promotion: None,
     }
+}
+
+fn promotion_report(check: &PromotionCheck) -> PromotionReport {
+    PromotionReport {
+        environment: check.environment.clone(),
+        from: check.previous.clone(),
+        content_hash: check.content_hash.clone(),
+        max_age_s: check.max_age_s,
+        evidence: check.evidence.as_ref().map(|evidence| EvidenceReport {
+            run: evidence.run_id.to_string(),
+            plan: evidence.plan_name.to_string(),
+            task: evidence.task_id.to_string(),
+            finished_at: evidence.finished_at,
+        }),
+        missing: check.missing.clone(),
+    }
+}
+
+/// The sentence of a task's promotion evidence that the Markdown and HTML
+/// reports show: `promotion to `prod` from `staging` (content hash H, max
+/// age 7d): evidence: task `deploy` of run R (plan `web-dev`), finished at
+/// T` or `...: missing: why`.
+pub(crate) fn promotion_sentence(task: &TaskReport) -> Option<String> {
+    let promotion = task.promotion.as_ref()?;
+    let head = format!(
+        "promotion to `{}` from `{}` (content hash {}, max age {})",
+        promotion.environment,
+        promotion.from,
+        promotion.content_hash,
+        plangate_plans::format_duration(Duration::from_secs(promotion.max_age_s))
+    );
+    Some(match (&promotion.evidence, &promotion.missing) {
+        (Some(evidence), _) => format!(
+            "{head}: evidence: task `{}` of run {} (plan `{}`), finished at {}",
+            evidence.task,
+            evidence.run,
+            evidence.plan,
+            super::rfc3339(evidence.finished_at)
+        ),
+        (None, missing) => format!(
+            "{head}: evidence missing: {}",
+            missing.as_deref().unwrap_or("none found")
+        ),
+    })
+}
+
+/// The policy's promotion and approver keys in words, when the plan has
+/// them: `environments `dev` -> `prod`, evidence at most 7d old, approval
+/// required in `prod`; approvers: high 2`.
+pub(crate) fn promotion_policy_sentence(policy: &PolicyReport) -> Option<String> {
+    let mut parts = Vec::new();
+    if !policy.environments.is_empty() {
+        let order = policy
+            .environments
+            .iter()
+            .map(|environment| format!("`{environment}`"))
+            .collect::<Vec<_>>()
+            .join(" -> ");
+        let approval = match policy.promotion_require_approval.as_deref() {
+            Some([]) | None => "no environment requires an approval".to_owned(),
+            Some(listed) => format!(
+                "approval required in {}",
+                plangate_plans::text::and_ticked(listed)
+            ),
+        };
+        parts.push(format!(
+            "environments {order}, evidence at most {} old, {approval}",
+            policy.promotion_max_age_s.map_or_else(String::new, |age| {
+                plangate_plans::format_duration(Duration::from_secs(age))
+            })
+        ));
+    }
+    if !policy.approvers.is_empty() {
+        let counts = policy
+            .approvers
+            .iter()
+            .map(|(risk, count)| format!("{risk} {count}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        parts.push(format!("distinct approvers from risk: {counts}"));
+    }
+    (!parts.is_empty()).then(|| parts.join("; "))
 }

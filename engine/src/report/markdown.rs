@@ -56,6 +56,9 @@ pub fn render_impact_markdown(report: &ImpactReport) -> String {
             .map_or_else(|| "none".to_owned(), |m| m.to_string()),
         p.concurrency
     );
+    if let Some(promotion) = super::impact::promotion_policy_sentence(p) {
+        let _ = writeln!(out, "Promotion: {promotion}.\n");
+    }
 
     let _ = writeln!(out, "## Summary\n");
     let _ = writeln!(out, "| risk | tasks |\n| --- | ---: |");
@@ -139,6 +142,14 @@ fn render_phase(out: &mut String, number: usize, phase: &PhaseReport) {
         render_task(out, task);
     }
     out.push('\n');
+    for task in &phase.tasks {
+        if let Some(promotion) = super::impact::promotion_sentence(task) {
+            let _ = writeln!(out, "- `{}`: {promotion}", task.id);
+        }
+    }
+    if phase.tasks.iter().any(|task| task.promotion.is_some()) {
+        out.push('\n');
+    }
     for task in &phase.tasks {
         let Some(preview) = &task.preview else {
             continue;

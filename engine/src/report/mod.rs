@@ -13,7 +13,7 @@ pub mod schema;
 mod time;
 
 pub use html::render_impact_html;
-pub use impact::{impact_report, impact_report_with_previews, seconds};
+pub use impact::{impact_report, impact_report_promoted, impact_report_with_previews, seconds};
 pub use markdown::render_impact_markdown;
 pub use page::escape as escape_html;
 pub use run::{

@@ -5,6 +5,8 @@
 //! carries `format_version`: add fields freely, but renaming or removing one
 //! is a format change that bumps the version and gets a note in the README.
 
+use std::collections::BTreeMap;
+
 use serde::Serialize;
 
 /// The version of the JSON documents produced by this build.
@@ -58,6 +60,18 @@ pub struct PolicyReport {
     pub max_tasks: Option<u32>,
     /// `concurrency`.
     pub concurrency: u32,
+    /// `environments`, the promotion order (left out when empty).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub environments: Vec<String>,
+    /// `promotion.max_age` in seconds (only with `environments`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub promotion_max_age_s: Option<u64>,
+    /// `promotion.require_approval` (only with `environments`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub promotion_require_approval: Option<Vec<String>>,
+    /// `approvers`: distinct approvers by risk level (left out when empty).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub approvers: BTreeMap<String, u32>,
 }
 
 /// Counts of the whole plan.
@@ -162,6 +176,44 @@ pub struct TaskReport {
     /// What the executor says `run` would change (`plan --preview` only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub preview: Option<PreviewReport>,
+    /// The promotion evidence the task relies on, or why it is missing
+    /// (only for a task in an environment after the first of
+    /// `policy.environments`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub promotion: Option<PromotionReport>,
+}
+
+/// What environment promotion asks of a task, and what the state file holds.
+#[derive(Clone, Debug, Serialize)]
+#[non_exhaustive]
+pub struct PromotionReport {
+    /// The task's environment.
+    pub environment: String,
+    /// The environment whose evidence it needs.
+    pub from: String,
+    /// The task's content hash (SHA-256, hex; `plangate explain` shows what
+    /// goes into it).
+    pub content_hash: String,
+    /// `policy.promotion.max_age`, in seconds.
+    pub max_age_s: u64,
+    /// The evidence relied on: a task that succeeded and verified.
+    pub evidence: Option<EvidenceReport>,
+    /// Why there is no evidence, in words.
+    pub missing: Option<String>,
+}
+
+/// A task of an earlier run that is promotion evidence.
+#[derive(Clone, Debug, Serialize)]
+#[non_exhaustive]
+pub struct EvidenceReport {
+    /// The run (full id).
+    pub run: String,
+    /// That run's plan.
+    pub plan: String,
+    /// The task's id there.
+    pub task: String,
+    /// When it finished, unix milliseconds.
+    pub finished_at: i64,
 }
 
 /// An executor's answer to "what would this action change?".

@@ -37,7 +37,7 @@ impl ContextFactory {
         let mut context =
             ActionContext::new(self.run_id.as_str(), task.id.clone(), plan.base_dir.clone())
                 .with_attempt(attempt)
-                .with_environment(plan.environment.clone())
+                .with_environment(plan.environment_of(task).to_owned())
                 .with_vars(plan.vars.clone())
                 .with_grace_period(self.grace_period)
                 .with_output_limit(self.output_limit)

@@ -8,12 +8,16 @@
 //! write their own rows to the state file.
 
 use std::{
-    collections::{HashMap, HashSet},
+    collections::{BTreeSet, HashMap, HashSet},
     time::Duration,
 };
 
-use plangate_plans::{Approvals, OnFailure, PhaseId, policy::risk_decision, text::and_ticked};
-use plangate_state::{RunStatus, TaskState, now_millis};
+use plangate_plans::{
+    Approvals, OnFailure, PhaseId,
+    policy::{phase_approval_missing, risk_decision},
+    text::and_ticked,
+};
+use plangate_state::{ApprovalTarget, RunStatus, TaskState, now_millis};
 use tokio::{sync::mpsc, time::Instant};
 
 use super::{
@@ -46,6 +50,8 @@ pub(crate) struct Dispatcher {
     /// The limits (`max_tasks`, budgets) that deferred tasks in this
     /// invocation, in the words of the run's reason.
     pub(crate) limits: Vec<String>,
+    /// Tasks blocked for want of promotion evidence: the run fails for them.
+    pub(crate) promotion_blocked: BTreeSet<usize>,
 }
 
 /// The time the engine spends driving a run, which budgets measure: summed
@@ -168,23 +174,21 @@ impl Dispatcher {
             if open.is_empty() {
                 continue;
             }
-            if phase.approval && !self.approvals.phase(phase.id.as_str()) {
+            if let Some(reason) = phase_approval_missing(self.plan(), phase_index, &self.approvals)
+            {
                 for &task in &open {
                     if self.states[task] == TaskState::Pending {
-                        self.set(
-                            task,
-                            TaskState::NeedsApproval,
-                            format!(
-                                "phase `{}` has `approval: true` and no approval is recorded",
-                                phase.id
-                            ),
-                        )
-                        .await?;
+                        self.set(task, TaskState::NeedsApproval, reason.clone())
+                            .await?;
                     }
                 }
                 return self
                     .pause(format!("phase `{}` waits for an approval", phase.id))
                     .await;
+            }
+            if phase.approval {
+                self.use_approvals(ApprovalTarget::Phase(phase.id.clone()))
+                    .await?;
             }
             let waiting_for_approval = open
                 .iter()
@@ -305,6 +309,19 @@ impl Dispatcher {
                 ))
                 .await;
         }
+        if self.failures.is_empty() && !self.promotion_blocked.is_empty() {
+            let names = self.names(&self.promotion_blocked.iter().copied().collect::<Vec<_>>());
+            return self
+                .finish(
+                    RunStatus::Failed,
+                    Some(format!(
+                        "promotion evidence is missing for {} (see `plangate status` for why); run {} in the environment before, then `plangate resume`",
+                        and_ticked(&names),
+                        if names.len() == 1 { "it" } else { "them" }
+                    )),
+                )
+                .await;
+        }
         if self.failures.is_empty() {
             let deferred = self
                 .states
@@ -341,6 +358,18 @@ impl Dispatcher {
             )
             .await
         }
+    }
+
+    /// Marks the approvals of `target` that count as used, committed before
+    /// the work they allow starts (a used approval cannot be revoked).
+    pub(crate) async fn use_approvals(&self, target: ApprovalTarget) -> Result<(), RunError> {
+        let run = self.env.run_id.clone();
+        let plan_hash = self.plan().content_hash.clone();
+        self.env
+            .store
+            .call(move |store| store.use_approvals(&run, &target, &plan_hash, now_millis()))
+            .await?;
+        Ok(())
     }
 
     fn names(&self, tasks: &[usize]) -> Vec<String> {

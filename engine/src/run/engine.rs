@@ -2,17 +2,21 @@
 //! runtime; callers stay synchronous.
 
 use std::{
-    collections::{HashMap, HashSet},
+    collections::{BTreeMap, BTreeSet, HashMap, HashSet},
     path::{Path, PathBuf},
     sync::Arc,
     time::Duration,
 };
 
 use plangate_executors::{Executors, Redactor};
-use plangate_plans::{Approvals, Decision, LoadedPlan, Plan, decide, load_plan, load_plan_text};
+use plangate_plans::{
+    Approvals, Decision, LoadedPlan, Plan, decide_promoted, load_plan, load_plan_text,
+    task_content_hash,
+};
 use plangate_state::{
-    ApprovalTarget, AttemptRole, CreateRun, LockAcquired, LockHolder, NewRun, NewTask, OpenOptions,
-    RunId, RunRecord, RunStatus, ShortRunIds, Store, TaskState, UnfinishedRun, now_millis,
+    ApprovalRecord, ApprovalTarget, ApprovalValidity, AttemptRole, CreateRun, LockAcquired,
+    LockHolder, NewRun, NewTask, OpenOptions, RunId, RunRecord, RunStatus, ShortRunIds, Store,
+    TaskState, UnfinishedRun, now_millis,
 };
 use tokio::signal::unix::{SignalKind, signal};
 use tokio_util::sync::CancellationToken;
@@ -22,6 +26,7 @@ use super::{
     context::ContextFactory,
     dispatch::{Dispatcher, UsedTime},
     progress::{Progress, ProgressSink},
+    promotion::{promotion_checks, unpromoted},
     queries::find_run,
     resume::cut_off,
     shared_store::SharedStore,
@@ -126,11 +131,21 @@ impl Engine {
         let LoadedPlan { plan, source } = load_plan(plan_path)?;
         let targets = approval_targets(&plan, &options.approve)?;
         let mut store = self.open_store(true)?;
-        let approvals = Approvals {
-            tasks: options.approve.iter().cloned().collect(),
-            phases: options.approve.iter().cloned().collect(),
+        let approver = self.settings.approver.clone();
+        let mut approvals = Approvals::default();
+        for target in &targets {
+            match target {
+                ApprovalTarget::Task(id) => approvals.add_task_approver(id.as_str(), &approver),
+                ApprovalTarget::Phase(id) => approvals.add_phase_approver(id.as_str(), &approver),
+            }
+        }
+        let checks = if plan.policy.environments.is_empty() {
+            Vec::new()
+        } else {
+            promotion_checks(&plan, Some(&store), now_millis(), None)?
         };
-        let dry_run = decide(&plan, &approvals);
+        let missing_evidence = unpromoted(&checks);
+        let dry_run = decide_promoted(&plan, &approvals, &BTreeMap::new(), &missing_evidence);
         let absolute = std::path::absolute(plan_path).unwrap_or_else(|_| plan_path.to_owned());
         let tasks = initial_tasks(&plan, &dry_run);
         let at = now_millis();
@@ -161,7 +176,6 @@ impl Engine {
                 )
             },
         )??;
-        let approver = self.settings.approver.clone();
         for target in &targets {
             store.record_approval(
                 &run,
@@ -195,6 +209,7 @@ impl Engine {
             completed: Vec::new(),
             approvals,
             resumed: false,
+            promotion_blocked: missing_evidence.into_keys().collect(),
         })
     }
 
@@ -247,7 +262,7 @@ impl Engine {
             .and_then(|plan| {
                 let (states, verify_only) =
                     self.reconcile(&mut store, &plan, &run, options.retry_interrupted)?;
-                let approvals = stored_approvals(&store, &run)?;
+                let approvals = stored_approvals(&store, &run, &plan, &self.settings.progress)?;
                 Ok((plan, states, verify_only, approvals))
             });
         let (plan, states, verify_only, approvals) = match prepared {
@@ -288,6 +303,7 @@ impl Engine {
             completed,
             approvals,
             resumed: true,
+            promotion_blocked: BTreeSet::new(),
         })
     }
 
@@ -443,6 +459,7 @@ impl Engine {
             completed,
             approvals,
             resumed,
+            promotion_blocked,
         } = drive;
         let used = UsedTime {
             run_before: Duration::from_millis(store.run(&run)?.used_ms),
@@ -488,6 +505,7 @@ impl Engine {
                 failures: Vec::new(),
                 used,
                 limits: Vec::new(),
+                promotion_blocked,
             };
             (progress)(&Progress::RunStarted {
                 run: short_run,
@@ -525,6 +543,8 @@ struct Drive {
     approvals: Approvals,
     /// Whether this invocation is a `resume`.
     resumed: bool,
+    /// Tasks blocked for want of promotion evidence when the run was created.
+    promotion_blocked: BTreeSet<usize>,
 }
 
 /// Whether a new run of plan `plan` in `environment` may start, given its
@@ -669,15 +689,56 @@ fn watch_signals(
     Ok(())
 }
 
-pub(super) fn stored_approvals(store: &Store, run: &RunId) -> Result<Approvals, RunError> {
-    let mut approvals = Approvals::default();
-    for approval in store.approvals(run)? {
-        match approval.target {
-            ApprovalTarget::Task(id) => approvals.tasks.insert(id.to_string()),
-            ApprovalTarget::Phase(id) => approvals.phases.insert(id.to_string()),
-        };
+/// The run's approvals that count for `plan` (its hash is the run's plan
+/// now), by distinct approver; each approval that no longer counts for a
+/// task or phase still waiting for one is reported as a warning, so a
+/// changed plan never silently keeps or silently drops an approval.
+pub(super) fn stored_approvals(
+    store: &Store,
+    run: &RunId,
+    plan: &Plan,
+    progress: &ProgressSink,
+) -> Result<Approvals, RunError> {
+    let records = store.approvals(run)?;
+    let waiting: HashSet<String> = store
+        .tasks(run)?
+        .into_iter()
+        .filter(|task| task.state == TaskState::NeedsApproval)
+        .flat_map(|task| [task.task_id.to_string(), task.phase_id.to_string()])
+        .collect();
+    for record in &records {
+        if let Some(why) = stale_approval(record, &plan.content_hash)
+            && waiting.contains(record.target.id())
+        {
+            (progress)(&Progress::Warning(format!(
+                "the approval of {} `{}` by {} does not count: {why}; approve again with `plangate approve`",
+                record.target.kind(),
+                record.target.id(),
+                record.approved_by
+            )));
+        }
     }
-    Ok(approvals)
+    Ok(store.policy_approvals(run, &plan.content_hash)?)
+}
+
+/// Why an approval no longer counts for a run whose plan hash is
+/// `plan_hash`, in words; `None` while it counts.
+pub fn stale_approval(record: &ApprovalRecord, plan_hash: &str) -> Option<String> {
+    match record.validity(plan_hash) {
+        ApprovalValidity::Valid => None,
+        ApprovalValidity::Revoked => Some(match &record.revoked {
+            Some(revocation) => format!("it was revoked by {}", revocation.by),
+            None => "it was revoked".to_owned(),
+        }),
+        ApprovalValidity::OtherPlan => Some(format!(
+            "it approved plan {}, and the run's plan is now {}",
+            super::promotion::short_hash(record.plan_hash.as_deref().unwrap_or_default()),
+            super::promotion::short_hash(plan_hash)
+        )),
+        ApprovalValidity::Unbound => {
+            Some("it was recorded before approvals were bound to the plan they approve".to_owned())
+        }
+    }
 }
 
 /// Task rows for a new run: the dry run's risk decisions become initial
@@ -704,6 +765,8 @@ pub(super) fn initial_tasks(plan: &Plan, dry_run: &plangate_plans::DryRun) -> Ve
                 decision: decision.decision,
                 reason: decision.reason.clone(),
                 state,
+                environment: plan.environment_of(task).to_owned(),
+                content_hash: task_content_hash(task),
             }
         })
         .collect()

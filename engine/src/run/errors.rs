@@ -119,6 +119,35 @@ pub enum RunError {
         /// Why no approval is needed, in words.
         why: String,
     },
+    /// `revoke` named a task or phase with no approval in force (none was
+    /// recorded, or all were revoked already).
+    #[error("{} `{}` of run `{run}` has no approval to revoke", target.kind(), target.id())]
+    NothingToRevoke {
+        /// The run (its short id).
+        run: String,
+        /// What was named.
+        target: ApprovalTarget,
+    },
+    /// `revoke` named a task or phase whose approvals in force were all used:
+    /// the engine started work on their strength, which a revocation cannot
+    /// undo.
+    #[error(
+        "the approval of {} `{}` of run `{run}` by {} was used at {} when the work it allowed started; a used approval cannot be revoked",
+        target.kind(),
+        target.id(),
+        plangate_plans::text::and_ticked(by),
+        crate::report::rfc3339(*used_at)
+    )]
+    ApprovalUsed {
+        /// The run (its short id).
+        run: String,
+        /// What was named.
+        target: ApprovalTarget,
+        /// Who had given the used approvals.
+        by: Vec<String>,
+        /// When the first was used, unix milliseconds.
+        used_at: i64,
+    },
     /// `--approve` named neither a task nor a phase of the plan.
     #[error("plan `{plan}` has no task or phase `{target}` to approve")]
     UnknownPlanTarget {
@@ -147,6 +176,8 @@ impl RunError {
             | RunError::NoRuns { .. }
             | RunError::UnknownApprovalTarget { .. }
             | RunError::NoApprovalNeeded { .. }
+            | RunError::NothingToRevoke { .. }
+            | RunError::ApprovalUsed { .. }
             | RunError::UnknownPlanTarget { .. }
             | RunError::RunInProgress { .. }
             | RunError::UnfinishedRun { .. }

@@ -8,19 +8,23 @@ mod errors;
 mod phase;
 mod preview;
 mod progress;
+mod promotion;
 mod queries;
 mod resume;
 mod shared_store;
 pub(crate) mod task;
 
-pub use engine::{Engine, EngineSettings, ResumeOptions, RunOptions, approval_targets};
+pub use engine::{
+    Engine, EngineSettings, ResumeOptions, RunOptions, approval_targets, stale_approval,
+};
 pub use errors::RunError;
 pub use preview::Previewer;
 pub use progress::{Progress, ProgressSink};
+pub use promotion::{PromotionCheck, dry_run_promotion, unpromoted};
 pub use queries::{
-    Delta, DiffRun, DiffSummary, PhaseTree, PlanLimits, RecordedApproval, RunDiff, RunEntry,
-    RunFilter, RunListing, RunTree, RunsDocument, TaskChange, TaskDiff, TaskLeaf, TaskSide,
-    approver, find_run as find_run_record,
+    Delta, DiffRun, DiffSummary, PhaseTree, PlanLimits, RecordedApproval, RevokedApprovals,
+    RunDiff, RunEntry, RunFilter, RunListing, RunTree, RunsDocument, TaskChange, TaskDiff,
+    TaskLeaf, TaskSide, approver, find_run as find_run_record,
 };
 
 use plangate_state::{RunId, RunStatus};

@@ -9,14 +9,18 @@
 //! order replace rescans of the phase, and a task that will not succeed has
 //! its waiting dependents settled through a worklist.
 
-use std::{cmp::Reverse, collections::BinaryHeap};
+use std::{cmp::Reverse, collections::BinaryHeap, sync::Arc};
 
-use plangate_plans::{OnFailure, format_duration, policy::risk_decision};
-use plangate_state::TaskState;
+use plangate_plans::{
+    OnFailure, format_duration,
+    policy::{risk_decision, task_needs_approval},
+};
+use plangate_state::{ApprovalTarget, TaskState, now_millis};
 use tokio::{sync::mpsc, time::Instant};
 
 use super::{
     dispatch::{Dispatcher, PhaseEnd, note_limit},
+    promotion::{PromotionCheck, promotion_checks},
     task::{Slot, StartAt, TaskEvent},
 };
 use crate::run::RunError;
@@ -78,6 +82,29 @@ impl PhaseRun {
                 && risk_decision(&plan, task, &dispatcher.approvals).is_none()
             {
                 dispatcher.states[task] = TaskState::Pending;
+            }
+        }
+        // Promotion evidence is looked up again now: it may have come, gone
+        // or grown too old since the run was created.
+        if !plan.policy.environments.is_empty() {
+            let pending: Vec<usize> = members
+                .iter()
+                .copied()
+                .filter(|&task| dispatcher.states[task] == TaskState::Pending)
+                .collect();
+            let checked = Arc::clone(&plan);
+            let checks = dispatcher
+                .env
+                .store
+                .call(move |store| {
+                    promotion_checks(&checked, Some(store), now_millis(), Some(&pending))
+                })
+                .await?;
+            for (task, check) in checks.iter().enumerate() {
+                if let Some(reason) = check.as_ref().and_then(PromotionCheck::blocked_reason) {
+                    dispatcher.set(task, TaskState::Blocked, reason).await?;
+                    dispatcher.promotion_blocked.insert(task);
+                }
             }
         }
 
@@ -238,6 +265,13 @@ impl PhaseRun {
                 continue;
             }
             self.ready.pop();
+            if task_needs_approval(dispatcher.plan(), task) {
+                dispatcher
+                    .use_approvals(ApprovalTarget::Task(
+                        dispatcher.plan().tasks[task].id.clone(),
+                    ))
+                    .await?;
+            }
             dispatcher.states[task] = TaskState::Running;
             self.running += 1;
             self.in_flight += 1;

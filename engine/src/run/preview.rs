@@ -4,7 +4,7 @@
 use std::{collections::BTreeMap, sync::Arc, time::Duration};
 
 use plangate_executors::{Executors, Redactor};
-use plangate_plans::{Approvals, Decision, DryRun, Plan, decide, decide_with_blocks};
+use plangate_plans::{Approvals, Decision, DryRun, Plan, decide_promoted};
 use tokio_util::sync::CancellationToken;
 
 use super::{RunError, context::ContextFactory};
@@ -116,13 +116,27 @@ impl Previewer {
         plan: &Plan,
         approvals: &Approvals,
     ) -> (DryRun, BTreeMap<usize, PreviewReport>) {
-        let dry_run = decide(plan, approvals);
+        self.decide_promoted(plan, approvals, &BTreeMap::new())
+    }
+
+    /// [`Previewer::decide`], with the tasks that lack promotion evidence
+    /// (see `plangate_plans::decide_promoted`) blocked.
+    pub fn decide_promoted(
+        &self,
+        plan: &Plan,
+        approvals: &Approvals,
+        unpromoted: &BTreeMap<usize, String>,
+    ) -> (DryRun, BTreeMap<usize, PreviewReport>) {
+        let dry_run = decide_promoted(plan, approvals, &BTreeMap::new(), unpromoted);
         let previews = self.previews(plan, &dry_run);
         let blocks = preview_blocks(&previews);
         if blocks.is_empty() {
             (dry_run, previews)
         } else {
-            (decide_with_blocks(plan, approvals, &blocks), previews)
+            (
+                decide_promoted(plan, approvals, &blocks, unpromoted),
+                previews,
+            )
         }
     }
 }
@@ -142,6 +156,8 @@ fn preview_blocks(previews: &BTreeMap<usize, PreviewReport>) -> BTreeMap<usize, 
 #[cfg(test)]
 mod tests {
     use std::path::Path;
+
+    use plangate_plans::{decide, decide_with_blocks};
 
     use plangate_executors::{
         ActionContext, ActionOutcome, BoxFuture, Executor, ExecutorError, Observation, Preview,

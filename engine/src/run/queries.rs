@@ -16,8 +16,8 @@ use std::{
 
 use plangate_plans::{Decision, PhaseId, Plan, load_plan_text};
 use plangate_state::{
-    ApprovalRecord, ApprovalTarget, RunId, RunRecord, RunStatus, Store, TaskCounts, TaskRecord,
-    TaskState, now_millis,
+    ApprovalRecord, ApprovalTarget, RevokeOutcome, RunId, RunRecord, RunStatus, Store, TaskCounts,
+    TaskRecord, TaskState, now_millis,
 };
 use serde::Serialize;
 
@@ -386,6 +386,24 @@ pub struct RecordedApproval {
     pub approved_by: String,
     /// When, unix milliseconds.
     pub at: i64,
+    /// The plan it approved: the run's plan hash.
+    pub plan_hash: String,
+    /// Distinct approvers of the target that count now, this one included.
+    pub approvers: usize,
+    /// Distinct approvers the target needs (`policy.approvers`).
+    pub needed: u32,
+}
+
+/// What [`Engine::revoke`] revoked.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct RevokedApprovals {
+    /// The run's short id.
+    pub short_run: String,
+    /// The task or phase.
+    pub target: ApprovalTarget,
+    /// The approvals revoked, each with who had given it.
+    pub revoked: Vec<ApprovalRecord>,
 }
 
 impl Engine {
@@ -599,13 +617,99 @@ impl Engine {
         };
         let at = now_millis();
         store.record_approval(&record.id, &target, by, reason, at)?;
+        let granted = store.policy_approvals(&record.id, &record.plan_hash)?;
+        let plan = load_plan_text(&record.plan_path, record.plan_text.clone())
+            .ok()
+            .map(|loaded| loaded.plan);
+        let (approvers, needed) = match &target {
+            ApprovalTarget::Task(id) => (
+                granted
+                    .task_approvers
+                    .get(id.as_str())
+                    .map_or(0, std::collections::BTreeSet::len),
+                plan.as_ref()
+                    .and_then(|plan| plan.task(id.as_str()).map(|task| (plan, task)))
+                    .map_or(1, |(plan, task)| plan.policy.required_approvers(task.risk)),
+            ),
+            ApprovalTarget::Phase(id) => (
+                granted
+                    .phase_approvers
+                    .get(id.as_str())
+                    .map_or(0, std::collections::BTreeSet::len),
+                plan.as_ref()
+                    .and_then(|plan| plan.phase_index(id.as_str()).map(|index| (plan, index)))
+                    .map_or(1, |(plan, index)| {
+                        plan.policy
+                            .required_approvers(plangate_plans::policy::phase_risk(plan, index))
+                    }),
+            ),
+        };
         Ok(RecordedApproval {
             run: record.id,
             short_run,
             target,
             approved_by: by.to_owned(),
             at,
+            plan_hash: record.plan_hash,
+            approvers,
+            needed,
         })
+    }
+
+    /// `plangate revoke RUN TARGET`: revokes the approvals of a task or a
+    /// phase that the engine has not acted on yet.
+    ///
+    /// # Errors
+    ///
+    /// [`RunError::UnknownApprovalTarget`] when the run has no such task or
+    /// phase; [`RunError::NothingToRevoke`] when it has no approval in
+    /// force; [`RunError::ApprovalUsed`] when every approval in force was
+    /// used already.
+    pub fn revoke(
+        &self,
+        run: &str,
+        target: &str,
+        by: &str,
+        reason: Option<&str>,
+    ) -> Result<RevokedApprovals, RunError> {
+        let mut store = self.open_store(false)?;
+        let record = find_run(&store, Some(run), &self.settings.state_path)?;
+        let short_run = store.short_run_id(&record.id)?;
+        let tasks = store.tasks(&record.id)?;
+        let target = if let Some(task) = tasks.iter().find(|t| t.task_id.as_str() == target) {
+            ApprovalTarget::Task(task.task_id.clone())
+        } else if let Some(task) = tasks.iter().find(|t| t.phase_id.as_str() == target) {
+            ApprovalTarget::Phase(task.phase_id.clone())
+        } else {
+            return Err(RunError::UnknownApprovalTarget {
+                run: short_run,
+                target: target.to_owned(),
+            });
+        };
+        match store.revoke_approvals(&record.id, &target, by, reason, now_millis())? {
+            RevokeOutcome::Revoked(revoked) => Ok(RevokedApprovals {
+                short_run,
+                target,
+                revoked,
+            }),
+            RevokeOutcome::Nothing => Err(RunError::NothingToRevoke {
+                run: short_run,
+                target,
+            }),
+            RevokeOutcome::AllUsed(used) => Err(RunError::ApprovalUsed {
+                run: short_run,
+                target,
+                by: used
+                    .iter()
+                    .map(|approval| approval.approved_by.clone())
+                    .collect(),
+                used_at: used
+                    .iter()
+                    .filter_map(|approval| approval.used_at)
+                    .min()
+                    .unwrap_or(0),
+            }),
+        }
     }
 }
 

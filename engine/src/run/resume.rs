@@ -12,14 +12,14 @@ use plangate_executors::{
 };
 use plangate_plans::{LoadPlanError, LoadedPlan, Plan, decide, load_plan, load_plan_text};
 use plangate_state::{
-    ApprovalRecord, ApprovalTarget, AttemptOutcome, AttemptRecord, AttemptResult, AttemptRole,
-    NewEvent, ObservedEffect, OpenAttemptSettlement, PlanChange, RunId, RunRecord, Store,
-    TaskRecord, TaskState, now_millis,
+    ApprovalRecord, ApprovalTarget, ApprovalValidity, AttemptOutcome, AttemptRecord, AttemptResult,
+    AttemptRole, NewEvent, ObservedEffect, OpenAttemptSettlement, PlanChange, RunId, RunRecord,
+    Store, TaskRecord, TaskState, now_millis,
 };
 
 use super::{
     RunError,
-    engine::{Engine, initial_tasks, stored_approvals},
+    engine::{Engine, initial_tasks},
     progress::Progress,
 };
 
@@ -55,7 +55,12 @@ impl Engine {
                 summary,
             });
         }
-        let dry_run = decide(&plan, &stored_approvals(store, &record.id)?);
+        // Approvals were given for the plan as it was: none of them counts
+        // for the changed one (`stored_approvals` says so for each later).
+        let dry_run = decide(
+            &plan,
+            &store.policy_approvals(&record.id, &plan.content_hash)?,
+        );
         store.accept_plan_change(
             &record.id,
             PlanChange {
@@ -128,7 +133,11 @@ impl Engine {
                 .or_default()
                 .push(attempt);
         }
-        let approvals = store.approvals(run)?;
+        let approvals: Vec<ApprovalRecord> = store
+            .approvals(run)?
+            .into_iter()
+            .filter(|approval| approval.validity(&plan.content_hash) == ApprovalValidity::Valid)
+            .collect();
         let mut states = Vec::with_capacity(plan.tasks.len());
         let mut verify_only = HashSet::new();
         for (index, task) in plan.tasks.iter().enumerate() {

@@ -425,6 +425,8 @@ mod tests {
                         decision: Decision::Run,
                         reason: None,
                         state: TaskState::Pending,
+                        environment: String::from("dev"),
+                        content_hash: "0".repeat(64),
                     })
                     .collect(),
             })

@@ -70,6 +70,13 @@ impl Context<'_> {
                 }
                 needs[index].push(target);
             }
+            if let Some(environment) = draft
+                .task
+                .as_ref()
+                .and_then(|task| task.environment.as_deref())
+            {
+                self.check_task_environment(policy, environment, &draft.path.path());
+            }
             if let (Some(level), Some(risk)) = (policy.require_rollback, draft.risk)
                 && risk >= level
                 && !draft.has_rollback

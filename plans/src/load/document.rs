@@ -45,7 +45,7 @@ impl Context<'_> {
         });
         let description: Option<String> = self.optional(root, &path, "description").ok().flatten();
         let environment: Option<String> = self.optional(root, &path, "environment").ok().flatten();
-        let policy = self.policy(root);
+        let policy = self.policy(root, environment.as_deref());
         let defaults = self.defaults(root);
         let vars = self.vars(root);
         let secrets: Vec<String> = self

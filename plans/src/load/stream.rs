@@ -117,7 +117,7 @@ impl Context<'_> {
         });
         let description: Option<String> = self.optional(&root, &path, "description").ok().flatten();
         let environment: Option<String> = self.optional(&root, &path, "environment").ok().flatten();
-        let policy = self.policy(&root);
+        let policy = self.policy(&root, environment.as_deref());
         let secrets: Vec<String> = self
             .optional(&root, &path, "secrets")
             .ok()
@@ -447,10 +447,11 @@ enum TaskKey {
     Run,
     Verify,
     Rollback,
+    Environment,
 }
 
 impl TaskKey {
-    const ALL: [TaskKey; 13] = [
+    const ALL: [TaskKey; 14] = [
         TaskKey::Id,
         TaskKey::Name,
         TaskKey::Source,
@@ -464,6 +465,7 @@ impl TaskKey {
         TaskKey::Run,
         TaskKey::Verify,
         TaskKey::Rollback,
+        TaskKey::Environment,
     ];
 
     fn from_key(key: &str) -> Option<Self> {
@@ -503,6 +505,7 @@ struct TaskFields {
     retries: Option<u32>,
     retry_backoff: Option<Duration>,
     idempotent: Option<bool>,
+    environment: Option<String>,
     run: Option<Value>,
     verify: Option<Value>,
     rollback: Option<Value>,
@@ -551,6 +554,7 @@ impl<'de> Visitor<'de> for TaskSeed<'_, '_, '_> {
                 }
                 TaskKey::Retries => fields.retries = Some(access.next_value_seed(Whole)?),
                 TaskKey::Idempotent => fields.idempotent = Some(access.next_value_seed(Flag)?),
+                TaskKey::Environment => fields.environment = Some(access.next_value_seed(Text)?),
                 TaskKey::Run | TaskKey::Verify | TaskKey::Rollback => {
                     let value = access.next_value_seed(ValueSeed { floats })?;
                     if value.is_null() {
@@ -601,6 +605,7 @@ impl<'de> Visitor<'de> for TaskSeed<'_, '_, '_> {
             name: fields.name,
             source: fields.source,
             risk,
+            environment: fields.environment,
             phase: task_context.phase,
             needs: Vec::new(),
             estimate: fields.estimate.or(defaults.estimate),
@@ -1128,7 +1133,7 @@ mod tests {
             ),
             (
                 format!("{PHASE}      - {{<<: {{risk: low}}, id: t, run: {{shell: [make]}}}}\n"),
-                "error: a task has no `risk`\n --> plan.yaml:7:9\n  |\n7 |       - {<<: {risk: low}, id: t, run: {shell: [make]}}\n  |         ^\n\nerror: unknown key `<<` in a task\n --> plan.yaml:7:10\n  |\n7 |       - {<<: {risk: low}, id: t, run: {shell: [make]}}\n  |          ^^\n  = help: task keys are `id`, `name`, `source`, `risk`, `needs`, `estimate`, `timeout`, `retries`, `retry_backoff`, `idempotent`, `run`, `verify` and `rollback`\n",
+                "error: a task has no `risk`\n --> plan.yaml:7:9\n  |\n7 |       - {<<: {risk: low}, id: t, run: {shell: [make]}}\n  |         ^\n\nerror: unknown key `<<` in a task\n --> plan.yaml:7:10\n  |\n7 |       - {<<: {risk: low}, id: t, run: {shell: [make]}}\n  |          ^^\n  = help: task keys are `id`, `name`, `source`, `risk`, `needs`, `estimate`, `timeout`, `retries`, `retry_backoff`, `idempotent`, `run`, `verify`, `rollback` and `environment`\n",
             ),
             (
                 format!("{PHASE}      - {{id: t, risk: lw, run: {{shell: [make]}}}}\n")

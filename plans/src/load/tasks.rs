@@ -28,6 +28,7 @@ pub(super) const TASK_KEYS: &[&str] = &[
     "run",
     "verify",
     "rollback",
+    "environment",
 ];
 
 /// A task as decoded, before `needs` are resolved to indexes. A draft exists
@@ -109,6 +110,7 @@ impl Context<'_> {
         let retries = self.optional::<u32>(map, path, "retries");
         let retry_backoff = self.optional::<PlanDuration>(map, path, "retry_backoff");
         let idempotent = self.optional::<bool>(map, path, "idempotent");
+        let environment = self.optional::<String>(map, path, "environment");
 
         let run = match map.get("run") {
             None | Some(Value::Null) => {
@@ -160,6 +162,7 @@ impl Context<'_> {
                 name,
                 source,
                 risk: risk?,
+                environment: environment.ok()?,
                 phase: context.phase,
                 needs: Vec::new(),
                 estimate: estimate

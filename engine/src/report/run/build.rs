@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use plangate_executors::error_line;
-use plangate_plans::{Approvals, PhaseId, Plan, decide, load_plan_text};
+use plangate_plans::{PhaseId, Plan, decide, load_plan_text};
 use plangate_state::{
     ApprovalRecord, ApprovalTarget, AttemptOutcome, AttemptRecord, AttemptRole, Store, TaskState,
 };
@@ -61,22 +61,31 @@ pub fn status_report(
         approvals: store
             .approvals(&record.id)?
             .into_iter()
-            .map(approval_report)
+            .map(|approval| approval_report(approval, &record.plan_hash))
             .collect(),
     })
 }
 
-fn approval_report(approval: ApprovalRecord) -> ApprovalReport {
+fn approval_report(approval: ApprovalRecord, plan_hash: &str) -> ApprovalReport {
+    let not_counted = crate::run::stale_approval(&approval, plan_hash);
     let (kind, target) = match approval.target {
         ApprovalTarget::Task(id) => ("task", id.to_string()),
         ApprovalTarget::Phase(id) => ("phase", id.to_string()),
     };
+    let revoked = approval.revoked;
     ApprovalReport {
         kind: kind.to_owned(),
         target,
         approved_by: approval.approved_by,
         reason: approval.reason,
         at: approval.at,
+        plan_hash: approval.plan_hash,
+        counts: not_counted.is_none(),
+        not_counted,
+        used_at: approval.used_at,
+        revoked_by: revoked.as_ref().map(|revocation| revocation.by.clone()),
+        revoked_at: revoked.as_ref().map(|revocation| revocation.at),
+        revoke_reason: revoked.and_then(|revocation| revocation.reason),
     }
 }
 
@@ -159,16 +168,8 @@ pub fn run_report(
         .ok()
         .map(|loaded| loaded.plan);
     let approvals = store.approvals(&record.id)?;
-    let forecast = plan.as_ref().map(|plan| {
-        let mut granted = Approvals::default();
-        for approval in &approvals {
-            match &approval.target {
-                ApprovalTarget::Task(id) => granted.tasks.insert(id.to_string()),
-                ApprovalTarget::Phase(id) => granted.phases.insert(id.to_string()),
-            };
-        }
-        decide(plan, &granted)
-    });
+    let granted = store.policy_approvals(&record.id, &record.plan_hash)?;
+    let forecast = plan.as_ref().map(|plan| decide(plan, &granted));
     let tasks = store.tasks(&record.id)?;
     // A rollback that found no rollback action leaves the task's changes in
     // place; the journal says so, and so must the report.
@@ -329,7 +330,10 @@ pub fn run_report(
             by_state,
         },
         phases,
-        approvals: approvals.into_iter().map(approval_report).collect(),
+        approvals: approvals
+            .into_iter()
+            .map(|approval| approval_report(approval, &record.plan_hash))
+            .collect(),
         waited_for,
         deferred,
         not_done,

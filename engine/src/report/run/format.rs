@@ -33,13 +33,46 @@ pub(super) fn attempt_status(attempt: &AttemptReport) -> String {
 /// the approver as recorded, the time in RFC 3339.
 pub(super) fn approval_line(approval: &ApprovalReport) -> String {
     format!(
-        "{} `{}` approved by {} at {}: {}",
+        "{} `{}` approved by {} at {}: {}{}",
         approval.kind,
         approval.target,
         approval.approved_by,
         rfc3339(approval.at),
-        approval.reason.as_deref().unwrap_or("no reason given")
+        approval.reason.as_deref().unwrap_or("no reason given"),
+        approval_standing(approval)
     )
+}
+
+/// What became of an approval, after its line: the plan it approved,
+/// whether it counts, its use and its revocation; e.g. `; for plan
+/// 3f2a…; counts: yes; used at 2026-12-02T02:45:00Z`.
+pub(super) fn approval_standing(approval: &ApprovalReport) -> String {
+    let mut out = match &approval.plan_hash {
+        Some(hash) => format!("; for plan {hash}"),
+        None => "; for no recorded plan".to_owned(),
+    };
+    out.push_str(if approval.counts {
+        "; counts: yes"
+    } else {
+        "; counts: no"
+    });
+    if let Some(why) = &approval.not_counted {
+        out.push_str(&format!(" ({why})"));
+    }
+    if let Some(at) = approval.used_at {
+        out.push_str(&format!("; used at {}", rfc3339(at)));
+    }
+    if let (Some(by), Some(at)) = (&approval.revoked_by, approval.revoked_at) {
+        out.push_str(&format!(
+            "; revoked by {by} at {}: {}",
+            rfc3339(at),
+            approval
+                .revoke_reason
+                .as_deref()
+                .unwrap_or("no reason given")
+        ));
+    }
+    out
 }
 
 /// `2 tasks deferred (raise the used-up limit in the plan, then resume)`:

@@ -345,17 +345,18 @@ fn render_approvals(out: &mut String, report: &RunReport) {
     }
     let _ = writeln!(
         out,
-        "<table><tr><th>approved</th><th>by</th><th>at</th><th>why</th></tr>"
+        "<table><tr><th>approved</th><th>by</th><th>at</th><th>why</th><th>standing</th></tr>"
     );
     for approval in &report.approvals {
         let _ = writeln!(
             out,
-            "<tr><td>{} <code>{}</code></td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr><td>{} <code>{}</code></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             escape(&approval.kind),
             escape(&approval.target),
             escape(&approval.approved_by),
             time(approval.at),
-            escape(approval.reason.as_deref().unwrap_or("no reason given"))
+            escape(approval.reason.as_deref().unwrap_or("no reason given")),
+            escape(super::format::approval_standing(approval).trim_start_matches("; "))
         );
     }
     let _ = writeln!(out, "</table></section>");

@@ -207,6 +207,22 @@ pub struct ApprovalReport {
     pub reason: Option<String>,
     /// Unix milliseconds.
     pub at: i64,
+    /// SHA-256 of the plan it approved (the run's plan when it was
+    /// recorded); `null` for an approval recorded before approvals were
+    /// bound to a plan.
+    pub plan_hash: Option<String>,
+    /// Whether it counts for the run's plan now: bound to it and not revoked.
+    pub counts: bool,
+    /// Why it does not count, when it does not.
+    pub not_counted: Option<String>,
+    /// When the engine started work on its strength, unix milliseconds.
+    pub used_at: Option<i64>,
+    /// Who revoked it.
+    pub revoked_by: Option<String>,
+    /// When it was revoked, unix milliseconds.
+    pub revoked_at: Option<i64>,
+    /// Why it was revoked.
+    pub revoke_reason: Option<String>,
 }
 
 /// A task that did not complete.
