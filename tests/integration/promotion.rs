@@ -198,6 +198,36 @@ fn a_changed_action_in_prod_has_no_evidence_and_the_run_fails_as_the_dry_run_say
 }
 
 #[test]
+fn a_run_blocked_for_evidence_resumes_once_the_evidence_exists_and_still_waits_for_approval() {
+    let workspace = two_environments(
+        &plan("web-staging", "staging", "low", "v1", &verify("v1")),
+        &plan("web-prod", "prod", "high", "v1", &verify("v1")),
+    );
+    let state = ["--state", "shared.db"];
+    workspace
+        .run([&state[..], &["run", "prod/plan.yaml"]].concat())
+        .assert_code(1);
+    let prod_run = run_id(&workspace);
+    workspace
+        .run([&state[..], &["run", "staging/plan.yaml"]].concat())
+        .assert_code(0);
+    // The evidence is there now, and the approvals are still asked for.
+    workspace
+        .run([&state[..], &["resume", &prod_run]].concat())
+        .assert_code(3);
+    assert!(!workspace.path().join("prod/deployed.txt").exists());
+    for who in ["alice", "bob"] {
+        workspace
+            .run([&state[..], &["approve", &prod_run, "release", "--as", who]].concat())
+            .assert_code(0);
+    }
+    workspace
+        .run([&state[..], &["resume", &prod_run]].concat())
+        .assert_code(0);
+    assert_eq!(workspace.read("prod/deployed.txt"), "v1\n");
+}
+
+#[test]
 fn evidence_older_than_max_age_does_not_count() {
     let workspace = two_environments(
         &plan("web-staging", "staging", "low", "v1", &verify("v1")),

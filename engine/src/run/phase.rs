@@ -12,7 +12,7 @@
 use std::{cmp::Reverse, collections::BinaryHeap, sync::Arc};
 
 use plangate_plans::{
-    OnFailure, format_duration,
+    Decision, OnFailure, format_duration,
     policy::{risk_decision, task_needs_approval},
 };
 use plangate_state::{ApprovalTarget, TaskState, now_millis};
@@ -104,7 +104,26 @@ impl PhaseRun {
                 if let Some(reason) = check.as_ref().and_then(PromotionCheck::blocked_reason) {
                     dispatcher.set(task, TaskState::Blocked, reason).await?;
                     dispatcher.promotion_blocked.insert(task);
+                } else if check.is_some() {
+                    dispatcher.promotion_blocked.remove(&task);
                 }
+            }
+        }
+        // A pending task the policy keeps from running on its own merits
+        // (one blocked for evidence when the run was created, pending again
+        // on resume, may need an approval now) waits here, not in a slot.
+        for &task in &members {
+            if dispatcher.states[task] == TaskState::Pending
+                && let Some(decision) = risk_decision(&plan, task, &dispatcher.approvals)
+            {
+                let state = if decision.decision == Decision::Excluded {
+                    TaskState::Excluded
+                } else {
+                    TaskState::NeedsApproval
+                };
+                dispatcher
+                    .set(task, state, decision.reason.unwrap_or_default())
+                    .await?;
             }
         }
 

@@ -591,7 +591,12 @@ impl Engine {
         let target = if let Some(task) = tasks.iter().find(|t| t.task_id.as_str() == target) {
             // An interrupted task of any decision may be approved to run
             // again (`resume` then re-runs a non-idempotent action).
-            if task.decision != Decision::NeedsApproval && task.state != TaskState::Interrupted {
+            if task.decision != Decision::NeedsApproval
+                && !matches!(
+                    task.state,
+                    TaskState::Interrupted | TaskState::NeedsApproval
+                )
+            {
                 return Err(RunError::NoApprovalNeeded {
                     run: short_run,
                     target: ApprovalTarget::Task(task.task_id.clone()),
