@@ -11,10 +11,10 @@
 
 use std::{collections::BTreeSet, fmt::Write as _, time::Duration};
 
-use plangate_engine::run::approval_targets;
+use plangate_engine::run::{approval_targets, dry_run_promotion, unpromoted};
 use plangate_plans::{
     Action, ActionSpec, Approvals, Decision, ExecutorInstance, LoadedPlan, Plan, Rollback, Task,
-    TaskDecision, decide, format_duration, load_plan,
+    TaskDecision, decide_promoted, format_duration, load_plan,
     marked::{self, Node, NodeKind, Path},
     text::{and_ticked, did_you_mean, plural},
 };
@@ -24,7 +24,7 @@ use serde_json::Value;
 use crate::{
     CliError,
     args::{ExplainArgs, ExplainFormat},
-    commands::{emit, emit_json},
+    commands::{Settings, emit, emit_json},
     exit,
     printer::Printer,
 };
@@ -36,7 +36,11 @@ const FORMAT_VERSION: u32 = 1;
 /// How many close ids an unknown task id suggests at most.
 const SUGGESTIONS: usize = 3;
 
-pub(crate) fn explain(args: &ExplainArgs, printer: &Printer) -> Result<u8, CliError> {
+pub(crate) fn explain(
+    args: &ExplainArgs,
+    settings: &Settings,
+    printer: &Printer,
+) -> Result<u8, CliError> {
     let loaded = load_plan(&args.plan)?;
     let plan = &loaded.plan;
     approval_targets(plan, &args.approve)?;
@@ -52,7 +56,15 @@ pub(crate) fn explain(args: &ExplainArgs, printer: &Printer) -> Result<u8, CliEr
         phases: args.approve.iter().cloned().collect(),
         ..Approvals::default()
     };
-    let dry_run = decide(plan, &approvals);
+    // The same evidence as `plangate plan`: a promoted task's decision
+    // depends on the state file.
+    let promotions = dry_run_promotion(&settings.state_path, plan)?;
+    let dry_run = decide_promoted(
+        plan,
+        &approvals,
+        &std::collections::BTreeMap::new(),
+        &unpromoted(&promotions),
+    );
     let explanation = Explanation::new(&loaded, index, &dry_run.decisions[index]);
     match args.format {
         ExplainFormat::Json => emit_json(&explanation, None, printer)?,
@@ -503,8 +515,13 @@ impl DecisionInfo {
         let rule = match decision.decision {
             Decision::Run => "policy",
             Decision::Excluded => "policy.max_risk",
+            Decision::NeedsApproval if reason.starts_with("environment `") => {
+                "policy.promotion.require_approval"
+            }
+            Decision::NeedsApproval if reason.starts_with("phase `") => "phases[].approval",
             Decision::NeedsApproval if task.risk > plan.policy.max_risk => "policy.above_max",
             Decision::NeedsApproval => "phases[].approval",
+            Decision::Blocked if reason.starts_with("promotion to `") => "policy.environments",
             Decision::Blocked => "needs",
             Decision::Deferred if reason.starts_with("needs `") => "needs",
             Decision::Deferred if reason.contains("`policy.max_tasks`") => "policy.max_tasks",

@@ -100,7 +100,7 @@ pub(crate) fn dispatch(cli: Cli, printer: &Printer) -> Result<u8, CliError> {
         Command::Doctor => doctor::doctor(&settings, printer),
         Command::Init(args) => init::init(&args, printer),
         Command::Schema => schema::schema(printer),
-        Command::Explain(args) => explain::explain(&args, printer),
+        Command::Explain(args) => explain::explain(&args, &settings, printer),
         Command::Completions(args) => docs::completions(&args, printer),
         Command::Man(args) => docs::man(&args, printer),
     }

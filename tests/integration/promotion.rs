@@ -105,9 +105,22 @@ fn a_prod_run_relies_on_staging_evidence_and_two_distinct_approvers() {
         assert!(page.stdout.contains(hash), "{format}: {}", page.stdout);
         assert!(page.stdout.contains(&staging_run), "{format}");
     }
-    let explain = workspace.run(["explain", "prod/plan.yaml", "release", "--format", "json"]);
+    let explain = workspace.run(
+        [
+            &state[..],
+            &["explain", "prod/plan.yaml", "release", "--format", "json"],
+        ]
+        .concat(),
+    );
     explain.assert_code(0);
-    assert_eq!(explain.json()["content"]["content_hash"], hash);
+    let explain = explain.json();
+    assert_eq!(explain["content"]["content_hash"], hash);
+    assert_eq!(explain["content"]["promoted_from"], "staging");
+    assert_eq!(explain["decision"]["decision"], "needs-approval");
+    assert_eq!(
+        explain["decision"]["rule"],
+        "policy.promotion.require_approval"
+    );
 
     // The run pauses for approvals; the same approver twice counts once.
     workspace
@@ -187,6 +200,18 @@ fn a_changed_action_in_prod_has_no_evidence_and_the_run_fails_as_the_dry_run_say
         ),
         "{task}"
     );
+    let explain = workspace
+        .run([
+            "--state",
+            "shared.db",
+            "explain",
+            "prod/plan.yaml",
+            "release",
+            "--format",
+            "json",
+        ])
+        .json();
+    assert_eq!(explain["decision"]["rule"], "policy.environments");
     let run = workspace.run(["--state", "shared.db", "run", "prod/plan.yaml"]);
     run.assert_code(1);
     let status = workspace
