@@ -508,3 +508,62 @@ phases:
         .assert_code(2)
         .assert_stderr_contains("`policy.promotion` needs `policy.environments`");
 }
+
+#[test]
+fn the_bundled_promotion_examples_run_as_their_comments_say() {
+    let workspace = Workspace::new();
+    let examples = crate::common::repo_root().join("examples");
+    for name in ["promote-staging.yaml", "promote-prod.yaml"] {
+        std::fs::copy(examples.join(name), workspace.path().join(name))
+            .expect("the example exists");
+    }
+    let state = ["--state", "promote.db"];
+    let dry = workspace.run(
+        [
+            &state[..],
+            &["plan", "promote-prod.yaml", "--format", "json"],
+        ]
+        .concat(),
+    );
+    assert_eq!(task_json(&dry.json())["decision"], "blocked");
+    workspace
+        .run([&state[..], &["run", "promote-staging.yaml"]].concat())
+        .assert_code(0);
+    let dry = workspace.run(
+        [
+            &state[..],
+            &["plan", "promote-prod.yaml", "--format", "json"],
+        ]
+        .concat(),
+    );
+    let report = dry.json();
+    assert_eq!(task_json(&report)["decision"], "needs-approval");
+    assert_eq!(
+        task_json(&report)["promotion"]["evidence"]["plan"],
+        "promote-staging"
+    );
+    workspace
+        .run([&state[..], &["run", "promote-prod.yaml"]].concat())
+        .assert_code(3);
+    let run = workspace
+        .run([&state[..], &["status", "--format", "json"]].concat())
+        .json()["run"]
+        .as_str()
+        .expect("a run id")
+        .to_owned();
+    for who in ["alice", "bob"] {
+        workspace
+            .run(
+                [
+                    &state[..],
+                    &["approve", &run, "release", "--as", who, "--reason", "CHG-1"],
+                ]
+                .concat(),
+            )
+            .assert_code(0);
+    }
+    workspace
+        .run([&state[..], &["resume", &run]].concat())
+        .assert_code(0);
+    assert_eq!(workspace.read("work/promote/release.txt"), "v1.4.2\n");
+}
