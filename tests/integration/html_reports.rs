@@ -498,3 +498,56 @@ fn chromium_renders_the_html_reports() {
         ],
     );
 }
+
+#[test]
+fn a_promotion_dry_run_and_its_approvals_have_every_json_fact_in_html_and_markdown() {
+    let workspace = Workspace::new();
+    let examples = repo_root().join("examples");
+    for name in ["promote-staging.yaml", "promote-prod.yaml"] {
+        std::fs::copy(examples.join(name), workspace.path().join(name))
+            .expect("the example exists");
+    }
+    workspace
+        .run(["run", "promote-staging.yaml"])
+        .assert_code(0);
+    let render = |args: &[&str], format: &str| {
+        let finished = workspace.run([args, &["--format", format]].concat());
+        finished.assert_code(0);
+        finished.stdout
+    };
+    // The dry run, with its evidence.
+    let plan = ["plan", "promote-prod.yaml"];
+    let reports = Reports {
+        json: serde_json::from_str(&render(&plan, "json")).expect("JSON"),
+        markdown: render(&plan, "markdown"),
+        html: render(&plan, "html"),
+    };
+    assert!(
+        reports.json["phases"][0]["tasks"][0]["promotion"]["evidence"].is_object(),
+        "{}",
+        reports.json
+    );
+    assert_every_fact(&reports.json, &reports.html, true, "the HTML");
+    assert_every_fact(&reports.json, &reports.markdown, false, "the Markdown");
+
+    // A run with a revoked approval and a counted one.
+    workspace.run(["run", "promote-prod.yaml"]).assert_code(3);
+    let run = workspace.status()["run"].as_str().expect("run").to_owned();
+    for (verb, who) in [("approve", "alice"), ("revoke", "eve"), ("approve", "bob")] {
+        workspace
+            .run([
+                verb,
+                run.as_str(),
+                "release",
+                "--as",
+                who,
+                "--reason",
+                "CHG-1",
+            ])
+            .assert_code(0);
+    }
+    let reports = run_reports(&workspace);
+    assert_eq!(reports.json["approvals"].as_array().map(Vec::len), Some(2));
+    assert_every_fact(&reports.json, &reports.html, true, "the HTML");
+    assert_every_fact(&reports.json, &reports.markdown, false, "the Markdown");
+}
