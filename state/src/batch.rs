@@ -15,6 +15,7 @@ use crate::{
         AttemptResult, begin_attempt_in, finish_attempt_in, record_attempt_evidence_in,
         record_attempt_process_in,
     },
+    checkpoint,
     error::{StoreError, sqlite},
     ids::{AttemptId, RunId},
     open::BUSY_TIMEOUT,
@@ -286,7 +287,13 @@ impl Store {
         // lets the error path reset the timeout.
         let began = Transaction::new_unchecked(&self.connection, TransactionBehavior::Immediate);
         let error = match began {
-            Ok(transaction) => return TryBatch::Done(run_batch(transaction, operation, body)),
+            Ok(transaction) => {
+                let done = run_batch(transaction, operation, body);
+                if done.is_ok() {
+                    self.checkpointer.committed(&self.connection);
+                }
+                return TryBatch::Done(done);
+            }
             Err(source) => StoreError::Sqlite { operation, source },
         };
         if let Err(source) = self.connection.busy_timeout(BUSY_TIMEOUT) {
@@ -330,6 +337,7 @@ fn run_batch<T>(
         transaction: &transaction,
         operation,
     })?;
+    checkpoint::before_commit();
     transaction.commit().map_err(sqlite(operation))?;
     Ok(value)
 }

@@ -31,7 +31,11 @@
 //! process being killed at any instant (SIGKILL, a panic, an OOM kill).
 //! A power loss or kernel crash may lose the last commits (never corrupt the
 //! file) unless the store is opened with [`OpenOptions::synchronous_full`],
-//! which fsyncs every commit.
+//! which fsyncs every commit. Commits run no WAL checkpoint of their own
+//! size: a second connection on a thread of the store's copies the WAL into
+//! the database file, the writer copies only the few pages it left, and a
+//! ceiling past which the writer checkpoints itself keeps the WAL bounded
+//! (see `checkpoint.rs`).
 //!
 //! # Opening
 //!
@@ -74,6 +78,7 @@
 mod approvals;
 mod attempts;
 mod batch;
+mod checkpoint;
 mod error;
 mod events;
 mod evidence;

@@ -27,7 +27,10 @@ use std::{
 
 use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionBehavior};
 
-use crate::schema::{APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION, TABLES};
+use crate::{
+    checkpoint,
+    schema::{APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION, TABLES},
+};
 
 /// How long a connection waits for another process's write lock.
 pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -62,6 +65,17 @@ pub struct OpenOptions {
     /// which are about to be migrated, and small files always get the full
     /// check.
     pub full_check: bool,
+}
+
+impl OpenOptions {
+    /// The value of `PRAGMA synchronous` these options ask for.
+    pub(crate) fn synchronous(self) -> &'static str {
+        if self.synchronous_full {
+            "FULL"
+        } else {
+            "NORMAL"
+        }
+    }
 }
 
 impl Default for OpenOptions {
@@ -235,18 +249,25 @@ pub(crate) fn open_connection(
     connection
         .pragma_update(None, "foreign_keys", true)
         .map_err(sqlite("configure"))?;
-    let synchronous = if options.synchronous_full {
-        "FULL"
-    } else {
-        "NORMAL"
-    };
     connection
-        .pragma_update(None, "synchronous", synchronous)
+        .pragma_update(None, "synchronous", options.synchronous())
         .map_err(sqlite("configure"))?;
     migrate(&mut connection, path)?;
     // Persistent once set; a no-op on files already in WAL mode.
     connection
         .query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))
+        .map_err(sqlite("configure"))?;
+    // Checkpoints follow `checkpoint.rs`, not SQLite's automatic schedule.
+    checkpoint::install(&connection);
+    let page_size: i64 = connection
+        .query_row("PRAGMA page_size", [], |row| row.get(0))
+        .map_err(sqlite("configure"))?;
+    connection
+        .pragma_update(
+            None,
+            "journal_size_limit",
+            checkpoint::wal_bytes(checkpoint::CEILING_PAGES, page_size),
+        )
         .map_err(sqlite("configure"))?;
     Ok(connection)
 }
@@ -394,7 +415,7 @@ fn roll_back_hot_journal(path: &Path) -> Result<(), OpenStoreError> {
 }
 
 /// `PATH` followed by `suffix`: `state.db-wal` for `state.db`.
-fn companion(path: &Path, suffix: &str) -> PathBuf {
+pub(crate) fn companion(path: &Path, suffix: &str) -> PathBuf {
     let mut companion = path.as_os_str().to_owned();
     companion.push(suffix);
     PathBuf::from(companion)

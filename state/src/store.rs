@@ -13,6 +13,7 @@ use plangate_plans::{Decision, Risk, TaskId, ids::InvalidId};
 use rusqlite::{Connection, Row, Transaction, TransactionBehavior, types::Type};
 
 use crate::{
+    checkpoint::{self, Checkpointer},
     error::{StoreError, sqlite},
     ids::RunId,
     open::{OpenOptions, OpenStoreError, open_connection},
@@ -37,6 +38,10 @@ pub fn now_millis() -> i64 {
 /// waits for another connection and so may run on an async runtime thread.
 #[derive(Debug)]
 pub struct Store {
+    /// Declared before `connection`, so that it is dropped first: its thread
+    /// ends and closes its connection, and the store's connection, closing
+    /// last, checkpoints the rest of the WAL and deletes it.
+    pub(crate) checkpointer: Checkpointer,
     pub(crate) connection: Connection,
     path: PathBuf,
 }
@@ -75,6 +80,7 @@ impl Store {
         let path = path.as_ref();
         let connection = open_connection(path, options)?;
         Ok(Store {
+            checkpointer: Checkpointer::new(path, options.synchronous()),
             connection,
             path: path.to_owned(),
         })
@@ -111,7 +117,9 @@ impl Store {
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(sqlite(operation))?;
         let value = body(&transaction)?;
+        checkpoint::before_commit();
         transaction.commit().map_err(sqlite(operation))?;
+        self.checkpointer.committed(&self.connection);
         Ok(value)
     }
 }

@@ -371,6 +371,49 @@ fn doctor_prints_ok_or_the_problems() {
     assert!(!workspace.path().join("absent.db").exists());
 }
 
+/// A run long enough for its WAL to be checkpointed several times (about 8
+/// pages a task, checkpoints from 1,000 pages on, by the store's thread and
+/// its writer) leaves the state file whole on a clean exit: no `-wal` beside
+/// it, `doctor` finds it sound, every task recorded; with `--state-sync
+/// full` too.
+#[test_case("normal" ; "state sync normal")]
+#[test_case("full" ; "state sync full")]
+fn a_long_run_leaves_a_whole_state_file_and_no_wal(sync: &str) {
+    use std::fmt::Write as _;
+
+    const TASKS: usize = 400;
+    let workspace = Workspace::new();
+    let mut plan = String::from(
+        "version: 1\nname: long\npolicy: {max_tasks: none, budget: none, \
+         require_rollback: none, concurrency: 2}\nphases:\n  - id: only\n    tasks:\n",
+    );
+    for i in 0..TASKS {
+        let _ = writeln!(
+            plan,
+            "      - {{id: t{i}, risk: low, run: {{shell: [\"true\"]}}}}"
+        );
+    }
+    workspace.write("plan.yaml", &plan);
+    workspace
+        .run(["run", "plan.yaml", "--state-sync", sync])
+        .assert_code(0);
+    let folder = workspace.path().join(".plangate");
+    assert!(folder.join("state.db").exists());
+    assert!(
+        !folder.join("state.db-wal").exists(),
+        "a clean exit leaves no WAL"
+    );
+    let doctor = workspace.run(["doctor"]);
+    doctor.assert_code(0);
+    assert_eq!(doctor.stdout, "ok\n");
+    let states = workspace.states();
+    assert_eq!(states.len(), TASKS);
+    assert!(
+        states.values().all(|state| state == "succeeded"),
+        "{states:?}"
+    );
+}
+
 fn rusqlite_connection(path: &std::path::Path) -> rusqlite::Connection {
     rusqlite::Connection::open(path).expect("sqlite opens the file")
 }
