@@ -339,6 +339,7 @@ fn run_batch<T>(
     })?;
     checkpoint::before_commit();
     transaction.commit().map_err(sqlite(operation))?;
+    crate::failpoint::committed();
     Ok(value)
 }
 

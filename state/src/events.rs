@@ -103,6 +103,26 @@ impl Store {
     }
 }
 
+impl Store {
+    /// The run's latest event of `kind` that was written on its own (with
+    /// [`Store::append_event`]), if any: events merged into a combined write
+    /// are not searched.
+    pub fn last_event(&self, run: &RunId, kind: &str) -> Result<Option<EventRecord>, StoreError> {
+        self.connection
+            .prepare_cached(
+                "SELECT seq, run_id, at, kind, task_id, message, data FROM events \
+                 WHERE run_id = ?1 AND kind = ?2 ORDER BY seq DESC LIMIT 1",
+            )
+            .and_then(|mut statement| {
+                statement
+                    .query_map(rusqlite::params![run, kind], event_from_row)?
+                    .next()
+                    .transpose()
+            })
+            .map_err(sqlite("read an event of a run"))
+    }
+}
+
 /// Appends the events stored in `row` to `events`: the row itself, then any
 /// merged into it under [`MERGED_KEY`].
 fn expand_row(mut row: EventRecord, events: &mut Vec<EventRecord>) -> Result<(), StoreError> {

@@ -82,6 +82,7 @@ mod checkpoint;
 mod error;
 mod events;
 mod evidence;
+pub mod failpoint;
 mod host;
 mod ids;
 mod locks;

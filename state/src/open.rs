@@ -701,7 +701,9 @@ fn create_schema(
         }
         transaction.pragma_update(None, "user_version", SCHEMA_VERSION)?;
         transaction.pragma_update(None, "application_id", APPLICATION_ID)?;
-        transaction.commit()
+        transaction.commit()?;
+        crate::failpoint::committed();
+        Ok(())
     })();
     connection
         .pragma_update(None, "foreign_keys", true)
@@ -738,7 +740,9 @@ fn apply_migration(
     }
     transaction.pragma_update(None, "user_version", version)?;
     transaction.pragma_update(None, "application_id", APPLICATION_ID)?;
-    transaction.commit()
+    transaction.commit()?;
+    crate::failpoint::committed();
+    Ok(())
 }
 
 #[cfg(test)]

@@ -119,6 +119,7 @@ impl Store {
         let value = body(&transaction)?;
         checkpoint::before_commit();
         transaction.commit().map_err(sqlite(operation))?;
+        crate::failpoint::committed();
         self.checkpointer.committed(&self.connection);
         Ok(value)
     }

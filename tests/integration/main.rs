@@ -26,6 +26,7 @@
 //! - `promotion`: environment promotion (evidence across plan files in a
 //!   shared state file, its age, failed and unverified evidence) and
 //!   approvals bound to their plan, by distinct approvers, revoked before use;
+//! - `failpoints`: the engine killed after each commit of a run, and resumed;
 //! - `crash`: kill -9 at random instants, signals, locks, timeouts;
 //! - `kube`: kubectl and Helm plans against the in-repo API emulator, with
 //!   the real binaries;
@@ -39,6 +40,7 @@ mod docs;
 mod dry_run;
 mod errors;
 mod explain;
+mod failpoints;
 mod github;
 mod graph;
 mod html_reports;

@@ -235,6 +235,7 @@ impl Dispatcher {
                             .await;
                     }
                     OnFailure::RollbackTask => {
+                        self.record_failure_rollback(task, None).await?;
                         self.states[task] = self.env.roll_back(task).await?.state;
                         return self
                             .finish(
@@ -247,6 +248,7 @@ impl Dispatcher {
                         let scope_phase = (self.plan().policy.on_failure
                             == OnFailure::RollbackPhase)
                             .then_some(phase_index);
+                        self.record_failure_rollback(task, scope_phase).await?;
                         let all_rolled_back =
                             self.roll_back_completed(Some(task), scope_phase).await?;
                         let mode = self.plan().policy.on_failure.as_str();
@@ -390,7 +392,46 @@ impl Dispatcher {
     }
 
     fn failure_reason(&self, task: usize, mode: &str) -> String {
-        format!("task `{}` failed ({mode})", self.plan().tasks[task].id)
+        failure_reason(self.plan().tasks[task].id.as_str(), mode)
+    }
+
+    /// Records, durably and before its first undo, that the failure policy
+    /// rolls back after `task` failed (the tasks of `phase` only, when
+    /// given), so that a resume after a crash finishes this rollback and
+    /// ends the run as it would have ended.
+    async fn record_failure_rollback(
+        &self,
+        task: usize,
+        phase: Option<usize>,
+    ) -> Result<(), RunError> {
+        let plan = self.plan();
+        let event = FailureRollback {
+            task: plan.tasks[task].id.to_string(),
+            phase: phase.map(|p| plan.phases[p].id.to_string()),
+            mode: plan.policy.on_failure.as_str().to_owned(),
+        };
+        let task_id = plan.tasks[task].id.clone();
+        let run = self.env.run_id.clone();
+        self.env
+            .store
+            .call(move |store| {
+                let message = format!(
+                    "`on_failure: {}` rolls back after `{}` failed",
+                    event.mode, event.task
+                );
+                store.append_event(
+                    &run,
+                    plangate_state::NewEvent {
+                        at: now_millis(),
+                        kind: FAILURE_ROLLBACK,
+                        task_id: Some(&task_id),
+                        message: &message,
+                        data: serde_json::to_value(&event).ok(),
+                    },
+                )
+            })
+            .await?;
+        Ok(())
     }
 
     async fn pause(&mut self, reason: String) -> Result<RunOutcome, RunError> {
@@ -529,6 +570,25 @@ impl Dispatcher {
         }
         Ok(all_ok)
     }
+}
+
+/// The event kind that records the start of the failure policy's rollback.
+pub(crate) const FAILURE_ROLLBACK: &str = "failure-rollback";
+
+/// What a [`FAILURE_ROLLBACK`] event holds.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+pub(crate) struct FailureRollback {
+    /// The task whose failure started it.
+    pub(crate) task: String,
+    /// The phase whose tasks are undone (`rollback-phase`), else `None`.
+    pub(crate) phase: Option<String>,
+    /// The `on_failure` mode.
+    pub(crate) mode: String,
+}
+
+/// The run's reason when the failure policy ended it.
+pub(crate) fn failure_reason(task: &str, mode: &str) -> String {
+    format!("task `{task}` failed ({mode})")
 }
 
 /// Sleeps until `at`; never wakes when `None`.

@@ -10,8 +10,8 @@ use std::{
 
 use plangate_executors::{Executors, Redactor};
 use plangate_plans::{
-    Approvals, Decision, LoadedPlan, Plan, decide_promoted, load_plan, load_plan_text,
-    task_content_hash,
+    Approvals, Decision, LoadedPlan, OnFailure, Plan, decide_promoted, load_plan,
+    load_plan_text, task_content_hash,
 };
 use plangate_state::{
     ApprovalRecord, ApprovalTarget, ApprovalValidity, AttemptRole, CreateRun, LockAcquired,
@@ -24,7 +24,7 @@ use tokio_util::sync::CancellationToken;
 use super::{
     RunError, RunOutcome,
     context::ContextFactory,
-    dispatch::{Dispatcher, UsedTime},
+    dispatch::{Dispatcher, FAILURE_ROLLBACK, FailureRollback, UsedTime, failure_reason},
     progress::{Progress, ProgressSink},
     promotion::{promotion_checks, unpromoted},
     queries::find_run,
@@ -237,9 +237,14 @@ impl Engine {
         // A rollback that started (by the failure policy) and did not end
         // must be finished, not undone by going forward.
         let stopped_mid_way = matches!(record.status, RunStatus::Running | RunStatus::Interrupted);
+        // The failure policy had decided to roll back (its event is durable
+        // before the first undo), or an undo had started: going forward
+        // would redo what the rollback was undoing. `plangate rollback`
+        // finishes it.
         if !finished
             && stopped_mid_way
             && (rolled_back
+                || store.last_event(&run, FAILURE_ROLLBACK)?.is_some()
                 || store
                     .attempts(&run, None)?
                     .iter()
@@ -315,8 +320,32 @@ impl Engine {
         let record = find_run(&store, run, &self.settings.state_path)?;
         let holder = lock_holder();
         lock_now(&mut store, &record.id, &holder, &self.settings.progress)?;
-        match self.prepare_rollback(&mut store, &record) {
-            Ok((plan, order)) => self.roll_back_in_order(store, plan, &record.id, order),
+        // A run stopped while its failure policy was rolling it back: finish
+        // that rollback, in its scope, and end the run as it would have ended.
+        let stopped_mid_way = matches!(record.status, RunStatus::Running | RunStatus::Interrupted);
+        let failure = if stopped_mid_way {
+            match store.last_event(&record.id, FAILURE_ROLLBACK) {
+                Ok(event) => event
+                    .and_then(|event| event.data)
+                    .and_then(|data| serde_json::from_value::<FailureRollback>(data).ok()),
+                Err(error) => {
+                    let _ = store.release_lock(&record.id, &holder);
+                    return Err(error.into());
+                }
+            }
+        } else {
+            None
+        };
+        let prepared = match &failure {
+            Some(failure) => self.prepare_failure_rollback(&mut store, &record, failure),
+            None => self
+                .prepare_rollback(&mut store, &record)
+                .map(|(plan, order)| (plan, order, Ending::OnRequest)),
+        };
+        match prepared {
+            Ok((plan, order, ending)) => {
+                self.roll_back_in_order(store, plan, &record.id, order, ending)
+            }
             Err(error) => {
                 let _ = store.release_lock(&record.id, &holder);
                 Err(error)
@@ -359,12 +388,66 @@ impl Engine {
         Ok((plan, order))
     }
 
+    /// The plan as it was run, the tasks the failure policy's rollback had
+    /// still to undo (in the order it undoes them: the failed task, then the
+    /// completed tasks of its scope, newest first), and how the run ends.
+    fn prepare_failure_rollback(
+        &self,
+        store: &mut Store,
+        record: &RunRecord,
+        failure: &FailureRollback,
+    ) -> Result<(Plan, Vec<usize>, Ending), RunError> {
+        let plan = load_plan_text(&record.plan_path, record.plan_text.clone())?.plan;
+        for attempt in store.open_attempts(&record.id)? {
+            self.wait_for_cut_off_group(store, &plan, &attempt)?;
+            store.settle_open_attempt(attempt.id, cut_off())?;
+        }
+        let tasks = store.tasks(&record.id)?;
+        let scope_phase = failure
+            .phase
+            .as_deref()
+            .and_then(|phase| plan.phase_index(phase));
+        let only_the_failed = failure.mode == OnFailure::RollbackTask.as_str();
+        let mut completed: Vec<(i64, usize)> = tasks
+            .iter()
+            .filter(|_| !only_the_failed)
+            .filter(|t| t.task_id.as_str() != failure.task)
+            .filter_map(|t| Some((t.completed_seq?, plan.task_index(t.task_id.as_str())?)))
+            .filter(|&(_, index)| scope_phase.is_none_or(|p| plan.tasks[index].phase == p))
+            .collect();
+        completed.sort_unstable();
+        let scope = plan
+            .task_index(&failure.task)
+            .into_iter()
+            .chain(completed.iter().rev().map(|&(_, index)| index));
+        let mut order = Vec::new();
+        let mut all_ok = true;
+        for index in scope {
+            match tasks
+                .iter()
+                .find(|t| t.task_id == plan.tasks[index].id)
+                .map(|t| t.state)
+            {
+                Some(TaskState::RolledBack) => {}
+                Some(TaskState::RollbackFailed) => all_ok = false,
+                _ => order.push(index),
+            }
+        }
+        let ending = Ending::FailurePolicy {
+            reason: failure_reason(&failure.task, &format!("`on_failure: {}`", failure.mode)),
+            always_failed: only_the_failed,
+            all_ok,
+        };
+        Ok((plan, order, ending))
+    }
+
     fn roll_back_in_order(
         self,
         store: Store,
         plan: Plan,
         run_id: &RunId,
         order: Vec<usize>,
+        ending: Ending,
     ) -> Result<RunOutcome, RunError> {
         let run_id = run_id.clone();
         let short_run = store.short_run_id(&run_id)?;
@@ -381,16 +464,7 @@ impl Engine {
             for index in order {
                 all_ok &= env.roll_back(index).await?.undone;
             }
-            let status = if all_ok {
-                RunStatus::RolledBack
-            } else {
-                RunStatus::Failed
-            };
-            let reason = if all_ok {
-                "rolled back on request".to_owned()
-            } else {
-                "rollback on request did not undo every task".to_owned()
-            };
+            let (status, reason) = ending.settle(all_ok);
             let run = run_id.clone();
             let stored_reason = reason.clone();
             shared
@@ -799,4 +873,48 @@ pub fn approval_targets(plan: &Plan, approve: &[String]) -> Result<Vec<ApprovalT
             },
         )
         .collect()
+}
+
+/// How a rollback ends the run.
+enum Ending {
+    /// `plangate rollback`.
+    OnRequest,
+    /// The failure policy's rollback, finished by `resume` after a crash:
+    /// the run ends as the uninterrupted rollback would have ended it.
+    FailurePolicy {
+        /// The run's reason.
+        reason: String,
+        /// `rollback-task`: the run ends `failed` whatever the undo did.
+        always_failed: bool,
+        /// Whether the undos done before the crash all succeeded.
+        all_ok: bool,
+    },
+}
+
+impl Ending {
+    /// The run's status and reason, given whether the undos of this
+    /// invocation all succeeded.
+    fn settle(self, undone: bool) -> (RunStatus, String) {
+        match self {
+            Ending::OnRequest if undone => {
+                (RunStatus::RolledBack, "rolled back on request".to_owned())
+            }
+            Ending::OnRequest => (
+                RunStatus::Failed,
+                "rollback on request did not undo every task".to_owned(),
+            ),
+            Ending::FailurePolicy {
+                reason,
+                always_failed,
+                all_ok,
+            } => {
+                let status = if !always_failed && all_ok && undone {
+                    RunStatus::RolledBack
+                } else {
+                    RunStatus::Failed
+                };
+                (status, reason)
+            }
+        }
+    }
 }
