@@ -128,7 +128,8 @@ pub(crate) enum Command {
 const VALIDATE_EXAMPLES: &str = "\
 Examples:
   plangate validate plan.yaml
-  plangate validate examples/marathon-42.yaml && echo valid";
+  plangate validate examples/marathon-42.yaml && echo valid
+  plangate validate examples/quickstart.yaml --format json";
 
 const PLAN_EXAMPLES: &str = "\
 Examples:
@@ -394,6 +395,16 @@ pub(crate) struct ReportArgs {
 pub(crate) struct ValidateArgs {
     /// The plan file.
     pub(crate) plan: PathBuf,
+    /// Output format (`json`, every diagnostic with its position, key path
+    /// and suggestion, is documented in `docs/json/validate.md`).
+    #[arg(long, value_enum, default_value_t = ValidateFormat::Text)]
+    pub(crate) format: ValidateFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum ValidateFormat {
+    Text,
+    Json,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

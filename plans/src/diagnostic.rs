@@ -8,12 +8,39 @@ use std::fmt::{self, Write as _};
 
 use crate::source::{SourceFile, Span};
 
+/// How serious a [`Diagnostic`] is.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Severity {
+    /// The plan is invalid.
+    #[default]
+    Error,
+    /// The plan is valid, but something in it is likely not what was meant.
+    Warning,
+}
+
+impl Severity {
+    /// The lowercase name (`error`, `warning`), as printed and in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        }
+    }
+}
+
 /// One problem in a plan file.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Diagnostic {
+    /// How serious it is; every problem the loader finds is an error.
+    pub severity: Severity,
     /// Where the problem is; `None` only when the file has no usable position
     /// (for example an empty file).
     pub span: Option<Span>,
+    /// The key path of the value the problem is about, from the document's
+    /// root, in the form `phases[1].tasks[3].timeout` (mapping keys joined
+    /// by `.`, sequence indexes 0-based in brackets); `None` when it is about
+    /// the file as a whole (a syntax error, an empty file).
+    pub path: Option<String>,
     /// What is wrong, lowercase, no trailing period.
     pub message: String,
     /// The label under the caret (usually what was found).
@@ -26,11 +53,20 @@ impl Diagnostic {
     /// A diagnostic at `span`.
     pub fn new(span: Option<Span>, message: impl Into<String>) -> Self {
         Self {
+            severity: Severity::Error,
             span,
+            path: None,
             message: message.into(),
             label: None,
             help: None,
         }
+    }
+
+    /// Adds the key path of the value the problem is about.
+    #[must_use]
+    pub fn with_path(mut self, path: impl Into<String>) -> Self {
+        self.path = Some(path.into());
+        self
     }
 
     /// Adds the text shown under the caret.
@@ -67,7 +103,14 @@ impl Diagnostics {
             let key = |d: &Diagnostic| d.span.map_or((0, 0), |s| (s.line, s.column));
             key(a).cmp(&key(b)).then_with(|| a.message.cmp(&b.message))
         });
-        items.dedup();
+        // The same problem found twice (by two checks of one value) is shown
+        // once, whichever path each check named.
+        items.dedup_by(|later, kept| {
+            later.span == kept.span
+                && later.message == kept.message
+                && later.label == kept.label
+                && later.help == kept.help
+        });
         Self { source, items }
     }
 

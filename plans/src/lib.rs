@@ -33,7 +33,7 @@ pub mod text;
 mod yaml_value;
 
 pub use action::{Action, ActionSpec, ExecutorInstance, ExecutorKind, Rollback};
-pub use diagnostic::{Diagnostic, Diagnostics};
+pub use diagnostic::{Diagnostic, Diagnostics, Severity};
 pub use duration::{ParseDurationError, format_duration, parse_duration};
 pub use ids::{PhaseId, PlanName, TaskId};
 pub use load::{LoadPlanError, LoadedPlan, load_plan, load_plan_text, parse_plan};

@@ -166,6 +166,21 @@ impl SourceFile {
     }
 }
 
+impl SourceFile {
+    /// The 0-based byte offset of 1-based `line` and character `column`,
+    /// clamped to the end of the line; `None` for a line the file does not
+    /// have.
+    pub fn byte_of(&self, line: usize, column: usize) -> Option<usize> {
+        let start = *self.line_starts().get(line.checked_sub(1)?)?;
+        let text = self.line(line)?;
+        let within = text
+            .char_indices()
+            .nth(column.saturating_sub(1))
+            .map_or(text.len(), |(byte, _)| byte);
+        Some(start + within)
+    }
+}
+
 fn floor_char_boundary(text: &str, mut byte: usize) -> usize {
     while byte > 0 && !text.is_char_boundary(byte) {
         byte -= 1;
@@ -185,6 +200,9 @@ mod tests {
         assert_eq!(source.snippet(Span::new(2, 12, 1)), "x");
         assert_eq!(source.line(2), Some("name: \"日本\" x"));
         assert_eq!(source.line(9), None);
+        assert_eq!(source.byte_of(2, 12), Some(x));
+        assert_eq!(source.byte_of(2, 99), Some(source.text().len() - 1));
+        assert_eq!(source.byte_of(9, 1), None);
     }
 
     #[test]

@@ -395,3 +395,204 @@ phases:
         redact(&finished.stderr, finished.dir.path())
     );
 }
+
+/// `validate --format json`: the document of `plan`, its exit code checked.
+fn validate_json(plan: &str, code: i32) -> serde_json::Value {
+    let finished = PlangateCli::new()
+        .plan(plan)
+        .args(["validate", "plan.yaml", "--format", "json"])
+        .run();
+    finished.assert_code(code);
+    assert_eq!(finished.stderr, "", "nothing but the document is printed");
+    finished.json()
+}
+
+/// The byte offset of 1-based `line` and `column` in an ASCII `text`.
+fn byte_of(text: &str, line: usize, column: usize) -> usize {
+    text.split_inclusive('\n')
+        .take(line - 1)
+        .map(str::len)
+        .sum::<usize>()
+        + column
+        - 1
+}
+
+#[test]
+fn json_of_a_valid_plan() {
+    assert_eq!(
+        validate_json(VALID, 0),
+        serde_json::json!({
+            "format_version": 1,
+            "valid": true,
+            "error_count": 0,
+            "warning_count": 1,
+            "diagnostics": [{
+                "severity": "warning",
+                "summary": "3 tasks have no `estimate`; forecasts count them as 0s",
+                "detail": "",
+                "path": null,
+                "suggestion": null,
+            }],
+        })
+    );
+}
+
+#[test]
+fn json_diagnostics_carry_range_path_and_suggestion() {
+    let plan = with("needs: [compile]", "needs: [compil]");
+    let plan = plan.replacen(
+        "        risk: low\n",
+        "        risk: low\n        timeout: 5x\n",
+        1,
+    );
+    let document = validate_json(&plan, 2);
+    let timeout_line = 12;
+    assert_eq!(
+        document,
+        serde_json::json!({
+            "format_version": 1,
+            "valid": false,
+            "error_count": 2,
+            "warning_count": 0,
+            "diagnostics": [
+                {
+                    "severity": "error",
+                    "summary": "invalid duration `5x`: expected a number and a unit, such as `90s`, `10m` or `1h30m`",
+                    "detail": "",
+                    "range": {
+                        "filename": "plan.yaml",
+                        "start": {"line": timeout_line, "column": 18, "byte": byte_of(&plan, timeout_line, 18)},
+                        "end": {"line": timeout_line, "column": 20, "byte": byte_of(&plan, timeout_line, 20)},
+                    },
+                    "path": "phases[0].tasks[0].timeout",
+                    "suggestion": "the units are `ms`, `s`, `m`, `h` and `d`, combined as in `1h30m`",
+                },
+                {
+                    "severity": "error",
+                    "summary": "task `deploy` needs unknown task `compil`",
+                    "detail": "",
+                    "range": {
+                        "filename": "plan.yaml",
+                        "start": {"line": 16, "column": 17, "byte": byte_of(&plan, 16, 17)},
+                        "end": {"line": 16, "column": 23, "byte": byte_of(&plan, 16, 23)},
+                    },
+                    "path": "phases[0].tasks[1].needs[0]",
+                    "suggestion": "did you mean `compile`? `needs` lists task ids of this phase or an earlier one",
+                },
+            ],
+        })
+    );
+}
+
+#[test]
+fn json_paths_of_unknown_and_missing_keys() {
+    let plan = with(
+        "        risk: low\n        run: {shell: [make, all]}",
+        "        risk: low\n        timout: 5m\n        run: {shell: [make, all]}",
+    )
+    .replacen("        risk: medium\n", "", 1);
+    let document = validate_json(&plan, 2);
+    let found: Vec<(String, String, String)> = document["diagnostics"]
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|diagnostic| {
+            (
+                diagnostic["summary"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+                diagnostic["path"].as_str().unwrap_or_default().to_owned(),
+                diagnostic["suggestion"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(found[0].0, "unknown key `timout` in a task");
+    assert_eq!(found[0].1, "phases[0].tasks[0].timout");
+    assert!(
+        found[0].2.starts_with("did you mean `timeout`?"),
+        "{found:?}"
+    );
+    assert_eq!(found[1].0, "a task has no `risk`");
+    assert_eq!(found[1].1, "phases[0].tasks[1].risk");
+}
+
+#[test]
+fn json_columns_count_characters_and_bytes_count_bytes() {
+    let plan = with("id: compile", "id: Compilé");
+    let document = validate_json(&plan, 2);
+    let diagnostic = &document["diagnostics"][0];
+    assert_eq!(diagnostic["summary"], "invalid task id `Compilé`");
+    assert_eq!(diagnostic["detail"], "not a valid id");
+    let start = byte_of(&plan, 10, 13);
+    assert_eq!(
+        diagnostic["range"],
+        serde_json::json!({
+            "filename": "plan.yaml",
+            "start": {"line": 10, "column": 13, "byte": start},
+            "end": {"line": 10, "column": 20, "byte": start + "Compilé".len()},
+        })
+    );
+}
+
+#[test]
+fn json_of_a_syntax_error_has_a_range_and_no_path() {
+    let document = validate_json(&with("name: demo", "name: [demo"), 2);
+    let diagnostic = &document["diagnostics"][0];
+    assert!(
+        diagnostic["summary"]
+            .as_str()
+            .is_some_and(|summary| summary.starts_with("invalid YAML")),
+        "{diagnostic}"
+    );
+    assert_eq!(diagnostic["range"]["start"]["line"], 3);
+    assert_eq!(diagnostic["path"], serde_json::Value::Null);
+}
+
+#[test]
+fn json_warnings_leave_the_plan_valid() {
+    let plan = with(
+        "        risk: low\n",
+        "        risk: low\n        estimate: 2h\n        timeout: 1m\n",
+    );
+    let document = validate_json(&plan, 0);
+    assert_eq!(document["valid"], true);
+    assert_eq!(document["error_count"], 0);
+    assert_eq!(document["warning_count"], 2);
+    let warning = &document["diagnostics"][0];
+    assert_eq!(warning["severity"], "warning");
+    assert!(
+        warning["summary"].as_str().is_some_and(
+            |summary| summary.starts_with("task `compile` estimate 2h exceeds its timeout 1m")
+        ),
+        "{warning}"
+    );
+    assert!(warning.get("range").is_none(), "{warning}");
+}
+
+#[test]
+fn json_of_a_missing_file_is_a_diagnostic_without_range() {
+    let finished = PlangateCli::new()
+        .args(["validate", "missing.yaml", "--format", "json"])
+        .run();
+    finished.assert_code(2);
+    assert_eq!(
+        finished.json(),
+        serde_json::json!({
+            "format_version": 1,
+            "valid": false,
+            "error_count": 1,
+            "warning_count": 0,
+            "diagnostics": [{
+                "severity": "error",
+                "summary": "failed to read plan file `missing.yaml`",
+                "detail": "No such file or directory (os error 2)",
+                "path": null,
+                "suggestion": null,
+            }],
+        })
+    );
+}

@@ -37,7 +37,7 @@ impl Context<'_> {
         context: &TaskContext<'_>,
     ) -> Option<Action> {
         let Value::Mapping(map) = value else {
-            let span = self.span(path);
+            let span = self.at(path);
             self.error(span, "an action must be a mapping with one executor key")
                 .help = Some(action_help());
             return None;
@@ -50,13 +50,13 @@ impl Context<'_> {
             .collect();
         match present.len() {
             0 => {
-                let span = self.span(path);
+                let span = self.at(path);
                 self.error(span, "action has no executor key").help = Some(action_help());
                 return None;
             }
             1 => {}
             n => {
-                let span = self.key_span(path, present[1]);
+                let span = self.key_at(path, present[1]);
                 self.error(
                     span,
                     format!("action has {n} executor keys: {}", and_ticked(&present)),
@@ -82,7 +82,7 @@ impl Context<'_> {
             return self.instance_action(map, path, context);
         }
         if map.contains_key("with") {
-            let span = self.key_span(path, "with");
+            let span = self.key_at(path, "with");
             self.error(span, "`with` is only used together with `executor: NAME`")
                 .help = Some(format!("put the fields under `{key}:` instead"));
             return None;
@@ -103,7 +103,7 @@ impl Context<'_> {
     ) -> Option<Action> {
         let name: String = self.optional(map, path, "executor").ok().flatten()?;
         let Some(instance) = context.executors.get(&name) else {
-            let span = self.span(&path.key("executor"));
+            let span = self.at(&path.key("executor"));
             let known: Vec<&str> = context.executors.keys().map(String::as_str).collect();
             let help = if known.is_empty() {
                 "the plan configures no `executors:`".to_owned()
@@ -122,7 +122,7 @@ impl Context<'_> {
         let fields = match map.get("with") {
             Some(fields) => fields.clone(),
             None if instance.kind == ExecutorKind::Shell => {
-                let span = self.span(path);
+                let span = self.at(path);
                 self.error(
                     span,
                     format!("action using executor `{name}` has no `with:`"),
@@ -167,7 +167,7 @@ impl Context<'_> {
         match spec {
             ActionSpec::Shell(shell) => {
                 if shell.argv.is_empty() || shell.argv[0].is_empty() {
-                    let span = self.span(path);
+                    let span = self.at(path);
                     self.error(span, "`shell` argv is empty").help = Some(
                         "give the program and its arguments, e.g. `[\"make\", \"docs\"]`"
                             .to_owned(),
@@ -182,7 +182,7 @@ impl Context<'_> {
                     !owner.is_empty() && !name.is_empty() && !name.contains('/')
                 });
                 if !valid {
-                    let span = self.span(&path.key("repo"));
+                    let span = self.at(&path.key("repo"));
                     self.error(span, format!("invalid `repo` `{}`", g.repo))
                         .help = Some("expected `OWNER/NAME`, e.g. `acme/platform`".to_owned());
                 }
@@ -221,8 +221,8 @@ impl Context<'_> {
         }
         for problem in problems {
             let span = match problem.field() {
-                Some(field) => self.key_span(path, field),
-                None => self.span(path),
+                Some(field) => self.key_at(path, field),
+                None => self.at(path),
             };
             let help = fields.help(problem);
             self.error(span, format!("`{kind}` `{op}` {problem}")).help = Some(help);

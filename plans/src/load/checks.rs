@@ -3,7 +3,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use super::{Context, DraftTask};
+use super::{Context, DraftTask, context::At};
 use crate::{
     dag,
     model::{Phase, Policy, Task},
@@ -37,7 +37,7 @@ impl Context<'_> {
                 // Spans are looked up only for diagnostics: the marked pass
                 // runs only when one is needed.
                 if !listed.insert(need.as_str()) {
-                    let span = self.span(need_path);
+                    let span = self.at(need_path);
                     self.error(span, format!("task `{id}` needs `{need}` twice"))
                         .help = Some("list each task once in `needs`".to_owned());
                     continue;
@@ -49,14 +49,14 @@ impl Context<'_> {
                         ),
                         None => "`needs` lists task ids of this phase or an earlier one".to_owned(),
                     };
-                    let span = self.span(need_path);
+                    let span = self.at(need_path);
                     self.error(span, format!("task `{id}` needs unknown task `{need}`"))
                         .help = Some(help);
                     continue;
                 };
                 let target_phase = drafts[target].phase;
                 if target_phase > draft.phase {
-                    let span = self.span(need_path);
+                    let span = self.at(need_path);
                     self.error(
                         span,
                         format!(
@@ -81,7 +81,7 @@ impl Context<'_> {
                 && risk >= level
                 && !draft.has_rollback
             {
-                let span = self.key_span(&draft.path.path(), "risk");
+                let span = self.key_at(&draft.path.path(), "risk");
                 self.error(
                     span,
                     format!("task `{id}` has risk `{risk}` but no `rollback`"),
@@ -98,11 +98,14 @@ impl Context<'_> {
                 .collect();
             let first = cycle[0];
             let next = cycle.get(1).copied().unwrap_or(first);
-            let span = drafts[first]
+            let span = match drafts[first]
                 .needs
                 .iter()
                 .position(|need| need.as_str() == drafts[next].id.as_str())
-                .and_then(|index| self.span(&drafts[first].path.need(index)));
+            {
+                Some(index) => self.at(&drafts[first].path.need(index)),
+                None => At::new(None, &drafts[first].path.path()),
+            };
             self.error(
                 span,
                 format!(

@@ -26,6 +26,23 @@ pub(super) struct Context<'a> {
     pub(super) diagnostics: Vec<Diagnostic>,
 }
 
+/// Where a diagnostic points: its span in the file, if the marked pass has
+/// one, and the key path it is about.
+pub(super) struct At {
+    pub(super) span: Option<Span>,
+    /// The key path as [`Diagnostic::path`] holds it; `None` for the root.
+    pub(super) path: Option<String>,
+}
+
+impl At {
+    pub(super) fn new(span: Option<Span>, path: &Path) -> Self {
+        Self {
+            span,
+            path: (!path.0.is_empty()).then(|| path.to_string()),
+        }
+    }
+}
+
 pub(super) fn key_text(key: &Value) -> String {
     match key {
         Value::String(text) => text.clone(),
@@ -81,12 +98,21 @@ impl Context<'_> {
             .or_else(|| self.span(path))
     }
 
-    pub(super) fn error(
-        &mut self,
-        span: Option<Span>,
-        message: impl Into<String>,
-    ) -> &mut Diagnostic {
-        self.diagnostics.push(Diagnostic::new(span, message));
+    /// The span and key path of the node at `path` (see [`Context::span`]).
+    pub(super) fn at(&self, path: &Path) -> At {
+        At::new(self.span(path), path)
+    }
+
+    /// The span of the key `key` of the mapping at `path` (see
+    /// [`Context::key_span`]), with the key's path.
+    pub(super) fn key_at(&self, path: &Path, key: &str) -> At {
+        At::new(self.key_span(path, key), &path.key(key))
+    }
+
+    pub(super) fn error(&mut self, at: At, message: impl Into<String>) -> &mut Diagnostic {
+        let mut diagnostic = Diagnostic::new(at.span, message);
+        diagnostic.path = at.path;
+        self.diagnostics.push(diagnostic);
         self.diagnostics
             .last_mut()
             .expect("a diagnostic was pushed on the line above")
@@ -103,7 +129,7 @@ impl Context<'_> {
             if known.contains(&name.as_str()) {
                 continue;
             }
-            let span = self.key_span(path, &name);
+            let span = self.key_at(path, &name);
             let help = match did_you_mean(&name, known.iter().copied()) {
                 Some(suggestion) => format!(
                     "did you mean `{suggestion}`? {noun} keys are {}",
@@ -140,7 +166,7 @@ impl Context<'_> {
             if last_key(&parent) == Some(field) {
                 parent.0.pop();
             }
-            let span = self.key_span(&parent, field);
+            let span = self.key_at(&parent, field);
             let expected = message.split(", expected ").nth(1).unwrap_or("no fields");
             let known: Vec<&str> = expected
                 .split(['`', ',', ' '])
@@ -157,11 +183,11 @@ impl Context<'_> {
             .strip_prefix("missing field `")
             .and_then(|rest| rest.split('`').next())
         {
-            let span = self.span(path);
+            let span = At::new(self.span(path), &path.key(field));
             self.error(span, format!("missing key `{field}` in `{path}`"));
             return;
         }
-        let span = self.span(path);
+        let span = self.at(path);
         if message.starts_with("invalid duration `") || message.starts_with("empty duration:") {
             // `ParseDurationError` says what is wrong and what would be valid.
             self.error(span, message).help = Some(
@@ -201,7 +227,7 @@ impl Context<'_> {
         what: &str,
     ) -> Option<T> {
         if matches!(map.get(key), None | Some(Value::Null)) {
-            let span = self.span(path);
+            let span = At::new(self.span(path), &path.key(key));
             self.error(span, format!("{what} has no `{key}`"));
             return None;
         }
@@ -231,7 +257,7 @@ impl Context<'_> {
         if is_valid_id(text) {
             return true;
         }
-        let span = self.span(path);
+        let span = self.at(path);
         let diagnostic = self.error(span, format!("invalid {what} `{text}`"));
         diagnostic.label = Some("not a valid id".to_owned());
         diagnostic.help = Some(

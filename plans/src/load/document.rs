@@ -78,7 +78,7 @@ impl Context<'_> {
         let path = Path::root();
         let version: u32 = self.required(root, &path, "version", "the plan")?;
         if version != PLAN_FORMAT_VERSION {
-            let span = self.span(&path.key("version"));
+            let span = self.at(&path.key("version"));
             self.error(span, format!("unsupported plan version `{version}`"))
                 .help = Some(format!(
                 "this plangate reads `version: {PLAN_FORMAT_VERSION}`"

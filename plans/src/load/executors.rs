@@ -20,7 +20,7 @@ impl Context<'_> {
         for (name, value) in raw {
             let instance_path = path.key(&name);
             if !is_valid_id(&name) {
-                let span = self.key_span(&path, &name);
+                let span = self.key_at(&path, &name);
                 self.error(span, format!("invalid executor name `{name}`"))
                     .help =
                     Some("executor names follow the id syntax `[a-z0-9][a-z0-9-]*`".to_owned());
@@ -58,7 +58,7 @@ impl Context<'_> {
         for key in map.keys() {
             let key = key_text(key);
             if !allowed.contains(&key.as_str()) {
-                let span = self.key_span(path, &key);
+                let span = self.key_at(path, &key);
                 self.error(
                     span,
                     format!(

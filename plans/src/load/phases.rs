@@ -24,7 +24,7 @@ impl Context<'_> {
             return (Vec::new(), Vec::new());
         };
         if raw_phases.is_empty() {
-            let span = self.span(&root_path.key("phases"));
+            let span = self.at(&root_path.key("phases"));
             self.error(span, "the plan has no phases").help =
                 Some("add at least one phase with `id:` and `tasks:`".to_owned());
         }
@@ -35,7 +35,7 @@ impl Context<'_> {
         for (phase_index, raw) in raw_phases.into_iter().enumerate() {
             let path = root_path.key("phases").index(phase_index);
             let Value::Mapping(mut map) = raw else {
-                let span = self.span(&path);
+                let span = self.at(&path);
                 self.error(span, "a phase must be a mapping").help = Some(
                     "a phase has `id:`, optional `name:`, `budget:`, `approval:`, and `tasks:`"
                         .to_owned(),
@@ -62,7 +62,7 @@ impl Context<'_> {
                 }
                 if let Some(first) = seen_phases.get(&id) {
                     let first_line = self.span(first).unwrap_or_default().line;
-                    let id_span = self.span(&path.key("id"));
+                    let id_span = self.at(&path.key("id"));
                     self.error(id_span, format!("duplicate phase id `{id}`"))
                         .help = Some(format!(
                         "phase `{id}` is first defined on line {first_line}; phase ids are unique"

@@ -125,7 +125,7 @@ impl Context<'_> {
         }
         match raw.concurrency {
             Some(0) => {
-                let span = self.span(&path.key("concurrency"));
+                let span = self.at(&path.key("concurrency"));
                 self.error(span, "invalid `concurrency`: 0 would never run a task")
                     .help = Some("expected a whole number of at least 1".to_owned());
             }
@@ -147,8 +147,8 @@ impl Context<'_> {
             let name = environment.unwrap_or("dev");
             if !policy.environments.iter().any(|known| known == name) {
                 let span = match environment {
-                    Some(_) => self.span(&Path::root().key("environment")),
-                    None => self.key_span(&path, "environments"),
+                    Some(_) => self.at(&Path::root().key("environment")),
+                    None => self.key_at(&path, "environments"),
                 };
                 let message = match environment {
                     Some(_) => format!("environment `{name}` is not one of `policy.environments`"),
@@ -164,7 +164,7 @@ impl Context<'_> {
     /// `policy.environments`: unique, non-empty labels.
     fn environments(&mut self, environments: Vec<String>, path: &Path) -> Vec<String> {
         if environments.is_empty() {
-            let span = self.span(path);
+            let span = self.at(path);
             self.error(span, "`policy.environments` is empty").help = Some(
                 "list the environments in promotion order, e.g. `[dev, staging, prod]`, or remove the key".to_owned(),
             );
@@ -172,11 +172,11 @@ impl Context<'_> {
         let mut seen = HashSet::new();
         for (index, environment) in environments.iter().enumerate() {
             if environment.trim().is_empty() {
-                let span = self.span(&path.index(index));
+                let span = self.at(&path.index(index));
                 self.error(span, "an environment in `policy.environments` is empty")
                     .help = Some("name each environment, e.g. `staging`".to_owned());
             } else if !seen.insert(environment.as_str()) {
-                let span = self.span(&path.index(index));
+                let span = self.at(&path.index(index));
                 self.error(
                     span,
                     format!("environment `{environment}` is listed twice in `policy.environments`"),
@@ -197,7 +197,7 @@ impl Context<'_> {
         let path = policy_path.key("promotion");
         let mut promotion = Promotion::default();
         if environments.is_empty() {
-            let span = self.key_span(policy_path, "promotion");
+            let span = self.key_at(policy_path, "promotion");
             self.error(span, "`policy.promotion` needs `policy.environments`")
                 .help = Some(
                 "add `environments:` to `policy` with the promotion order, e.g. `[dev, staging, prod]`"
@@ -206,7 +206,7 @@ impl Context<'_> {
         }
         if let Some(max_age) = raw.max_age {
             if max_age.get().is_zero() {
-                let span = self.span(&path.key("max_age"));
+                let span = self.at(&path.key("max_age"));
                 self.error(span, "invalid `max_age`: 0 would accept no evidence at all")
                     .help = Some("expected a duration such as `7d`, `36h` or `90m`".to_owned());
             } else {
@@ -217,7 +217,7 @@ impl Context<'_> {
             Some(listed) => {
                 for (index, environment) in listed.iter().enumerate() {
                     if !environments.is_empty() && !environments.contains(environment) {
-                        let span = self.span(&path.key("require_approval").index(index));
+                        let span = self.at(&path.key("require_approval").index(index));
                         self.error(
                             span,
                             format!(
@@ -244,7 +244,7 @@ impl Context<'_> {
         ] {
             match count {
                 Some(0) => {
-                    let span = self.span(&path.key(risk.as_str()));
+                    let span = self.at(&path.key(risk.as_str()));
                     self.error(
                         span,
                         format!("invalid `approvers.{risk}`: 0 would let a task run unapproved"),
@@ -273,7 +273,7 @@ impl Context<'_> {
         if !policy.environments.is_empty()
             && !policy.environments.iter().any(|known| known == environment)
         {
-            let span = self.span(&path.key("environment"));
+            let span = self.at(&path.key("environment"));
             self.error(
                 span,
                 format!("environment `{environment}` is not one of `policy.environments`"),

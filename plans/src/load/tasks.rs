@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde_yaml::Value;
 
-use super::{Context, Defaults};
+use super::{Context, Defaults, context::At};
 use crate::{
     action::{Action, ActionSpec, ExecutorInstance, GitOp, Rollback},
     duration::PlanDuration,
@@ -90,7 +90,7 @@ impl Context<'_> {
     ) -> Option<DraftTask> {
         let path = &task_path.path();
         let Value::Mapping(map) = raw else {
-            let span = self.span(path);
+            let span = self.at(path);
             self.error(span, "a task must be a mapping").help =
                 Some("a task has at least `id:`, `risk:` and `run:`".to_owned());
             return None;
@@ -114,7 +114,7 @@ impl Context<'_> {
 
         let run = match map.get("run") {
             None | Some(Value::Null) => {
-                let span = self.span(path);
+                let span = At::new(self.span(path), &path.key("run"));
                 self.error(span, "a task has no `run`").help =
                     Some("add `run:` with one action, e.g. `run: {shell: [\"make\"]}`".to_owned());
                 None
@@ -142,7 +142,7 @@ impl Context<'_> {
             }
             if let Some(first) = seen.get(&id) {
                 let first_line = self.span(&first.path().key("id")).unwrap_or_default().line;
-                let id_span = self.span(&path.key("id"));
+                let id_span = self.at(&path.key("id"));
                 self.error(id_span, format!("duplicate task id `{id}`"))
                     .help = Some(format!("task `{id}` is first defined on line {first_line}; task ids are unique in the whole plan"));
                 return None;
@@ -212,7 +212,7 @@ impl Context<'_> {
             _ => None,
         };
         if let Some((message, help)) = refusal {
-            let span = self.span(&path.key("rollback"));
+            let span = self.at(&path.key("rollback"));
             self.error(span, message).help = Some(help.to_owned());
         }
     }
@@ -226,7 +226,7 @@ impl Context<'_> {
         match value {
             Value::String(word) if word == "auto" => Some(Rollback::Auto),
             Value::String(word) => {
-                let span = self.span(path);
+                let span = self.at(path);
                 self.error(span, format!("invalid `rollback`: `{word}`"))
                     .help = Some(
                     "expected `auto` or an action such as `{shell: [\"rm\", \"-f\", \"out.txt\"]}`"

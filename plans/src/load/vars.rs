@@ -18,14 +18,14 @@ impl Context<'_> {
                 Value::Number(number) => number.to_string(),
                 Value::Bool(flag) => flag.to_string(),
                 _ => {
-                    let span = self.span(&path.key(&name));
+                    let span = self.at(&path.key(&name));
                     self.error(span, format!("var `{name}` is not a plain value"))
                         .help = Some("vars hold strings, numbers or booleans".to_owned());
                     continue;
                 }
             };
             if !template::is_var_name(&name) {
-                let span = self.key_span(&path, &name);
+                let span = self.key_at(&path, &name);
                 self.error(span, format!("invalid var name `{name}`")).help =
                     Some("var names use letters, digits, `_` and `-`".to_owned());
                 continue;
@@ -39,6 +39,9 @@ impl Context<'_> {
         let mut problems = Vec::new();
         if let Some(node) = self.tree().and_then(|tree| tree.lookup(path)) {
             template::check_node(node, vars, &mut problems);
+        }
+        for problem in &mut problems {
+            problem.path = Some(path.to_string());
         }
         self.diagnostics.extend(problems);
     }
