@@ -20,7 +20,7 @@ use crate::{
     args::{DiffArgs, StatusFormat},
     commands::{
         Settings, emit, emit_json,
-        state::{millis, shown_path, started, table},
+        state::{current_folder, millis, shown_path, started, table},
     },
     exit,
     printer::Printer,
@@ -47,7 +47,7 @@ pub(crate) fn diff(
     }
     match args.format {
         StatusFormat::Text => {
-            let here = std::env::current_dir().ok();
+            let here = current_folder();
             let now = plangate_engine::state::now_millis();
             emit(&render(&diff, here.as_deref(), now), None, printer)?;
         }

@@ -108,7 +108,7 @@ pub(crate) fn status(
         StatusFormat::Text => {
             let tree = engine.status_tree(args.run.as_deref())?;
             let glyphs = if args.ascii { &ASCII } else { &BOX };
-            let here = std::env::current_dir().ok();
+            let here = current_folder();
             let text = render_tree(&tree, glyphs, now_millis(), here.as_deref());
             emit(&text, None, printer)?;
         }
@@ -150,7 +150,7 @@ pub(crate) fn runs(
         return Ok(exit::SUCCESS);
     }
     let now = now_millis();
-    let here = std::env::current_dir().ok();
+    let here = current_folder();
     let mut rows: Vec<Vec<String>> = Vec::with_capacity(runs.len() + 1);
     if !args.no_headers {
         rows.push(
@@ -186,6 +186,14 @@ fn plan_path(path: &Path) -> PathBuf {
     path.canonicalize()
         .or_else(|_| std::path::absolute(path))
         .unwrap_or_else(|_| path.to_owned())
+}
+
+/// The current folder, canonical like the stored plan paths (so that a
+/// folder reached through a symbolic link still shows them relative).
+pub(super) fn current_folder() -> Option<PathBuf> {
+    std::env::current_dir()
+        .and_then(|folder| folder.canonicalize())
+        .ok()
 }
 
 /// A stored (absolute) plan path relative to the current directory when it

@@ -424,6 +424,26 @@ impl Store {
             .map_err(sqlite("count the tasks of a run"))
     }
 
+    /// For each task of the run with at least one attempt of known duration,
+    /// the milliseconds its attempts ran (run, verify and rollback), summed
+    /// in SQL: `status` and `diff` show them without reading the attempts'
+    /// output tails.
+    pub fn task_durations(&self, run: &RunId) -> Result<Vec<(TaskId, u64)>, StoreError> {
+        self.connection
+            .prepare_cached(
+                "SELECT task_id, sum(duration_ms) FROM attempts \
+                 WHERE run_id = ?1 AND duration_ms IS NOT NULL GROUP BY task_id",
+            )
+            .and_then(|mut statement| {
+                statement
+                    .query_map([run], |row| {
+                        Ok((id_column(row, 0, TaskId::new)?, row.get(1)?))
+                    })?
+                    .collect()
+            })
+            .map_err(sqlite("sum the attempt durations of a run"))
+    }
+
     /// The time used by each phase of the run so far (phases never started
     /// are absent), in milliseconds.
     pub fn phase_usage(&self, run: &RunId) -> Result<Vec<(PhaseId, u64)>, StoreError> {
@@ -812,6 +832,25 @@ mod tests {
             store.task_counts(&unknown).expect("countable"),
             TaskCounts::default()
         );
+    }
+
+    #[test]
+    fn task_durations_sum_the_attempts_of_known_duration() {
+        let (_dir, mut store) = temp_store();
+        let run = create_run(&mut store, 3);
+        let finish = |store: &mut Store, task: &str, role, duration_ms| {
+            let attempt = store
+                .begin_attempt(&run, &task_id(task), role, "true", 2_000)
+                .expect("begun");
+            let mut result = crate::AttemptResult::new(crate::AttemptOutcome::Succeeded, 3_000);
+            result.duration_ms = duration_ms;
+            store.finish_attempt(attempt, result).expect("finished");
+        };
+        finish(&mut store, "task-0", crate::AttemptRole::Run, Some(40));
+        finish(&mut store, "task-0", crate::AttemptRole::Verify, Some(2));
+        finish(&mut store, "task-1", crate::AttemptRole::Run, None);
+        let durations = store.task_durations(&run).expect("readable");
+        assert_eq!(durations, [(task_id("task-0"), 42)]);
     }
 
     #[test]

@@ -789,13 +789,11 @@ fn task_diff(
 /// Milliseconds each task's attempts ran, summed over every role, for the
 /// tasks with at least one attempt of known duration.
 fn task_durations(store: &Store, run: &RunId) -> Result<HashMap<String, u64>, RunError> {
-    let mut durations: HashMap<String, u64> = HashMap::new();
-    for attempt in store.attempts(run, None)? {
-        if let Some(ms) = attempt.duration_ms {
-            *durations.entry(attempt.task_id.to_string()).or_insert(0) += ms;
-        }
-    }
-    Ok(durations)
+    Ok(store
+        .task_durations(run)?
+        .into_iter()
+        .map(|(task, ms)| (task.to_string(), ms))
+        .collect())
 }
 
 /// Why a task is in its state: the reason recorded with the state, else,
