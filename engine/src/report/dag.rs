@@ -55,6 +55,7 @@ const PHASE_GAP: f64 = 28.0;
 const HEADER: f64 = 34.0;
 const MARGIN: f64 = 12.0;
 const SWEEPS: usize = 8;
+const STRAIGHTEN_PASSES: usize = 12;
 
 /// A slot in a column: a task or a waypoint of a long edge.
 #[derive(Clone, Copy)]
@@ -198,6 +199,76 @@ fn slot_height(slot: Slot) -> f64 {
     }
 }
 
+/// The vertical middle of every slot: columns centred on the tallest, then
+/// straightened.
+fn heights(layout: &Layout) -> Vec<f64> {
+    let column_height = |column: &[usize]| {
+        column
+            .iter()
+            .map(|&slot| slot_height(layout.kind[slot]) + ROW_GAP)
+            .sum::<f64>()
+    };
+    let tallest = layout
+        .columns
+        .iter()
+        .map(|c| column_height(c))
+        .fold(0.0, f64::max);
+    let mut y = vec![0.0f64; layout.kind.len()];
+    for column in &layout.columns {
+        let mut top = HEADER + MARGIN + (tallest - column_height(column)) / 2.0;
+        for &slot in column {
+            y[slot] = top + slot_height(layout.kind[slot]) / 2.0;
+            top += slot_height(layout.kind[slot]) + ROW_GAP;
+        }
+    }
+    straighten(layout, &mut y, HEADER + MARGIN);
+    y
+}
+
+/// Moves the slots of each column towards the mean height of their
+/// neighbours, keeping their order and spacing and staying below `top`, so
+/// that an edge's chain of waypoints runs straight instead of zigzagging
+/// from one column's centre to the next.
+fn straighten(layout: &Layout, y: &mut [f64], top: f64) {
+    let mut neighbours: Vec<Vec<usize>> = vec![Vec::new(); layout.kind.len()];
+    for &(a, b) in &layout.segments {
+        neighbours[a].push(b);
+        neighbours[b].push(a);
+    }
+    let height = |slot: usize| slot_height(layout.kind[slot]);
+    for _ in 0..STRAIGHTEN_PASSES {
+        for column in layout.columns.iter().filter(|c| !c.is_empty()) {
+            let wanted: Vec<f64> = column
+                .iter()
+                .map(|&slot| {
+                    let around = &neighbours[slot];
+                    if around.is_empty() {
+                        y[slot]
+                    } else {
+                        around.iter().map(|&n| y[n]).sum::<f64>() / float_usize(around.len())
+                    }
+                })
+                .collect();
+            let mut placed = wanted.clone();
+            for i in 1..column.len() {
+                let least = placed[i - 1]
+                    + f64::midpoint(height(column[i - 1]), height(column[i]))
+                    + ROW_GAP;
+                placed[i] = placed[i].max(least);
+            }
+            // Pushing down only would drift the column: shift it back up by
+            // its mean overshoot, but never above the top.
+            let overshoot = placed.iter().zip(&wanted).map(|(p, w)| p - w).sum::<f64>()
+                / float_usize(column.len());
+            let first_top = placed[0] - overshoot - height(column[0]) / 2.0;
+            let shift = overshoot - (top - first_top).max(0.0);
+            for (&slot, &at) in column.iter().zip(&placed) {
+                y[slot] = at - shift;
+            }
+        }
+    }
+}
+
 /// Renders the graph; `None` when it has more than [`MAX_NODES`] tasks.
 pub(crate) fn render(graph: &Graph<'_>) -> Option<String> {
     if graph.nodes.len() > MAX_NODES || graph.nodes.is_empty() {
@@ -216,30 +287,16 @@ pub(crate) fn render(graph: &Graph<'_>) -> Option<String> {
             + float_usize(c) * (NODE_WIDTH + COLUMN_GAP)
             + float_usize(phase_of_column(c)) * PHASE_GAP
     };
-    let column_height = |column: &[usize]| {
-        column
-            .iter()
-            .map(|&slot| slot_height(layout.kind[slot]) + ROW_GAP)
-            .sum::<f64>()
-    };
-    let tallest = layout
-        .columns
-        .iter()
-        .map(|c| column_height(c))
-        .fold(0.0, f64::max);
-    // Columns are centred vertically, so short columns sit in the middle of
-    // the band instead of hugging its top.
-    let mut y = vec![0.0f64; layout.kind.len()];
-    for column in &layout.columns {
-        let mut top = HEADER + MARGIN + (tallest - column_height(column)) / 2.0;
-        for &slot in column {
-            y[slot] = top + slot_height(layout.kind[slot]) / 2.0;
-            top += slot_height(layout.kind[slot]) + ROW_GAP;
-        }
-    }
+    let y = heights(&layout);
     let last_column = layout.columns.len().saturating_sub(1);
     let width = x_of(last_column) + NODE_WIDTH + MARGIN;
-    let height = HEADER + tallest + 2.0 * MARGIN;
+    let height = layout
+        .kind
+        .iter()
+        .zip(&y)
+        .map(|(&kind, &middle)| middle + slot_height(kind) / 2.0)
+        .fold(HEADER + MARGIN, f64::max)
+        + MARGIN;
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -389,6 +446,44 @@ mod tests {
                 .expect("placed")
         };
         assert_eq!(rank(0) < rank(1), rank(3) < rank(2));
+    }
+
+    #[test]
+    fn straightening_keeps_order_and_spacing_and_lines_up_chains() {
+        // `root` feeds four tasks in the next phase and one two phases on:
+        // that edge runs through a waypoint, and the last stretch of it, from
+        // the waypoint to `far`, runs level instead of zigzagging.
+        let graph = Graph {
+            phases: vec!["a".to_owned(), "b".to_owned(), "c".to_owned()],
+            nodes: vec![
+                node("root", 0, vec![]),
+                node("b1", 1, vec![0]),
+                node("b2", 1, vec![0]),
+                node("b3", 1, vec![0]),
+                node("b4", 1, vec![0]),
+                node("far", 2, vec![0]),
+            ],
+        };
+        let layout = layout(&graph);
+        let y = heights(&layout);
+        for column in &layout.columns {
+            for pair in column.windows(2) {
+                let gap = y[pair[1]]
+                    - y[pair[0]]
+                    - f64::midpoint(
+                        slot_height(layout.kind[pair[0]]),
+                        slot_height(layout.kind[pair[1]]),
+                    );
+                assert!(gap >= ROW_GAP - 1e-9, "order and spacing kept: {gap}");
+            }
+            for &slot in column {
+                assert!(y[slot] - slot_height(layout.kind[slot]) / 2.0 >= HEADER + MARGIN - 1e-9);
+            }
+        }
+        let chain = layout.edges.last().expect("root -> far");
+        assert_eq!(chain.len(), 3);
+        let (waypoint, far) = (y[chain[1]], y[chain[2]]);
+        assert!((far - waypoint).abs() < 1.0, "{waypoint} {far}");
     }
 
     #[test]
