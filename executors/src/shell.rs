@@ -228,6 +228,7 @@ mod tests {
             api_url: None,
             token_env: None,
             repo: None,
+            exclusive: false,
         }
     }
 

@@ -861,6 +861,11 @@ pub struct ExecutorInstance {
     /// github_merge: default `OWNER/NAME`; git: default repository folder.
     #[serde(default)]
     pub repo: Option<String>,
+    /// Every kind: one task at a time through this instance. A task whose
+    /// `run`, `verify` or `rollback` names the instance is in the instance's
+    /// resource group (see [`crate::Plan::exclusive_groups`]).
+    #[serde(default)]
+    pub exclusive: bool,
 }
 
 /// What `rollback:` holds.

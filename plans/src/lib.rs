@@ -37,11 +37,13 @@ pub use diagnostic::{Diagnostic, Diagnostics, Severity};
 pub use duration::{ParseDurationError, format_duration, parse_duration};
 pub use ids::{PhaseId, PlanName, TaskId};
 pub use load::{LoadPlanError, LoadedPlan, load_plan, load_plan_text, parse_plan};
-pub use model::{AboveMax, OnFailure, Phase, Plan, Policy, Promotion, Risk, Task};
+pub use model::{
+    AboveMax, EXECUTOR_GROUP_PREFIX, OnFailure, Phase, Plan, Policy, Promotion, Risk, Task,
+};
 pub use op_fields::{FieldProblem, FieldState, OpFields};
 pub use policy::{
-    Approvals, Decision, DryRun, PhaseForecast, TaskDecision, approver_identity, decide,
-    decide_promoted, decide_with_blocks,
+    Approvals, Decision, DryRun, PhaseForecast, SerialGroup, TaskDecision, approver_identity,
+    decide, decide_promoted, decide_with_blocks,
 };
 pub use promotion::{CONTENT_HASH_VERSION, task_content, task_content_hash};
 pub use schema::plan_schema;

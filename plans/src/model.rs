@@ -251,6 +251,10 @@ pub struct Task {
     pub retry_backoff: Duration,
     /// Safe to run again if a crash interrupted it mid-action.
     pub idempotent: bool,
+    /// Resource groups the task touches (`exclusive:`), in declaration
+    /// order: tasks sharing a group never run at the same time. See
+    /// [`Plan::exclusive_groups`] for the groups of executor instances.
+    pub exclusive: Vec<String>,
     /// The action.
     pub run: Action,
     /// Must pass after `run`.
@@ -323,4 +327,36 @@ impl Plan {
     pub fn phase_index(&self, id: &str) -> Option<usize> {
         self.phases.iter().position(|phase| phase.id.as_str() == id)
     }
+
+    /// Every resource group task `task` is in, sorted: the groups its
+    /// `exclusive:` names, and `executor/NAME` for each instance with
+    /// `exclusive: true` that its `run`, `verify` or `rollback` goes
+    /// through. Two tasks sharing a group never run at the same time.
+    /// (An instance's group cannot clash with a named group: group names
+    /// are ids, which have no `/`.)
+    pub fn exclusive_groups(&self, task: usize) -> Vec<String> {
+        let task = &self.tasks[task];
+        let rollback = match &task.rollback {
+            Some(Rollback::Action(action)) => Some(action.as_ref()),
+            Some(Rollback::Auto) | None => None,
+        };
+        let mut groups: Vec<String> = task.exclusive.clone();
+        for action in std::iter::once(&task.run)
+            .chain(task.verify.as_ref())
+            .chain(rollback)
+        {
+            if let Some(name) = &action.instance
+                && self.executors.get(name).is_some_and(|i| i.exclusive)
+            {
+                groups.push(format!("{EXECUTOR_GROUP_PREFIX}{name}"));
+            }
+        }
+        groups.sort();
+        groups.dedup();
+        groups
+    }
 }
+
+/// How the resource group of an executor instance with `exclusive: true`
+/// is named: `executor/NAME`.
+pub const EXECUTOR_GROUP_PREFIX: &str = "executor/";

@@ -217,12 +217,31 @@ pub struct PhaseForecast {
     pub budget: Option<Duration>,
     /// Sum of the estimates of the tasks that run.
     pub estimate: Duration,
-    /// Longest chain of estimates among the tasks that run.
+    /// Longest chain of estimates among the tasks that run, or the longest
+    /// summed estimates of a resource group's tasks when that is longer
+    /// (those run one at a time): the phase's bound with unlimited
+    /// concurrency.
     pub critical_path: Duration,
     /// Simulated wall time of the tasks that run, under `policy.concurrency`.
     pub forecast: Duration,
     /// When the phase starts, from the start of the run.
     pub start: Duration,
+    /// The resource groups that serialise two or more of the phase's tasks
+    /// that run, by name: those tasks run one at a time, whatever the
+    /// concurrency, so the phase takes at least their summed estimates
+    /// (which [`PhaseForecast::critical_path`] accounts for).
+    pub serialised: Vec<SerialGroup>,
+}
+
+/// Tasks of one phase that share a resource group (`exclusive:`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SerialGroup {
+    /// The group: a name from `exclusive:`, or `executor/NAME`.
+    pub group: String,
+    /// The tasks that run in it, in run order (indexes into `Plan::tasks`).
+    pub tasks: Vec<usize>,
+    /// Their summed estimates: a lower bound of the phase's duration.
+    pub estimate: Duration,
 }
 
 /// Everything a dry run knows before executors are asked for previews.
@@ -471,12 +490,16 @@ pub fn decide_promoted(
             .copied()
             .filter(|t| ran_set.contains(t))
             .collect();
+        let serialised = serial_groups(plan, &ran_in_order, &estimate);
+        let longest_group = serialised.iter().map(|group| group.estimate).max();
         let forecast = PhaseForecast {
             budget: phase.budget,
             estimate: ran.iter().map(|&t| estimate(t)).sum(),
-            critical_path: dag::critical_path(plan, &ran_in_order, estimate),
+            critical_path: dag::critical_path(plan, &ran_in_order, estimate)
+                .max(longest_group.unwrap_or_default()),
             forecast: simulation.makespan,
             start: clock,
+            serialised,
         };
         if let Some(budget) = phase.budget
             && unconstrained.makespan > budget
@@ -583,6 +606,30 @@ fn plan_warnings(
     }
 }
 
+/// The resource groups shared by two or more of `tasks` (in run order),
+/// sorted by name.
+fn serial_groups(
+    plan: &Plan,
+    tasks: &[usize],
+    estimate: &impl Fn(usize) -> Duration,
+) -> Vec<SerialGroup> {
+    let mut by_group: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+    for &task in tasks {
+        for group in plan.exclusive_groups(task) {
+            by_group.entry(group).or_default().push(task);
+        }
+    }
+    by_group
+        .into_iter()
+        .filter(|(_, members)| members.len() > 1)
+        .map(|(group, members)| SerialGroup {
+            estimate: members.iter().map(|&t| estimate(t)).sum(),
+            group,
+            tasks: members,
+        })
+        .collect()
+}
+
 enum Outcome {
     Ran { start: Duration, finish: Duration },
     Skipped(String),
@@ -595,9 +642,10 @@ struct Simulation {
 }
 
 /// List scheduling of `candidates` under `policy.concurrency`: whenever a slot
-/// is free, the earliest-declared ready task starts. `admit` may refuse a task
-/// (returning the reason); its dependents among the candidates are then
-/// refused too, naming it.
+/// is free, the earliest-declared ready task whose resource groups are all
+/// free starts (as the engine does). `admit` may refuse a task (returning
+/// the reason); its dependents among the candidates are then refused too,
+/// naming it.
 fn simulate(
     plan: &Plan,
     candidates: &[usize],
@@ -633,6 +681,21 @@ fn simulate(
         .filter(|&i| waiting[i] == 0)
         .map(Reverse)
         .collect();
+    let mut group_index: HashMap<String, usize> = HashMap::new();
+    let groups: Vec<Vec<usize>> = candidates
+        .iter()
+        .map(|&task| {
+            plan.exclusive_groups(task)
+                .into_iter()
+                .map(|group| {
+                    let next = group_index.len();
+                    *group_index.entry(group).or_insert(next)
+                })
+                .collect()
+        })
+        .collect();
+    let mut held = vec![false; group_index.len()];
+    let mut parked = Vec::new();
     let mut running: BinaryHeap<Reverse<(Duration, usize)>> = BinaryHeap::new();
     let mut now = Duration::ZERO;
     let mut makespan = Duration::ZERO;
@@ -640,6 +703,10 @@ fn simulate(
     loop {
         while running.len() < slot_count {
             let Some(Reverse(i)) = ready.pop() else { break };
+            if groups[i].iter().any(|&group| held[group]) {
+                parked.push(i);
+                continue;
+            }
             let task = candidates[i];
             let finish = now + estimate(task);
             if let Some(reason) = admit(task, now, finish) {
@@ -648,12 +715,19 @@ fn simulate(
             }
             outcomes[i] = Some(Outcome::Ran { start: now, finish });
             makespan = makespan.max(finish);
+            for &group in &groups[i] {
+                held[group] = true;
+            }
             running.push(Reverse((finish, i)));
         }
+        ready.extend(parked.drain(..).map(Reverse));
         let Some(Reverse((finish, i))) = running.pop() else {
             break;
         };
         now = finish;
+        for &group in &groups[i] {
+            held[group] = false;
+        }
         for &dependent in &dependents[i] {
             waiting[dependent] -= 1;
             if waiting[dependent] == 0 && outcomes[dependent].is_none() {
@@ -768,6 +842,60 @@ mod tests {
             Some("needs `a`, which is blocked")
         );
         assert_eq!(dry.forecast, Duration::from_secs(60));
+    }
+
+    fn grouped(id: &str, estimate: &str, groups: &str) -> String {
+        format!(
+            "      - {{id: {id}, risk: low, estimate: {estimate}, exclusive: [{groups}], run: {{shell: [\"true\"]}}}}\n"
+        )
+    }
+
+    #[test]
+    fn a_resource_group_serialises_its_tasks_in_the_forecast() {
+        let p = plan(
+            "concurrency: 4",
+            &(grouped("a", "1m", "db")
+                + &grouped("b", "2m", "db, ingress")
+                + &grouped("c", "1m", "ingress")
+                + &grouped("d", "1m", "")),
+        );
+        let dry = decide(&p, &Approvals::default());
+        let at = |task: usize| {
+            (
+                dry.decisions[task].start.map(|d| d.as_secs()),
+                dry.decisions[task].finish.map(|d| d.as_secs()),
+            )
+        };
+        // `a`, `c` and `d` start at once; `b` waits for `a` (db) and `c` (ingress).
+        assert_eq!(at(0), (Some(0), Some(60)));
+        assert_eq!(at(1), (Some(60), Some(180)));
+        assert_eq!(at(2), (Some(0), Some(60)));
+        assert_eq!(at(3), (Some(0), Some(60)));
+        let phase = &dry.phases[0];
+        assert_eq!(phase.forecast, Duration::from_secs(180));
+        // No `needs` chain, but db's tasks take 3m one after another.
+        assert_eq!(phase.critical_path, Duration::from_secs(180));
+        let groups: Vec<(&str, Vec<usize>, u64)> = phase
+            .serialised
+            .iter()
+            .map(|g| (g.group.as_str(), g.tasks.clone(), g.estimate.as_secs()))
+            .collect();
+        assert_eq!(
+            groups,
+            [("db", vec![0, 1], 180), ("ingress", vec![1, 2], 180)]
+        );
+    }
+
+    #[test]
+    fn an_exclusive_instance_is_a_group_of_every_task_through_it() {
+        let text = "version: 1\nname: p\npolicy: {require_rollback: none, concurrency: 3}\nexecutors:\n  cluster: {kind: shell, exclusive: true}\n  free: {kind: shell}\nphases:\n  - id: one\n    tasks:\n      - {id: a, risk: low, estimate: 1m, run: {executor: cluster, with: [\"true\"]}}\n      - {id: b, risk: low, estimate: 1m, run: {shell: [\"true\"]}, verify: {executor: cluster, with: [\"true\"]}}\n      - {id: c, risk: low, estimate: 1m, run: {executor: free, with: [\"true\"]}}\n";
+        let p = parse_plan(SourceFile::new("t.yaml", text.to_owned()), ".".into())
+            .expect("valid test plan");
+        assert_eq!(p.exclusive_groups(0), ["executor/cluster"]);
+        assert_eq!(p.exclusive_groups(1), ["executor/cluster"]);
+        assert!(p.exclusive_groups(2).is_empty());
+        let dry = decide(&p, &Approvals::default());
+        assert_eq!(dry.phases[0].forecast, Duration::from_secs(120));
     }
 
     #[test]

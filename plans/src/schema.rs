@@ -107,7 +107,7 @@ const MERGE_METHODS: [MergeMethod; 3] =
 /// others, naming these).
 pub fn instance_keys(kind: ExecutorKind) -> &'static [&'static str] {
     match kind {
-        ExecutorKind::Shell => &["kind", "env", "cwd"],
+        ExecutorKind::Shell => &["kind", "env", "cwd", "exclusive"],
         ExecutorKind::Kubectl | ExecutorKind::Helm => &[
             "kind",
             "context",
@@ -115,9 +115,10 @@ pub fn instance_keys(kind: ExecutorKind) -> &'static [&'static str] {
             "kubeconfig",
             "binary",
             "allow_context_mismatch",
+            "exclusive",
         ],
-        ExecutorKind::GithubMerge => &["kind", "api_url", "token_env", "repo"],
-        ExecutorKind::Git => &["kind", "repo", "token_env"],
+        ExecutorKind::GithubMerge => &["kind", "api_url", "token_env", "repo", "exclusive"],
+        ExecutorKind::Git => &["kind", "repo", "token_env", "exclusive"],
     }
 }
 
@@ -525,6 +526,12 @@ fn instance_schema() -> Value {
             "repo",
             string("`OWNER/NAME` for github_merge; the repository folder for git."),
         ),
+        (
+            "exclusive",
+            boolean(
+                "One task at a time through this instance: tasks whose `run`, `verify` or `rollback` name it never run together, whatever the concurrency.",
+            ),
+        ),
     ];
     properties.extend(every.iter().cloned());
     let mut schema = object(&properties, &["kind"]);
@@ -620,6 +627,15 @@ fn task_schema() -> Value {
                 boolean(
                     "Running the task twice is harmless: after a crash cut its action off, `resume` may run it again.",
                 ),
+            ),
+            (
+                "exclusive",
+                json!({
+                    "type": "array",
+                    "items": {"type": "string", "pattern": ID_PATTERN},
+                    "uniqueItems": true,
+                    "description": "Resource groups the task touches: tasks sharing a group never run together, whatever the concurrency.",
+                }),
             ),
             ("run", described(reference("action"), "The task's action.")),
             (

@@ -291,6 +291,7 @@ mod tests {
             api_url: None,
             token_env: None,
             repo: None,
+            exclusive: false,
         }
     }
 

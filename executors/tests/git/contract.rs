@@ -163,6 +163,7 @@ async fn the_instance_names_the_repository_and_left_changes_reads_the_evidence()
         api_url: None,
         token_env: None,
         repo: Some("work".to_owned()),
+        exclusive: false,
     };
     let (ctx, _) = ctx(&sandbox);
     let ctx = ctx.with_instance(instance);

@@ -5,12 +5,7 @@ use std::collections::BTreeMap;
 use serde_yaml::{Mapping, Value};
 
 use super::{Context, key_text};
-use crate::{
-    action::{ExecutorInstance, ExecutorKind},
-    ids::is_valid_id,
-    marked::Path,
-    text::and_ticked,
-};
+use crate::{action::ExecutorInstance, ids::is_valid_id, marked::Path, text::and_ticked};
 
 impl Context<'_> {
     pub(super) fn executors(&mut self, root: &Mapping) -> BTreeMap<String, ExecutorInstance> {
@@ -41,19 +36,7 @@ impl Context<'_> {
         path: &Path,
         instance: &ExecutorInstance,
     ) {
-        let allowed: &[&str] = match instance.kind {
-            ExecutorKind::Shell => &["kind", "env", "cwd"],
-            ExecutorKind::Kubectl | ExecutorKind::Helm => &[
-                "kind",
-                "context",
-                "namespace",
-                "kubeconfig",
-                "binary",
-                "allow_context_mismatch",
-            ],
-            ExecutorKind::GithubMerge => &["kind", "api_url", "token_env", "repo"],
-            ExecutorKind::Git => &["kind", "repo", "token_env"],
-        };
+        let allowed = crate::schema::instance_keys(instance.kind);
         let Value::Mapping(map) = value else { return };
         for key in map.keys() {
             let key = key_text(key);

@@ -448,10 +448,11 @@ enum TaskKey {
     Verify,
     Rollback,
     Environment,
+    Exclusive,
 }
 
 impl TaskKey {
-    const ALL: [TaskKey; 14] = [
+    const ALL: [TaskKey; 15] = [
         TaskKey::Id,
         TaskKey::Name,
         TaskKey::Source,
@@ -466,6 +467,7 @@ impl TaskKey {
         TaskKey::Verify,
         TaskKey::Rollback,
         TaskKey::Environment,
+        TaskKey::Exclusive,
     ];
 
     fn from_key(key: &str) -> Option<Self> {
@@ -506,6 +508,7 @@ struct TaskFields {
     retry_backoff: Option<Duration>,
     idempotent: Option<bool>,
     environment: Option<String>,
+    exclusive: Option<Vec<String>>,
     run: Option<Value>,
     verify: Option<Value>,
     rollback: Option<Value>,
@@ -555,6 +558,7 @@ impl<'de> Visitor<'de> for TaskSeed<'_, '_, '_> {
                 TaskKey::Retries => fields.retries = Some(access.next_value_seed(Whole)?),
                 TaskKey::Idempotent => fields.idempotent = Some(access.next_value_seed(Flag)?),
                 TaskKey::Environment => fields.environment = Some(access.next_value_seed(Text)?),
+                TaskKey::Exclusive => fields.exclusive = Some(access.next_value_seed(Texts)?),
                 TaskKey::Run | TaskKey::Verify | TaskKey::Rollback => {
                     let value = access.next_value_seed(ValueSeed { floats })?;
                     if value.is_null() {
@@ -574,6 +578,14 @@ impl<'de> Visitor<'de> for TaskSeed<'_, '_, '_> {
         };
         if !is_valid_id(&id) {
             return Err(give_up("an invalid task id"));
+        }
+        let exclusive = fields.exclusive.unwrap_or_default();
+        if exclusive
+            .iter()
+            .enumerate()
+            .any(|(i, group)| !is_valid_id(group) || exclusive[..i].contains(group))
+        {
+            return Err(give_up("an invalid or repeated resource group"));
         }
         let run = context.action(&run, &path.key("run"), task_context);
         // A decoder may give nothing without a diagnostic; that is giving up too.
@@ -613,6 +625,7 @@ impl<'de> Visitor<'de> for TaskSeed<'_, '_, '_> {
             retries: fields.retries.unwrap_or(defaults.retries),
             retry_backoff: fields.retry_backoff.unwrap_or(defaults.retry_backoff),
             idempotent: fields.idempotent.unwrap_or(false),
+            exclusive,
             run,
             verify,
             rollback,
@@ -976,7 +989,7 @@ mod tests {
 
     #[test]
     fn every_task_field_streams() {
-        let full = "{id: t, name: T, source: s.md, risk: high, needs: [], estimate: 1m, timeout: 2m, retries: 3, retry_backoff: 5s, idempotent: true, run: {shell: {argv: [make], env: {A: b}, cwd: sub}}, verify: {shell: [test, -e, x]}, rollback: {shell: [rm, x]}}";
+        let full = "{id: t, name: T, source: s.md, risk: high, needs: [], estimate: 1m, timeout: 2m, retries: 3, retry_backoff: 5s, idempotent: true, exclusive: [db, ingress], run: {shell: {argv: [make], env: {A: b}, cwd: sub}}, verify: {shell: [test, -e, x]}, rollback: {shell: [rm, x]}}";
         streams(&one_task(full));
         streams(
             &one_task("{id: t, risk: medium, run: {shell: [\"{{ vars.x }}\"]}}")
@@ -1018,6 +1031,9 @@ mod tests {
             "{id: t, risk: low, retries: -1, run: {shell: [make]}}",
             "{id: t, risk: low, retries: 1.5, run: {shell: [make]}}",
             "{id: t, risk: low, idempotent: yes, run: {shell: [make]}}",
+            "{id: t, risk: low, exclusive: [DB], run: {shell: [make]}}",
+            "{id: t, risk: low, exclusive: [db, db], run: {shell: [make]}}",
+            "{id: t, risk: low, exclusive: db, run: {shell: [make]}}",
             "{id: t, risk: low}",
             "{id: t, risk: low, run: {shell: []}}",
             "{id: t, risk: low, run: {shell: [make]}, rollback: auto}",
@@ -1117,6 +1133,27 @@ mod tests {
     }
 
     #[test]
+    fn bad_resource_groups_are_named_on_their_line() {
+        let text = format!(
+            "{PHASE}      - id: t\n        risk: low\n        exclusive: [db, Ingress, db]\n        run: {{shell: [make]}}\n      - {{id: u, risk: low, exclusive: db, run: {{shell: [make]}}}}\n"
+        );
+        assert_eq!(
+            rendered(&text),
+            "error: invalid resource group `Ingress` in `exclusive`\n --> plan.yaml:9:25\n  |\n9 |         exclusive: [db, Ingress, db]\n  |                         ^^^^^^^\n  = help: resource groups follow the id syntax `[a-z0-9][a-z0-9-]*` (e.g. `db`, `ingress`); an executor instance is made one-at-a-time with `exclusive: true` on the instance\n\nerror: resource group `db` is listed twice in `exclusive`\n --> plan.yaml:9:34\n  |\n9 |         exclusive: [db, Ingress, db]\n  |                                  ^^\n  = help: it is first listed on line 9; remove this one\n\nerror: invalid `exclusive`: invalid type: string \"db\"\n  --> plan.yaml:11:39\n   |\n11 |       - {id: u, risk: low, exclusive: db, run: {shell: [make]}}\n   |                                       ^^\n   = help: expected a sequence\n",
+        );
+        let instance = format!(
+            "{HEAD}executors:\n  db: {{kind: shell, exclusive: 1}}\nphases:\n  - id: a\n    tasks:\n      - {{id: t, risk: low, run: {{executor: db, with: [make]}}}}\n"
+        );
+        assert!(
+            rendered(&instance).starts_with(
+                "error: invalid `exclusive`: invalid type: integer `1`\n --> plan.yaml:5:32\n"
+            ),
+            "{}",
+            rendered(&instance)
+        );
+    }
+
+    #[test]
     fn diagnostics_of_what_the_streaming_route_leaves() {
         let cases = [
             (
@@ -1133,7 +1170,7 @@ mod tests {
             ),
             (
                 format!("{PHASE}      - {{<<: {{risk: low}}, id: t, run: {{shell: [make]}}}}\n"),
-                "error: a task has no `risk`\n --> plan.yaml:7:9\n  |\n7 |       - {<<: {risk: low}, id: t, run: {shell: [make]}}\n  |         ^\n\nerror: unknown key `<<` in a task\n --> plan.yaml:7:10\n  |\n7 |       - {<<: {risk: low}, id: t, run: {shell: [make]}}\n  |          ^^\n  = help: task keys are `id`, `name`, `source`, `risk`, `needs`, `estimate`, `timeout`, `retries`, `retry_backoff`, `idempotent`, `run`, `verify`, `rollback` and `environment`\n",
+                "error: a task has no `risk`\n --> plan.yaml:7:9\n  |\n7 |       - {<<: {risk: low}, id: t, run: {shell: [make]}}\n  |         ^\n\nerror: unknown key `<<` in a task\n --> plan.yaml:7:10\n  |\n7 |       - {<<: {risk: low}, id: t, run: {shell: [make]}}\n  |          ^^\n  = help: task keys are `id`, `name`, `source`, `risk`, `needs`, `estimate`, `timeout`, `retries`, `retry_backoff`, `idempotent`, `run`, `verify`, `rollback`, `environment` and `exclusive`\n",
             ),
             (
                 format!("{PHASE}      - {{id: t, risk: lw, run: {{shell: [make]}}}}\n")

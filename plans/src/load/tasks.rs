@@ -9,7 +9,7 @@ use super::{Context, Defaults, context::At};
 use crate::{
     action::{Action, ActionSpec, ExecutorInstance, GitOp, Rollback},
     duration::PlanDuration,
-    ids::TaskId,
+    ids::{TaskId, is_valid_id},
     marked::Path,
     model::{Risk, Task},
 };
@@ -29,6 +29,7 @@ pub(super) const TASK_KEYS: &[&str] = &[
     "verify",
     "rollback",
     "environment",
+    "exclusive",
 ];
 
 /// A task as decoded, before `needs` are resolved to indexes. A draft exists
@@ -111,6 +112,16 @@ impl Context<'_> {
         let retry_backoff = self.optional::<PlanDuration>(map, path, "retry_backoff");
         let idempotent = self.optional::<bool>(map, path, "idempotent");
         let environment = self.optional::<String>(map, path, "environment");
+        let exclusive = self
+            .optional::<Vec<String>>(map, path, "exclusive")
+            .and_then(|groups| {
+                let groups = groups.unwrap_or_default();
+                if self.exclusive_groups(&groups, path) {
+                    Ok(groups)
+                } else {
+                    Err(())
+                }
+            });
 
         let run = match map.get("run") {
             None | Some(Value::Null) => {
@@ -177,6 +188,7 @@ impl Context<'_> {
                     .ok()?
                     .map_or(context.defaults.retry_backoff, PlanDuration::get),
                 idempotent: idempotent.ok()?.unwrap_or(false),
+                exclusive: exclusive.ok()?,
                 run: run?,
                 verify: verify.ok()?,
                 rollback: rollback.ok()?,
@@ -191,6 +203,38 @@ impl Context<'_> {
             has_rollback,
             task,
         })
+    }
+
+    /// Reports the names of a task's `exclusive:` that are not ids, or
+    /// repeated; whether there was none.
+    pub(super) fn exclusive_groups(&mut self, groups: &[String], path: &Path) -> bool {
+        let mut clean = true;
+        for (index, group) in groups.iter().enumerate() {
+            let at = path.key("exclusive").index(index);
+            if !is_valid_id(group) {
+                let span = self.at(&at);
+                self.error(span, format!("invalid resource group `{group}` in `exclusive`"))
+                    .help = Some(
+                    "resource groups follow the id syntax `[a-z0-9][a-z0-9-]*` (e.g. `db`, `ingress`); an executor instance is made one-at-a-time with `exclusive: true` on the instance".to_owned(),
+                );
+                clean = false;
+            } else if let Some(first) = groups[..index].iter().position(|g| g == group) {
+                let first_line = self
+                    .span(&path.key("exclusive").index(first))
+                    .unwrap_or_default()
+                    .line;
+                let span = self.at(&at);
+                self.error(
+                    span,
+                    format!("resource group `{group}` is listed twice in `exclusive`"),
+                )
+                .help = Some(format!(
+                    "it is first listed on line {first_line}; remove this one"
+                ));
+                clean = false;
+            }
+        }
+        clean
     }
 
     /// Reports a `rollback: auto` that the kind of `spec`, the task's `run`,
