@@ -356,7 +356,7 @@ impl Explanation {
                     approval: phase.approval,
                 },
             },
-            settings: task_settings(task, &origins),
+            settings: task_settings(plan, index, &origins),
             policy: policy_settings(plan, &origins),
             decision: DecisionInfo::new(plan, task, decision),
             needs: relatives(plan, index, |task| plan.tasks[task].needs.clone()),
@@ -392,7 +392,8 @@ impl Explanation {
     }
 }
 
-fn task_settings(task: &Task, origins: &Origins<'_>) -> Vec<Setting> {
+fn task_settings(plan: &Plan, index: usize, origins: &Origins<'_>) -> Vec<Setting> {
+    let task = &plan.tasks[index];
     let own = |key: &str| {
         if origins.given(&origins.task_path.key(key)) {
             "task".to_owned()
@@ -400,7 +401,7 @@ fn task_settings(task: &Task, origins: &Origins<'_>) -> Vec<Setting> {
             "built-in default".to_owned()
         }
     };
-    vec![
+    let mut settings = vec![
         Setting {
             key: "risk",
             value: Some(task.risk.to_string()),
@@ -435,7 +436,25 @@ fn task_settings(task: &Task, origins: &Origins<'_>) -> Vec<Setting> {
             value: Some(task.idempotent.to_string()),
             from: own("idempotent"),
         },
-    ]
+    ];
+    let groups = plan.exclusive_groups(index);
+    if !groups.is_empty() {
+        let mut from = Vec::new();
+        if !task.exclusive.is_empty() {
+            from.push("task".to_owned());
+        }
+        for group in &groups {
+            if let Some(instance) = group.strip_prefix(plangate_plans::EXECUTOR_GROUP_PREFIX) {
+                from.push(format!("executor `{instance}` (`exclusive: true`)"));
+            }
+        }
+        settings.push(Setting {
+            key: "exclusive",
+            value: Some(groups.join(", ")),
+            from: from.join(", "),
+        });
+    }
+    settings
 }
 
 fn policy_settings(plan: &Plan, origins: &Origins<'_>) -> Vec<Setting> {

@@ -18,6 +18,8 @@
 //!   error line in every format, approval times, whole renderings;
 //! - `runs`: the `runs` table, `status` as a tree and `diff` of two runs, on
 //!   the quickstart and a failing variant of it;
+//! - `exclusive`: resource groups: tasks of a group never overlap, others
+//!   run together, across a resume; the dry run and `explain` show them;
 //! - `run`: executing plans: failure policies, rollback order, approvals,
 //!   changed plans, unusable state files, secrets;
 //! - `secrets`: planted secrets searched for in every output and the state file;
@@ -39,6 +41,7 @@ mod crash;
 mod docs;
 mod dry_run;
 mod errors;
+mod exclusive;
 mod explain;
 mod failpoints;
 mod github;

@@ -228,6 +228,20 @@ fn render_phase(out: &mut String, number: usize, phase: &PhaseReport) {
             ""
         },
     );
+    for group in &phase.serialised {
+        let _ = writeln!(
+            out,
+            "<p class=\"serialised\">Serialised by <code>{}</code>: {} run one at a time, whatever the concurrency ({} of estimates in a row).</p>",
+            escape(&group.group),
+            group
+                .tasks
+                .iter()
+                .map(|t| format!("<code>{}</code>", escape(t)))
+                .collect::<Vec<_>>()
+                .join(", "),
+            duration(group.estimate_s)
+        );
+    }
     let _ = writeln!(
         out,
         "<table><tr><th>task</th><th>risk</th><th>decision</th><th>reason</th><th>needs</th><th class=\"num\">estimate</th><th class=\"num\">forecast</th></tr>"
@@ -288,7 +302,7 @@ fn ids(ids: &[String]) -> String {
 fn render_evidence(out: &mut String, task: &TaskReport) {
     let _ = writeln!(
         out,
-        "<details class=\"evidence\" data-task=\"{}\"><summary><code>{}</code> {} {}{}</summary><div><dl class=\"facts\"><dt>executor</dt><dd><code>{}</code></dd><dt>action</dt><dd><code>{}</code></dd><dt>verify</dt><dd>{}</dd><dt>rollback</dt><dd>{}</dd><dt>timeout</dt><dd>{}</dd></dl>",
+        "<details class=\"evidence\" data-task=\"{}\"><summary><code>{}</code> {} {}{}</summary><div><dl class=\"facts\"><dt>executor</dt><dd><code>{}</code></dd><dt>action</dt><dd><code>{}</code></dd><dt>verify</dt><dd>{}</dd><dt>rollback</dt><dd>{}</dd><dt>timeout</dt><dd>{}</dd>{}</dl>",
         escape(&task.id),
         escape(&task.id),
         pill(&task.decision),
@@ -307,6 +321,18 @@ fn render_evidence(out: &mut String, task: &TaskReport) {
             |r| format!("<code>{}</code>", escape(r))
         ),
         duration(task.timeout_s),
+        if task.exclusive.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "<dt>resource groups</dt><dd>{}</dd>",
+                task.exclusive
+                    .iter()
+                    .map(|g| format!("<code>{}</code>", escape(g)))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        },
     );
     if let Some(promotion) = super::impact::promotion_sentence(task) {
         let _ = writeln!(out, "<p class=\"promotion\">{}</p>", escape(&promotion));

@@ -6,7 +6,7 @@ use plangate_plans::{Decision, DryRun, Plan, Risk, Rollback};
 
 use super::schema::{
     ByRisk, DecisionCounts, EvidenceReport, FORMAT_VERSION, ImpactReport, PhaseReport,
-    PolicyReport, PreviewReport, PromotionReport, Summary, TaskReport,
+    PolicyReport, PreviewReport, PromotionReport, SerialGroupReport, Summary, TaskReport,
 };
 use crate::run::PromotionCheck;
 
@@ -73,6 +73,19 @@ pub fn impact_report_promoted(
                 forecast_s: seconds(forecast.forecast),
                 start_s: seconds(forecast.start),
                 approval: phase.approval,
+                serialised: forecast
+                    .serialised
+                    .iter()
+                    .map(|group| SerialGroupReport {
+                        group: group.group.clone(),
+                        tasks: group
+                            .tasks
+                            .iter()
+                            .map(|&t| plan.tasks[t].id.to_string())
+                            .collect(),
+                        estimate_s: seconds(group.estimate),
+                    })
+                    .collect(),
                 tasks: ordered
                     .map(|t| {
                         let mut report = task_report(plan, dry_run, t);
@@ -156,6 +169,7 @@ fn task_report(plan: &Plan, dry_run: &DryRun, index: usize) -> TaskReport {
             .iter()
             .map(|&n| plan.tasks[n].id.to_string())
             .collect(),
+        exclusive: plan.exclusive_groups(index),
         estimate_s: task.estimate.map(seconds),
         timeout_s: seconds(task.timeout),
         forecast_start_s: decision.start.map(seconds),

@@ -142,6 +142,7 @@ fn render_phase(out: &mut String, number: usize, phase: &PhaseReport) {
         render_task(out, task);
     }
     out.push('\n');
+    render_groups(out, phase);
     for task in &phase.tasks {
         if let Some(promotion) = super::impact::promotion_sentence(task) {
             let _ = writeln!(out, "- `{}`: {promotion}", task.id);
@@ -174,6 +175,36 @@ fn render_phase(out: &mut String, number: usize, phase: &PhaseReport) {
                 );
             }
         }
+        out.push('\n');
+    }
+}
+
+/// The tasks' resource groups, and the groups that serialise tasks.
+fn render_groups(out: &mut String, phase: &PhaseReport) {
+    let grouped: Vec<String> = phase
+        .tasks
+        .iter()
+        .filter(|task| !task.exclusive.is_empty())
+        .map(|task| format!("`{}` in {}", task.id, ticked(&task.exclusive)))
+        .collect();
+    if grouped.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "Resource groups (`exclusive`): {}.\n",
+        grouped.join("; ")
+    );
+    for group in &phase.serialised {
+        let _ = writeln!(
+            out,
+            "- Serialised by `{}`: {} run one at a time, whatever the concurrency ({} of estimates in a row)",
+            group.group,
+            ticked(&group.tasks),
+            duration(group.estimate_s)
+        );
+    }
+    if !phase.serialised.is_empty() {
         out.push('\n');
     }
 }

@@ -135,8 +135,26 @@ pub struct PhaseReport {
     pub start_s: u64,
     /// Whether the phase waits for an approval.
     pub approval: bool,
+    /// Resource groups shared by two or more of the phase's tasks that
+    /// run: those run one at a time (absent when there are none).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub serialised: Vec<SerialGroupReport>,
     /// Tasks in run order.
     pub tasks: Vec<TaskReport>,
+}
+
+/// Tasks of a phase that share a resource group, so run one at a time.
+#[derive(Clone, Debug, Serialize)]
+#[non_exhaustive]
+pub struct SerialGroupReport {
+    /// The group: a name from `exclusive:`, or `executor/NAME` for an
+    /// executor instance with `exclusive: true`.
+    pub group: String,
+    /// The ids of its tasks that run, in run order.
+    pub tasks: Vec<String>,
+    /// Their summed estimates in seconds: a lower bound of the phase's
+    /// duration, which `critical_path_s` accounts for.
+    pub estimate_s: u64,
 }
 
 /// One task of the impact report.
@@ -157,6 +175,10 @@ pub struct TaskReport {
     pub reason: Option<String>,
     /// Ids of the tasks it needs.
     pub needs: Vec<String>,
+    /// The resource groups it is in (`exclusive:`, and `executor/NAME` for
+    /// an exclusive instance), sorted; absent when none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub exclusive: Vec<String>,
     /// Estimate in seconds.
     pub estimate_s: Option<u64>,
     /// Timeout in seconds.

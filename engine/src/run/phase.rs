@@ -4,12 +4,22 @@
 //! [`PhaseRun::on_event`] (a task freed its slot or settled) and
 //! [`PhaseRun::on_deadline`] (a budget ran out).
 //!
+//! A task whose resource group (`exclusive:`, or an instance with
+//! `exclusive: true`) is held by a task in flight waits, parked on that
+//! group, and is ready again when the holder frees its slot: tasks of one
+//! group never run together, whatever the concurrency, while the tasks
+//! behind it in the ready queue still start.
+//!
 //! Work per event is proportional to the tasks it concerns, not to the
 //! phase: a count of unmet needs per task and a queue of ready tasks in phase
 //! order replace rescans of the phase, and a task that will not succeed has
 //! its waiting dependents settled through a worklist.
 
-use std::{cmp::Reverse, collections::BinaryHeap, sync::Arc};
+use std::{
+    cmp::Reverse,
+    collections::{BinaryHeap, HashMap},
+    sync::Arc,
+};
 
 use plangate_plans::{
     Decision, OnFailure, format_duration,
@@ -50,6 +60,12 @@ pub(crate) struct PhaseRun {
     /// its dependents wait until it is settled.
     in_flight: usize,
     holds_slot: Vec<bool>,
+    /// The resource groups of each task of the phase (indexes into `held`).
+    groups: Vec<Vec<usize>>,
+    /// Whether a task holding a slot is in each resource group.
+    held: Vec<bool>,
+    /// Positions of ready tasks waiting for each resource group to be free.
+    parked: Vec<Vec<usize>>,
     /// Why no new task starts (a budget ran out).
     stop_starting: Option<String>,
     /// The first task that failed (under a failure policy that stops).
@@ -160,6 +176,18 @@ impl PhaseRun {
                 }
             }
         }
+        let mut group_index: HashMap<String, usize> = HashMap::new();
+        let mut groups: Vec<Vec<usize>> = vec![Vec::new(); task_count];
+        for &task in &members {
+            groups[task] = plan
+                .exclusive_groups(task)
+                .into_iter()
+                .map(|group| {
+                    let next = group_index.len();
+                    *group_index.entry(group).or_insert(next)
+                })
+                .collect();
+        }
         Ok(Self {
             phase_index,
             members,
@@ -174,6 +202,9 @@ impl PhaseRun {
             running: 0,
             in_flight: 0,
             holds_slot: vec![false; task_count],
+            groups,
+            held: vec![false; group_index.len()],
+            parked: vec![Vec::new(); group_index.len()],
             stop_starting: None,
             failed: None,
             interrupted: false,
@@ -284,6 +315,11 @@ impl PhaseRun {
                 continue;
             }
             self.ready.pop();
+            if let Some(&busy) = self.groups[task].iter().find(|&&group| self.held[group]) {
+                // Woken again when the task in that group frees its slot.
+                self.parked[busy].push(at);
+                continue;
+            }
             if task_needs_approval(dispatcher.plan(), task) {
                 dispatcher
                     .use_approvals(ApprovalTarget::Task(
@@ -295,6 +331,9 @@ impl PhaseRun {
             self.running += 1;
             self.in_flight += 1;
             self.holds_slot[task] = true;
+            for &group in &self.groups[task] {
+                self.held[group] = true;
+            }
             let env = dispatcher.env.clone();
             let start_at = if dispatcher.verify_only.remove(&task) {
                 StartAt::Verify
@@ -319,16 +358,10 @@ impl PhaseRun {
         event: TaskEvent,
     ) -> Result<(), RunError> {
         match event {
-            TaskEvent::SlotFreed(task) => {
-                if std::mem::take(&mut self.holds_slot[task]) {
-                    self.running -= 1;
-                }
-            }
+            TaskEvent::SlotFreed(task) => self.free_slot(task),
             TaskEvent::Finished(finished) => {
                 let task = finished.index;
-                if std::mem::take(&mut self.holds_slot[task]) {
-                    self.running -= 1;
-                }
+                self.free_slot(task);
                 self.in_flight -= 1;
                 dispatcher.states[task] = finished.state;
                 match finished.state {
@@ -360,6 +393,20 @@ impl PhaseRun {
             }
         }
         Ok(())
+    }
+
+    /// `task`'s last action ended: its concurrency slot and its resource
+    /// groups are free (once), and the tasks waiting for those groups are
+    /// ready again.
+    fn free_slot(&mut self, task: usize) {
+        if !std::mem::take(&mut self.holds_slot[task]) {
+            return;
+        }
+        self.running -= 1;
+        for &group in &self.groups[task] {
+            self.held[group] = false;
+            self.ready.extend(self.parked[group].drain(..).map(Reverse));
+        }
     }
 
     /// How the phase ended, once nothing is in flight.
