@@ -10,8 +10,8 @@ use std::{
 
 use plangate_executors::{Executors, Redactor};
 use plangate_plans::{
-    Approvals, Decision, LoadedPlan, OnFailure, Plan, decide_promoted, load_plan,
-    load_plan_text, task_content_hash,
+    Approvals, Decision, LoadedPlan, OnFailure, Plan, decide_promoted, load_plan, load_plan_text,
+    task_content_hash,
 };
 use plangate_state::{
     ApprovalRecord, ApprovalTarget, ApprovalValidity, AttemptRole, CreateRun, LockAcquired,

@@ -420,6 +420,15 @@ async fn supervise(
                     tracing::warn!(pgid = group.id(), "descendants still hold the output pipes after the process exited; killing its group");
                     group.signal(GroupSignal::Kill);
                     finish_pipes(pipes.as_mut(), spec.leak_timeout).await;
+                } else if group.has_members()
+                    && u32::try_from(group.id()).is_ok_and(os::has_live_members)
+                {
+                    // Processes that let go of the pipes (output sent
+                    // elsewhere) would outlive the action: an action's
+                    // processes end with it. One `kill(-pgid, 0)` when the
+                    // group is empty, as it nearly always is.
+                    tracing::warn!(pgid = group.id(), "the process exited and left processes running in its group; killing its group");
+                    group.signal(GroupSignal::Kill);
                 }
                 return Ok(Supervised { exit, stop: None, leaked });
             }
@@ -614,6 +623,50 @@ mod tests {
         assert_eq!(outcome.stdout.tail, "out\n");
         assert_eq!(outcome.stderr.tail, "err\n");
         assert!(!outcome.leaked_processes);
+    }
+
+    /// Whether the process `pid` is alive (zombies count as dead).
+    fn alive(pid: u32) -> bool {
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .ok()
+            .and_then(|stat| {
+                let state = stat
+                    .rsplit_once(')')?
+                    .1
+                    .split_whitespace()
+                    .next()?
+                    .to_owned();
+                Some(state != "Z")
+            })
+            .unwrap_or(false)
+    }
+
+    #[tokio::test]
+    async fn a_killed_leader_leaves_no_process_of_its_group_behind() {
+        // The grandchild sends its output elsewhere, so nothing holds the
+        // pipes once the leader is SIGKILLed.
+        let dir = tempfile::tempdir().expect("tempdir");
+        let pid_file = dir.path().join("pid");
+        let script = format!(
+            "sleep 300 >/dev/null 2>&1 & echo $! > {}; kill -9 $$",
+            pid_file.display()
+        );
+        let outcome = run(&spec(&["sh", "-c", &script])).await;
+        assert_eq!(outcome.status, OutcomeStatus::Failed);
+        assert_eq!(outcome.signal, Some(9));
+        let grandchild: u32 = std::fs::read_to_string(&pid_file)
+            .expect("the pid was written")
+            .trim()
+            .parse()
+            .expect("a pid");
+        // SIGKILL was sent before `run` returned; the kernel ends the
+        // process before it can be scheduled again, so poll its state.
+        let mut tries = 0;
+        while alive(grandchild) {
+            tries += 1;
+            assert!(tries < 500, "process {grandchild} outlived its action");
+            std::thread::sleep(Duration::from_millis(10));
+        }
     }
 
     #[tokio::test]
