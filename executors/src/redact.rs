@@ -110,7 +110,7 @@ impl Redactor {
                 Some(Rollback::Auto) | None => None,
             };
             let actions = std::iter::once(&task.run)
-                .chain(task.verify.as_ref())
+                .chain(task.verify.iter())
                 .chain(rollback);
             for action in actions {
                 match &action.spec {

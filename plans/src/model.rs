@@ -257,8 +257,11 @@ pub struct Task {
     pub exclusive: Vec<String>,
     /// The action.
     pub run: Action,
-    /// Must pass after `run`.
-    pub verify: Option<Action>,
+    /// The checks that must all pass after `run`, in order (`verify:` is one
+    /// action or a list of them); empty when the task has no verify. They run
+    /// one after another, and the first that fails fails the verify: the
+    /// checks after it do not run.
+    pub verify: Vec<Action>,
     /// How to undo `run`.
     pub rollback: Option<Rollback>,
 }
@@ -342,7 +345,7 @@ impl Plan {
         };
         let mut groups: Vec<String> = task.exclusive.clone();
         for action in std::iter::once(&task.run)
-            .chain(task.verify.as_ref())
+            .chain(task.verify.iter())
             .chain(rollback)
         {
             if let Some(name) = &action.instance

@@ -46,7 +46,13 @@ pub fn task_content(task: &Task) -> Value {
     json!({
         "version": CONTENT_HASH_VERSION,
         "run": action_content(&task.run),
-        "verify": task.verify.as_ref().map(action_content),
+        // One check hashes as the single action it was before `verify`
+        // lists, so existing evidence keeps matching.
+        "verify": match task.verify.as_slice() {
+            [] => serde_json::Value::Null,
+            [check] => action_content(check),
+            checks => checks.iter().map(action_content).collect(),
+        },
     })
 }
 

@@ -646,7 +646,13 @@ fn task_schema() -> Value {
             ),
             (
                 "verify",
-                described(reference("action"), "An action that must pass after `run`."),
+                json!({
+                    "description": "What must pass after `run`: one check (an action), or a list of checks that all must pass, run in order; the first that fails fails the verify, and the checks after it do not run.",
+                    "anyOf": [
+                        reference("action"),
+                        {"type": "array", "minItems": 1, "items": reference("action")},
+                    ],
+                }),
             ),
             (
                 "rollback",

@@ -31,7 +31,7 @@ use crate::{
 
 /// The version of the JSON document; bumped when a field changes meaning
 /// or goes away (fields may be added without a bump).
-const FORMAT_VERSION: u32 = 1;
+const FORMAT_VERSION: u32 = 2;
 
 /// How many close ids an unknown task id suggests at most.
 const SUGGESTIONS: usize = 3;
@@ -102,7 +102,8 @@ struct Explanation {
     needs: Relatives,
     dependents: Relatives,
     run: ActionInfo,
-    verify: Option<ActionInfo>,
+    /// The checks of `verify`, in order (empty: none).
+    verify: Vec<ActionInfo>,
     rollback: Option<RollbackInfo>,
     content: ContentInfo,
 }
@@ -362,7 +363,11 @@ impl Explanation {
             needs: relatives(plan, index, |task| plan.tasks[task].needs.clone()),
             dependents: relatives(plan, index, |task| dependents_of(plan, task)),
             run: action(&task.run, "run"),
-            verify: task.verify.as_ref().map(|verify| action(verify, "verify")),
+            verify: task
+                .verify
+                .iter()
+                .map(|check| action(check, "verify"))
+                .collect(),
             rollback: task.rollback.as_ref().map(|rollback| match rollback {
                 Rollback::Auto => RollbackInfo {
                     auto: true,
@@ -753,10 +758,18 @@ impl Explanation {
         write_relatives(&mut out, "dependents", &self.dependents);
 
         write_action(&mut out, "run", &self.run);
-        if let Some(verify) = &self.verify {
-            write_action(&mut out, "verify", verify);
-        } else {
-            out.push_str("\nverify: none\n");
+        match self.verify.as_slice() {
+            [] => out.push_str("\nverify: none\n"),
+            [check] => write_action(&mut out, "verify", check),
+            checks => {
+                for (position, check) in checks.iter().enumerate() {
+                    write_action(
+                        &mut out,
+                        &format!("verify check {} of {}", position + 1, checks.len()),
+                        check,
+                    );
+                }
+            }
         }
         match &self.rollback {
             None => out.push_str("\nrollback: none\n"),

@@ -86,7 +86,7 @@ fn every_task_of_the_bundled_plans_agrees_with_the_impact_report() {
         for task in &tasks {
             let id = task["id"].as_str().expect("id");
             let explained = json(&["explain", plan, id, "--format", "json"]);
-            assert_eq!(explained["format_version"], 1);
+            assert_eq!(explained["format_version"], 2);
             assert_eq!(explained["task"]["id"], id);
             assert_eq!(explained["plan"]["plan_hash"], report["plan_hash"], "{id}");
             let decision = &explained["decision"];
@@ -118,9 +118,15 @@ fn every_task_of_the_bundled_plans_agrees_with_the_impact_report() {
             let (risk, from) = setting(&explained["settings"], "risk");
             assert_eq!((risk, from), (&task["risk"], "task"), "{id}");
             assert_eq!(explained["run"]["summary"], task["action"], "{id}");
+            let checks: Vec<&str> = explained["verify"]
+                .as_array()
+                .expect("`verify` is a list")
+                .iter()
+                .map(|check| check["summary"].as_str().expect("a summary"))
+                .collect();
             match task["verify"].as_str() {
-                Some(verify) => assert_eq!(explained["verify"]["summary"], verify, "{id}"),
-                None => assert!(explained["verify"].is_null(), "{id}"),
+                Some(verify) => assert_eq!(checks.join("; "), verify, "{id}"),
+                None => assert!(checks.is_empty(), "{id}"),
             }
         }
     }
@@ -206,8 +212,8 @@ fn executor_instances_and_where_the_cluster_comes_from() {
     );
     assert_eq!(explained["rollback"]["auto"], true);
     assert!(explained["rollback"]["action"].is_null());
-    assert_eq!(explained["verify"]["kind"], "kubectl");
-    assert_eq!(explained["verify"]["executor"]["name"], "dev-cluster");
+    assert_eq!(explained["verify"][0]["kind"], "kubectl");
+    assert_eq!(explained["verify"][0]["executor"]["name"], "dev-cluster");
 }
 
 const ORIGINS: &str = r#"

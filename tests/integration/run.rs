@@ -716,3 +716,64 @@ fn time_paused_for_an_approval_does_not_count_against_the_budget() {
         "the wall time includes the pause: {report}"
     );
 }
+
+/// `verify:` as a list: each check is its own verify attempt, named `check N
+/// of M`, in the state and every report; the first failing check fails the
+/// verify (the checks after it do not run) and the task's rollback runs.
+#[test]
+fn a_verify_list_stops_at_its_first_failing_check_and_the_rollback_runs() {
+    let workspace = Workspace::new();
+    workspace.write(
+        "plan.yaml",
+        "version: 1\nname: checks\npolicy: {on_failure: rollback-task}\nphases:\n  - id: one\n    tasks:\n      - id: good\n        risk: low\n        run: {shell: [sh, -c, 'echo run good >> journal']}\n        verify:\n          - {shell: [sh, -c, 'echo check good 1 >> journal']}\n          - {shell: [sh, -c, 'echo check good 2 >> journal']}\n        rollback: {shell: [sh, -c, 'echo undo good >> journal']}\n      - id: bad\n        risk: low\n        needs: [good]\n        run: {shell: [sh, -c, 'echo run bad >> journal']}\n        verify:\n          - {shell: [sh, -c, 'echo check bad 1 >> journal']}\n          - {shell: [sh, -c, 'echo check bad 2 >> journal; echo the second check saw no pods >&2; exit 3']}\n          - {shell: [sh, -c, 'echo check bad 3 >> journal']}\n        rollback: {shell: [sh, -c, 'echo undo bad >> journal']}\n",
+    );
+    let finished = workspace.run(["run", "plan.yaml"]);
+    finished.assert_code(1);
+    assert_eq!(
+        journal(&workspace),
+        [
+            "run good",
+            "check good 1",
+            "check good 2",
+            "run bad",
+            "check bad 1",
+            "check bad 2",
+            "undo bad"
+        ],
+        "{}",
+        finished.stderr
+    );
+    let states = workspace.states();
+    assert_eq!(states["good"], "succeeded");
+    assert_eq!(states["bad"], "rolled-back");
+
+    let report = workspace.run(["report", "--format", "json"]).json();
+    let tasks = report["phases"][0]["tasks"].as_array().expect("tasks");
+    assert_eq!(tasks[0]["complete"], true);
+    let good = serde_json::to_string(&tasks[0]).expect("json");
+    assert!(good.contains("verified: all 2 checks passed"), "{good}");
+    let bad = &tasks[1];
+    assert_eq!(bad["complete"], false);
+    let text = serde_json::to_string(bad).expect("json");
+    assert!(text.contains("check 1 of 3: shell: sh -c"), "{text}");
+    assert!(text.contains("check 2 of 3: shell: sh -c"), "{text}");
+    assert!(!text.contains("check 3 of 3"), "{text}");
+    assert!(text.contains("the second check saw no pods"), "{text}");
+    assert!(
+        finished
+            .stderr
+            .contains("`verify` check 2 of 3 (shell: sh -c 'echo check bad 2"),
+        "the reason names the failing check: {}",
+        finished.stderr
+    );
+    for format in ["markdown", "html"] {
+        let rendered = workspace.run(["report", "--format", format]).stdout;
+        assert!(
+            rendered.contains("check 2 of 3: shell: sh -c"),
+            "{format}: {rendered}"
+        );
+    }
+    let reported = workspace.status();
+    assert_eq!(reported["tasks"][0]["verified"], true);
+    assert_eq!(reported["tasks"][1]["verified"], false);
+}

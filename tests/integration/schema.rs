@@ -135,7 +135,9 @@ const BROKEN: &[(&str, &str, &str, &str)] = &[
         "a field its operation does not use",
         "    verify: {kubectl: {op: rollout_status, resource: deployment/web}}\n",
         "    verify: {kubectl: {op: rollout_status, resource: deployment/web, replicas: 2}}\n",
-        "/phases/0/tasks/0/verify/kubectl",
+        // `verify` is an action or a list of them (`anyOf`), so the schema
+        // names the `verify` whose every form failed.
+        "/phases/0/tasks/0/verify",
     ),
     (
         "a key of another executor kind",

@@ -176,7 +176,13 @@ fn task_report(plan: &Plan, dry_run: &DryRun, index: usize) -> TaskReport {
         forecast_finish_s: decision.finish.map(seconds),
         executor: task.run.kind().to_string(),
         action: task.run.summary(),
-        verify: task.verify.as_ref().map(plangate_plans::Action::summary),
+        verify: (!task.verify.is_empty()).then(|| {
+            task.verify
+                .iter()
+                .map(plangate_plans::Action::summary)
+                .collect::<Vec<_>>()
+                .join("; ")
+        }),
         rollback: task.rollback.as_ref().map(|rollback| match rollback {
             Rollback::Auto => "auto".to_owned(),
             Rollback::Action(action) => action.summary(),

@@ -191,7 +191,8 @@ pub struct TaskReport {
     pub executor: String,
     /// One-line summary of `run`.
     pub action: String,
-    /// One-line summary of `verify`.
+    /// One-line summary of `verify`: of each check, in order, joined with
+    /// `; ` when it lists several.
     pub verify: Option<String>,
     /// `auto`, a one-line summary of the rollback action, or none.
     pub rollback: Option<String>,

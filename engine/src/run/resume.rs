@@ -176,7 +176,7 @@ impl Engine {
                     (TaskState::Pending, None)
                 }
                 EffectKind::Unknown
-                    if task.verify.is_some()
+                    if !task.verify.is_empty()
                         && self.verify_now(store, plan, task, run, &redactor)? =>
                 {
                     (TaskState::Succeeded, None)
@@ -195,10 +195,10 @@ impl Engine {
                     TaskState::Interrupted,
                     Some(format!(
                         "was running when the run stopped and whether it took effect cannot be known{}; it is not idempotent, so it runs again only when interrupted tasks are retried or the task is approved",
-                        if task.verify.is_some() {
-                            " (its `verify` does not pass)"
-                        } else {
+                        if task.verify.is_empty() {
                             ""
+                        } else {
+                            " (its `verify` does not pass)"
                         }
                     )),
                 ),
@@ -273,7 +273,9 @@ impl Engine {
         Ok(())
     }
 
-    /// Runs a task's `verify` during reconciliation, recording it as an attempt.
+    /// Runs a task's checks during reconciliation, each recorded as a
+    /// verify attempt, in order; the first that does not pass ends it (as in
+    /// a run), and the task counts as verified only when every check passed.
     fn verify_now(
         &self,
         store: &mut Store,
@@ -282,39 +284,51 @@ impl Engine {
         run: &RunId,
         redactor: &Redactor,
     ) -> Result<bool, RunError> {
-        let Some(verify) = &task.verify else {
+        let count = task.verify.len();
+        if count == 0 {
             return Ok(false);
-        };
-        let Some(executor) = self.executors.for_action(verify) else {
-            return Ok(false);
-        };
-        let command = redactor.redact(&verify.summary()).into_owned();
-        let attempt =
-            store.begin_attempt(run, &task.id, AttemptRole::Verify, &command, now_millis())?;
-        let context = self.context(plan, task, verify, run.as_str(), redactor);
-        let outcome = self.runtime.block_on(executor.verify(verify, &context));
-        let passed = outcome
-            .as_ref()
-            .is_ok_and(plangate_executors::ActionOutcome::succeeded);
-        let mut result = AttemptResult::new(
-            if passed {
-                AttemptOutcome::Succeeded
-            } else {
-                AttemptOutcome::Failed
-            },
-            now_millis(),
-        );
-        if let Ok(outcome) = &outcome {
-            result.exit_code = outcome.exit_code;
-            result.signal = outcome.signal;
-            result.stdout_tail = Some(outcome.stdout_tail.clone());
-            result.stderr_tail = Some(outcome.stderr_tail.clone());
-            result.duration_ms =
-                Some(u64::try_from(outcome.duration.as_millis()).unwrap_or(u64::MAX));
         }
-        store.finish_attempt(attempt, result)?;
-        store.set_task_verified(run, &task.id, passed, now_millis())?;
-        Ok(passed)
+        for (position, check) in task.verify.iter().enumerate() {
+            let Some(executor) = self.executors.for_action(check) else {
+                return Ok(false);
+            };
+            let summary = redactor.redact(&check.summary()).into_owned();
+            let command = if count > 1 {
+                format!("check {} of {count}: {summary}", position + 1)
+            } else {
+                summary
+            };
+            let attempt =
+                store.begin_attempt(run, &task.id, AttemptRole::Verify, &command, now_millis())?;
+            let context = self.context(plan, task, check, run.as_str(), redactor);
+            let outcome = self.runtime.block_on(executor.verify(check, &context));
+            let passed = outcome
+                .as_ref()
+                .is_ok_and(plangate_executors::ActionOutcome::succeeded);
+            let mut result = AttemptResult::new(
+                if passed {
+                    AttemptOutcome::Succeeded
+                } else {
+                    AttemptOutcome::Failed
+                },
+                now_millis(),
+            );
+            if let Ok(outcome) = &outcome {
+                result.exit_code = outcome.exit_code;
+                result.signal = outcome.signal;
+                result.stdout_tail = Some(outcome.stdout_tail.clone());
+                result.stderr_tail = Some(outcome.stderr_tail.clone());
+                result.duration_ms =
+                    Some(u64::try_from(outcome.duration.as_millis()).unwrap_or(u64::MAX));
+                result.evidence.clone_from(&outcome.evidence);
+            }
+            store.finish_attempt(attempt, result)?;
+            if !passed || position + 1 == count {
+                store.set_task_verified(run, &task.id, passed, now_millis())?;
+                return Ok(passed);
+            }
+        }
+        Ok(false)
     }
 
     fn observe(

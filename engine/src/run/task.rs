@@ -76,6 +76,15 @@ impl Slot {
     }
 }
 
+/// How a task's checks ended, when they did not settle it: which failed and
+/// whether another attempt of the task could help.
+enum Checked {
+    /// The task settled: every check passed, or one was interrupted.
+    Settled((TaskState, Option<String>)),
+    /// A check failed or timed out.
+    Failed { reason: String, retryable: bool },
+}
+
 /// An action that ran as an attempt whose outcome is not recorded yet.
 struct Attempted {
     id: AttemptId,
@@ -222,8 +231,29 @@ impl TaskEnvironment {
         rollback: Option<(&Rollback, Option<serde_json::Value>)>,
         enter_running: bool,
     ) -> Result<Attempted, StoreError> {
-        let command = match rollback {
-            Some((Rollback::Auto, _)) => format!("auto rollback of {}", self.command(action)),
+        self.attempt_labelled(task, role, action, rollback, enter_running, None)
+            .await
+    }
+
+    /// [`Self::attempt`]; a check of a verify list (`Some((number, count))`)
+    /// is recorded as `check N of M: COMMAND`, so each check's attempt says
+    /// which it is in the state file and every report.
+    async fn attempt_labelled(
+        &self,
+        task: &Task,
+        role: AttemptRole,
+        action: &Action,
+        rollback: Option<(&Rollback, Option<serde_json::Value>)>,
+        enter_running: bool,
+        check: Option<(usize, usize)>,
+    ) -> Result<Attempted, StoreError> {
+        let command = match (&rollback, check) {
+            (Some((Rollback::Auto, _)), _) => {
+                format!("auto rollback of {}", self.command(action))
+            }
+            (_, Some((number, count))) => {
+                format!("check {number} of {count}: {}", self.command(action))
+            }
             _ => self.command(action),
         };
         let (id, number) = self
@@ -353,7 +383,7 @@ impl TaskEnvironment {
                     .await?;
                 first = false;
                 let settled = match run.outcome.status {
-                    OutcomeStatus::Succeeded if task.verify.is_none() => {
+                    OutcomeStatus::Succeeded if task.verify.is_empty() => {
                         Some((TaskState::Succeeded, None))
                     }
                     OutcomeStatus::Cancelled => Some((
@@ -402,41 +432,17 @@ impl TaskEnvironment {
                     }
                 }
             }
-            let Some(verify) = &task.verify else {
+            if task.verify.is_empty() {
                 return self.settle(task, TaskState::Succeeded, None, started);
-            };
-            let check = self
-                .attempt(task, AttemptRole::Verify, verify, None, first)
-                .await?;
-            first = false;
-            let settled = match check.outcome.status {
-                OutcomeStatus::Succeeded => Some((TaskState::Succeeded, None)),
-                OutcomeStatus::Cancelled => Some((
-                    TaskState::Interrupted,
-                    Some("interrupted while verifying".to_owned()),
-                )),
-                OutcomeStatus::TimedOut | OutcomeStatus::Failed => None,
-            };
-            if let Some((state, reason)) = &settled {
-                self.announce(task, *state, reason.clone(), started);
-                slot.release();
             }
-            self.finish(
-                &task.id,
-                check.id,
-                attempt_result(&check.outcome),
-                Some(check.outcome.succeeded()),
-                settled.clone(),
-            )?;
-            if let Some(settled) = settled {
-                return Ok(settled);
-            }
-            last_failure = (
-                TaskState::Failed,
-                Some(format!("`verify` failed: {}", check.failure())),
-            );
-            if !check.retryable {
-                break;
+            match self.verify_checks(task, &mut first, started, slot).await? {
+                Checked::Settled(settled) => return Ok(settled),
+                Checked::Failed { reason, retryable } => {
+                    last_failure = (TaskState::Failed, Some(reason));
+                    if !retryable {
+                        break;
+                    }
+                }
             }
             start_at = StartAt::Run;
             self.backoff(task, try_number, attempts).await;
@@ -449,6 +455,72 @@ impl TaskEnvironment {
             )
         });
         self.settle(task, state, reason, started)
+    }
+
+    /// Runs the task's checks in order, each as its own verify attempt with
+    /// its own outcome and evidence. The first check that fails (or times
+    /// out) fails the verify and the checks after it do not run: they would
+    /// check a change already known to be bad, and a waiting check (a
+    /// rollout) could hold the task until its own timeout. The last check's
+    /// pass settles the task as succeeded.
+    async fn verify_checks(
+        &self,
+        task: &Task,
+        first: &mut bool,
+        started: Instant,
+        slot: &mut Slot,
+    ) -> Result<Checked, StoreError> {
+        let count = task.verify.len();
+        for (position, check) in task.verify.iter().enumerate() {
+            let label = (count > 1).then_some((position + 1, count));
+            let attempted = self
+                .attempt_labelled(task, AttemptRole::Verify, check, None, *first, label)
+                .await?;
+            *first = false;
+            let last = position + 1 == count;
+            let settled = match attempted.outcome.status {
+                OutcomeStatus::Succeeded if last => Some((TaskState::Succeeded, None)),
+                OutcomeStatus::Cancelled => Some((
+                    TaskState::Interrupted,
+                    Some("interrupted while verifying".to_owned()),
+                )),
+                OutcomeStatus::Succeeded | OutcomeStatus::TimedOut | OutcomeStatus::Failed => None,
+            };
+            if let Some((state, reason)) = &settled {
+                self.announce(task, *state, reason.clone(), started);
+                slot.release();
+            }
+            let passed = attempted.outcome.succeeded();
+            // Whether the task verified is known at its last check, or at
+            // the first that fails.
+            let verified = (last || !passed).then_some(passed);
+            self.finish(
+                &task.id,
+                attempted.id,
+                attempt_result(&attempted.outcome),
+                verified,
+                settled.clone(),
+            )?;
+            if let Some(settled) = settled {
+                return Ok(Checked::Settled(settled));
+            }
+            if !passed {
+                let which = match label {
+                    Some((number, count)) => format!(
+                        "`verify` check {number} of {count} ({}) failed",
+                        self.command(check)
+                    ),
+                    None => "`verify` failed".to_owned(),
+                };
+                return Ok(Checked::Failed {
+                    reason: format!("{which}: {}", attempted.failure()),
+                    retryable: attempted.retryable,
+                });
+            }
+        }
+        unreachable!(
+            "a task's checks end with a settled last check or a failed one, since the list is not empty"
+        )
     }
 
     async fn backoff(&self, task: &Task, try_number: u32, attempts: u32) {

@@ -590,12 +590,10 @@ impl<'de> Visitor<'de> for TaskSeed<'_, '_, '_> {
         let run = context.action(&run, &path.key("run"), task_context);
         // A decoder may give nothing without a diagnostic; that is giving up too.
         let verify = match fields.verify {
-            None => None,
-            Some(value) => Some(
-                context
-                    .action(&value, &path.key("verify"), task_context)
-                    .ok_or_else(|| give_up("an invalid `verify`"))?,
-            ),
+            None => Vec::new(),
+            Some(value) => context
+                .verify(&value, &path.key("verify"), task_context)
+                .ok_or_else(|| give_up("an invalid `verify`"))?,
         };
         let rollback = match fields.rollback {
             None => None,
@@ -1080,6 +1078,46 @@ mod tests {
         ] {
             gives_up(&text);
         }
+    }
+
+    #[test]
+    fn a_verify_list_streams_and_each_bad_check_is_reported_where_it_is() {
+        let text = one_task(
+            "{id: t, risk: low, run: {shell: [make]}, verify: [{shell: [test, -f, a]}, {shell: [test, -f, b]}]}",
+        );
+        streams(&text);
+        let plan = routes(&text).1.expect("valid");
+        let checks: Vec<String> = plan.tasks[0]
+            .verify
+            .iter()
+            .map(crate::Action::summary)
+            .collect();
+        assert_eq!(checks, ["shell: test -f a", "shell: test -f b"]);
+        let single =
+            one_task("{id: t, risk: low, run: {shell: [make]}, verify: {shell: [\"true\"]}}");
+        assert_eq!(routes(&single).1.expect("valid").tasks[0].verify.len(), 1);
+
+        let bad = format!(
+            "{PHASE}      - id: t\n        risk: low\n        run: {{shell: [make]}}\n        verify:\n          - {{shell: [\"true\"]}}\n          - {{shel: [x]}}\n          - [test, -f, x]\n"
+        );
+        gives_up(&bad);
+        let shown = rendered(&bad);
+        assert!(
+            shown.contains("error: unknown key `shel` in an action\n  --> plan.yaml:12:14"),
+            "{shown}"
+        );
+        assert!(
+            shown.contains(
+                "error: a `verify` check must be an action, not a list\n  --> plan.yaml:13:13"
+            ),
+            "{shown}"
+        );
+        let empty = one_task("{id: t, risk: low, run: {shell: [make]}, verify: []}");
+        assert!(
+            rendered(&empty).contains("error: `verify` is an empty list\n --> plan.yaml:7:"),
+            "{}",
+            rendered(&empty)
+        );
     }
 
     #[test]

@@ -133,11 +133,8 @@ impl Context<'_> {
             Some(value) => self.action(value, &path.key("run"), context),
         };
         let verify = match map.get("verify") {
-            None | Some(Value::Null) => Ok(None),
-            Some(value) => self
-                .action(value, &path.key("verify"), context)
-                .map(Some)
-                .ok_or(()),
+            None | Some(Value::Null) => Ok(Vec::new()),
+            Some(value) => self.verify(value, &path.key("verify"), context).ok_or(()),
         };
         let rollback = match map.get("rollback") {
             None | Some(Value::Null) => Ok(None),
@@ -235,6 +232,43 @@ impl Context<'_> {
             }
         }
         clean
+    }
+
+    /// `verify:`: one action, or a non-empty list of them (the checks, run
+    /// in order). Every item is decoded, so each bad one is reported.
+    pub(super) fn verify(
+        &mut self,
+        value: &Value,
+        path: &Path,
+        context: &TaskContext<'_>,
+    ) -> Option<Vec<Action>> {
+        let Value::Sequence(items) = value else {
+            return self.action(value, path, context).map(|action| vec![action]);
+        };
+        if items.is_empty() {
+            let span = self.at(path);
+            self.error(span, "`verify` is an empty list").help = Some(
+                "list at least one check, e.g. `verify: [{shell: [\"test\", \"-f\", \"out.txt\"]}]`, or leave `verify` out".to_owned(),
+            );
+            return None;
+        }
+        let checks: Vec<Option<Action>> = items
+            .iter()
+            .enumerate()
+            .map(|(index, item)| {
+                let item_path = path.index(index);
+                if let Value::Sequence(_) = item {
+                    let span = self.at(&item_path);
+                    self.error(span, "a `verify` check must be an action, not a list")
+                        .help = Some(
+                        "write each check as an action, e.g. `- {shell: [\"test\", \"-f\", \"out.txt\"]}`".to_owned(),
+                    );
+                    return None;
+                }
+                self.action(item, &item_path, context)
+            })
+            .collect();
+        checks.into_iter().collect()
     }
 
     /// Reports a `rollback: auto` that the kind of `spec`, the task's `run`,

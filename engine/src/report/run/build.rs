@@ -99,19 +99,48 @@ fn tail(text: Option<String>) -> Option<String> {
     (!out.is_empty()).then_some(out)
 }
 
-/// Whether the attempts prove the task complete, and how.
-fn evidence(attempts: &[AttemptRecord], has_verify: bool) -> (bool, String) {
+/// Whether the attempts prove the task complete, and how. `checks` is how
+/// many checks the task's `verify` lists (0: none); every one of them must
+/// have passed after the last `run` attempt.
+fn evidence(attempts: &[AttemptRecord], checks: usize) -> (bool, String) {
+    let has_verify = checks > 0;
     let last_run = attempts.iter().rposition(|a| a.role == AttemptRole::Run);
     let Some(run_at) = last_run else {
         return (false, "no `run` attempt recorded".to_owned());
     };
     let run = &attempts[run_at];
-    let verify = attempts[run_at..]
+    let verifies: Vec<&AttemptRecord> = attempts[run_at..]
         .iter()
-        .rev()
-        .find(|a| a.role == AttemptRole::Verify);
+        .filter(|a| a.role == AttemptRole::Verify)
+        .collect();
+    // A resume may run the checks again from the first: the last `checks`
+    // verify attempts are the latest pass over them.
+    let latest = &verifies[verifies.len().saturating_sub(checks)..];
+    let failed = latest
+        .iter()
+        .find(|a| a.outcome != Some(AttemptOutcome::Succeeded));
+    let verify = failed.or(latest.last()).copied();
     let run_ok = run.outcome == Some(AttemptOutcome::Succeeded);
     match (has_verify, verify) {
+        (true, Some(_)) if checks > 1 && failed.is_none() && latest.len() == checks => (
+            true,
+            format!(
+                "verified: all {checks} checks passed ({})",
+                latest
+                    .iter()
+                    .map(|v| format!("`{}` {}", v.command, passed(v)))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        ),
+        (true, Some(v)) if checks > 1 && failed.is_none() => (
+            false,
+            format!(
+                "only {} of {checks} `verify` checks were recorded, the last `{}`",
+                latest.len(),
+                v.command
+            ),
+        ),
         (true, Some(v)) if v.outcome == Some(AttemptOutcome::Succeeded) => {
             (true, format!("verified: `{}` {}", v.command, passed(v)))
         }
@@ -202,7 +231,7 @@ pub fn run_report(
             .remove(task.task_id.as_str())
             .unwrap_or_default();
         let (complete, evidence) = if task.state == TaskState::Succeeded {
-            evidence(&attempts, planned.is_none_or(|t| t.verify.is_some()))
+            evidence(&attempts, planned.map_or(1, |t| t.verify.len()))
         } else {
             (false, format!("not complete: {}", task.state))
         };
