@@ -673,3 +673,46 @@ fn every_example_loads_the_same_as_json() {
         assert_eq!(comparable(&from_json), comparable(&yaml), "{name}");
     }
 }
+
+/// What the properties above found, each fixed; named after what broke.
+#[test]
+fn regressions_found_by_the_properties() {
+    let rendered = |text: &str| {
+        let source = SourceFile::new("plan.yaml", text);
+        match parse_inner(&source, PathBuf::from(".")) {
+            Ok(_) => panic!("{text:?} loads"),
+            Err(items) => Diagnostics::new(source, items).render(),
+        }
+    };
+    // A lone carriage return ends a line for the parsers: the position was
+    // on a line 2 the file did not have.
+    assert_eq!(
+        rendered("\r\u{b}"),
+        "error: a plan must be a mapping, found a scalar\n --> plan.yaml:2:1\n  |\n2 | \n  | ^\n  = help: a plan is a mapping with `version: 1`, `name:` and `phases:`\n"
+    );
+    // An empty task at the very end of the file: the parser's position was
+    // past the last line.
+    let text = "version: 1\nname: p\nphases:\n  - id: a\n    tasks:\n      - ";
+    assert!(
+        rendered(text).starts_with("error: a task must be a mapping\n --> plan.yaml:6:9\n"),
+        "{}",
+        rendered(text)
+    );
+    // U+0085 breaks a line in YAML 1.1 (serde_yaml) only: the unknown key
+    // serde_yaml saw had no position, and templates went unchecked.
+    assert!(
+        rendered("version: version\u{85}version<<: ")
+            .starts_with("error: YAML read differently by YAML 1.1 and 1.2: "),
+        "{}",
+        rendered("version: version\u{85}version<<: ")
+    );
+    // A sequence at the top, then a mapping: serde_yaml's "more than one
+    // document" came without a position.
+    let text = "  - id: a\nversion: 1\n";
+    assert!(
+        rendered(text)
+            .starts_with("error: plan file holds more than one YAML document\n --> plan.yaml:"),
+        "{}",
+        rendered(text)
+    );
+}
