@@ -39,21 +39,29 @@ fn config(cases: u32) -> Config {
     config
 }
 
-const EXAMPLES: [(&str, &str); 4] = [
-    (
-        "quickstart.yaml",
-        include_str!("../../../examples/quickstart.yaml"),
-    ),
-    ("gitops.yaml", include_str!("../../../examples/gitops.yaml")),
-    (
-        "k8s-app.yaml",
-        include_str!("../../../examples/k8s-app.yaml"),
-    ),
-    (
-        "marathon-42.yaml",
-        include_str!("../../../examples/marathon-42.yaml"),
-    ),
-];
+/// Every bundled plan, `examples/*.yaml`: file name and text.
+fn examples() -> Vec<(String, String)> {
+    let mut examples: Vec<(String, String)> = std::fs::read_dir(examples_dir())
+        .expect("examples/ is readable")
+        .map(|entry| entry.expect("examples/ lists").path())
+        .filter(|path| {
+            path.extension()
+                .is_some_and(|extension| extension == "yaml")
+        })
+        .map(|path| {
+            let name = path
+                .file_name()
+                .expect("a listed file has a name")
+                .to_string_lossy()
+                .into_owned();
+            let text = std::fs::read_to_string(&path).expect("an example is UTF-8");
+            (name, text)
+        })
+        .collect();
+    examples.sort();
+    assert!(examples.len() >= 4, "the bundled examples are found");
+    examples
+}
 
 fn examples_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples")
@@ -623,12 +631,12 @@ proptest! {
 
     #[test]
     fn mutated_examples_never_panic(
-        example in prop::sample::select(&EXAMPLES[..]),
+        example in prop::sample::select(examples()),
         mutations in prop::collection::vec(mutation(), 1..4),
     ) {
         let (name, text) = example;
-        let text = mutations.iter().fold(text.to_owned(), |text, m| apply(&text, m));
-        let _ = load_checked(name, &text)?;
+        let text = mutations.iter().fold(text, |text, m| apply(&text, m));
+        let _ = load_checked(&name, &text)?;
     }
 
     #[test]
@@ -665,11 +673,11 @@ proptest! {
 /// Each bundled example, rewritten as JSON, loads as the same plan.
 #[test]
 fn every_example_loads_the_same_as_json() {
-    for (name, text) in EXAMPLES {
-        let yaml = loads(name, text).unwrap_or_else(|error| panic!("{error}"));
-        let value: serde_yaml::Value = serde_yaml::from_str(text).expect("the example is YAML");
+    for (name, text) in examples() {
+        let yaml = loads(&name, &text).unwrap_or_else(|error| panic!("{error}"));
+        let value: serde_yaml::Value = serde_yaml::from_str(&text).expect("the example is YAML");
         let json = serde_json::to_string_pretty(&value).expect("the example converts to JSON");
-        let from_json = loads(name, &json).unwrap_or_else(|error| panic!("{error}"));
+        let from_json = loads(&name, &json).unwrap_or_else(|error| panic!("{error}"));
         assert_eq!(comparable(&from_json), comparable(&yaml), "{name}");
     }
 }
