@@ -147,6 +147,288 @@ const CASES: &[Case] = &[
         code: 2,
     },
     Case {
+        what: "an empty plan file",
+        setup: |w| w.write("plan.yaml", ""),
+        args: &["validate", "plan.yaml"],
+        code: 2,
+    },
+    Case {
+        what: "a plan of comments only",
+        setup: |w| w.write("plan.yaml", "# nothing yet\n"),
+        args: &["validate", "plan.yaml"],
+        code: 2,
+    },
+    Case {
+        what: "a plan that is a list",
+        setup: |w| w.write("plan.yaml", "- version: 1\n"),
+        args: &["validate", "plan.yaml"],
+        code: 2,
+    },
+    Case {
+        what: "a plan of a newer format version",
+        setup: |w| w.write("plan.yaml", &PLAN.replace("version: 1", "version: 2")),
+        args: &["validate", "plan.yaml"],
+        code: 2,
+    },
+    Case {
+        what: "a plan without a name",
+        setup: |w| w.write("plan.yaml", &PLAN.replace("name: catalogue\n", "")),
+        args: &["validate", "plan.yaml"],
+        code: 2,
+    },
+    Case {
+        what: "a plan name with capitals",
+        setup: |w| {
+            w.write(
+                "plan.yaml",
+                &PLAN.replace("name: catalogue", "name: Catalogue"),
+            );
+        },
+        args: &["validate", "plan.yaml"],
+        code: 2,
+    },
+    Case {
+        what: "unknown keys at every level",
+        setup: |w| {
+            w.write(
+                "plan.yaml",
+                &PLAN
+                    .replace("name: catalogue", "name: catalogue\nowner: me")
+                    .replace("above_max: approve", "above_max: approve\n  max_rsik: low")
+                    .replace("  - id: build", "  - id: build\n    budjet: 1h")
+                    .replace(
+                        "run: {shell: [\"true\"]}\n      - id: deploy",
+                        "run: {shell: {argv: [\"true\"], cdw: src}}\n      - id: deploy",
+                    ),
+            );
+        },
+        args: &["validate", "plan.yaml"],
+        code: 2,
+    },
+    Case {
+        what: "a task id used twice",
+        setup: |w| w.write("plan.yaml", &PLAN.replace("id: deploy", "id: compile")),
+        args: &["validate", "plan.yaml"],
+        code: 2,
+    },
+    Case {
+        what: "a phase id used twice",
+        setup: |w| {
+            w.write(
+                "plan.yaml",
+                &format!(
+                    "{PLAN}  - id: build\n    tasks:\n      - {{id: other, risk: low, run: {{shell: [\"true\"]}}}}\n"
+                ),
+            );
+        },
+        args: &["validate", "plan.yaml"],
+        code: 2,
+    },
+    Case {
+        what: "a key written twice",
+        setup: |w| {
+            w.write(
+                "plan.yaml",
+                &PLAN.replace("risk: low", "risk: low\n        risk: high"),
+            );
+        },
+        args: &["validate", "plan.yaml"],
+        code: 2,
+    },
+    Case {
+        what: "a cycle of three tasks",
+        setup: |w| {
+            w.write(
+                "plan.yaml",
+                "version: 1\nname: c\npolicy: {require_rollback: none}\nphases:\n  - id: a\n    tasks:\n      - {id: x, risk: low, needs: [z], run: {shell: [\"true\"]}}\n      - {id: y, risk: low, needs: [x], run: {shell: [\"true\"]}}\n      - {id: z, risk: low, needs: [y], run: {shell: [\"true\"]}}\n",
+            );
+        },
+        args: &["validate", "plan.yaml"],
+        code: 2,
+    },
+    Case {
+        what: "a need on a task of a later phase",
+        setup: |w| {
+            w.write(
+                "plan.yaml",
+                &format!(
+                    "{}  - id: later\n    tasks:\n      - {{id: migrate, risk: low, run: {{shell: [\"true\"]}}}}\n",
+                    PLAN.replace("needs: [compile]", "needs: [migrate]")
+                ),
+            );
+        },
+        args: &["validate", "plan.yaml"],
+        code: 2,
+    },
+    Case {
+        what: "a risk that is a number",
+        setup: |w| w.write("plan.yaml", &PLAN.replace("risk: low", "risk: 3")),
+        args: &["validate", "plan.yaml"],
+        code: 2,
+    },
+    Case {
+        what: "negative retries and zero concurrency",
+        setup: |w| {
+            w.write(
+                "plan.yaml",
+                &PLAN
+                    .replace("risk: low", "risk: low\n        retries: -1")
+                    .replace("above_max: approve", "above_max: approve\n  concurrency: 0"),
+            );
+        },
+        args: &["validate", "plan.yaml"],
+        code: 2,
+    },
+    Case {
+        what: "huge values",
+        setup: |w| {
+            w.write(
+                "plan.yaml",
+                &PLAN
+                    .replace(
+                        "above_max: approve",
+                        "above_max: approve\n  max_tasks: 99999999999999999999999",
+                    )
+                    .replace(
+                        "risk: low",
+                        "risk: low\n        timeout: 99999999999999999999h",
+                    ),
+            );
+        },
+        args: &["validate", "plan.yaml"],
+        code: 2,
+    },
+    Case {
+        what: "a tab in the indentation",
+        setup: |w| {
+            w.write(
+                "plan.yaml",
+                &PLAN.replace("        risk: low", "\trisk: low"),
+            );
+        },
+        args: &["validate", "plan.yaml"],
+        code: 2,
+    },
+    Case {
+        what: "Windows line endings and an error on line 10",
+        setup: |w| {
+            w.write(
+                "plan.yaml",
+                &PLAN.replace("risk: low", "risk: lo").replace('\n', "\r\n"),
+            );
+        },
+        args: &["validate", "plan.yaml"],
+        code: 2,
+    },
+    Case {
+        what: "two YAML documents in one file",
+        setup: |w| w.write("plan.yaml", &format!("{PLAN}---\nversion: 1\n")),
+        args: &["validate", "plan.yaml"],
+        code: 2,
+    },
+    Case {
+        what: "an action naming two executors",
+        setup: |w| {
+            w.write(
+                "plan.yaml",
+                &PLAN.replacen(
+                    "run: {shell: [\"true\"]}",
+                    "run: {shell: [\"true\"], kubectl: {op: apply}}",
+                    1,
+                ),
+            );
+        },
+        args: &["validate", "plan.yaml"],
+        code: 2,
+    },
+    Case {
+        what: "a shell action given as one string",
+        setup: |w| {
+            w.write(
+                "plan.yaml",
+                &PLAN.replacen("run: {shell: [\"true\"]}", "run: {shell: \"make all\"}", 1),
+            );
+        },
+        args: &["validate", "plan.yaml"],
+        code: 2,
+    },
+    Case {
+        what: "a template naming an unknown variable",
+        setup: |w| {
+            w.write(
+                "plan.yaml",
+                &PLAN.replacen("[\"true\"]", "[echo, \"{{ vars.target }}\"]", 1),
+            );
+        },
+        args: &["validate", "plan.yaml"],
+        code: 2,
+    },
+    Case {
+        what: "a high-risk task without a rollback",
+        setup: |w| {
+            w.write(
+                "plan.yaml",
+                &PLAN.replace("        rollback: {shell: [\"true\"]}\n", ""),
+            );
+        },
+        args: &["validate", "plan.yaml"],
+        code: 2,
+    },
+    Case {
+        what: "run without a plan",
+        setup: nothing,
+        args: &["run"],
+        code: 2,
+    },
+    Case {
+        what: "--quiet with --verbose",
+        setup: plan,
+        args: &["run", "plan.yaml", "--quiet", "--verbose"],
+        code: 2,
+    },
+    Case {
+        what: "--preview without --dry-run",
+        setup: plan,
+        args: &["run", "plan.yaml", "--preview"],
+        code: 2,
+    },
+    Case {
+        what: "a bad --format for status",
+        setup: paused_run,
+        args: &["status", "--format", "yaml"],
+        code: 2,
+    },
+    Case {
+        what: "--approve of a task the plan does not have, on run",
+        setup: plan,
+        args: &["run", "plan.yaml", "--approve", "deploy-prod"],
+        code: 2,
+    },
+    Case {
+        what: "approve without a task",
+        setup: paused_run,
+        args: &["approve", "RUN"],
+        code: 2,
+    },
+    Case {
+        what: "an approval on a finished run",
+        setup: finished_run,
+        args: &["approve", "RUN", "deploy", "--reason", "late"],
+        code: 2,
+    },
+    Case {
+        what: "a rollback of a run that does not exist",
+        setup: paused_run,
+        args: &["rollback", "ZZZZZZZ"],
+        code: 2,
+    },
+    Case {
+        what: "resume with no state file",
+        setup: nothing,
+        args: &["resume"],
+        code: 2,
+    },
+    Case {
         what: "an unknown flag",
         setup: plan,
         args: &["run", "plan.yaml", "--aprove", "deploy"],
@@ -237,6 +519,30 @@ const CASES: &[Case] = &[
             std::fs::write(&path, bytes).expect("write");
         },
         args: &["--state", "state.db", "status"],
+        code: 2,
+    },
+    Case {
+        what: "a truncated state file",
+        setup: |w| {
+            plan(w);
+            w.run(["--state", "state.db", "run", "plan.yaml"])
+                .assert_code(3);
+            let path = w.path().join("state.db");
+            let bytes = std::fs::read(&path).expect("the state file exists");
+            std::fs::write(&path, &bytes[..bytes.len().min(1000)]).expect("write");
+        },
+        args: &["--state", "state.db", "status"],
+        code: 2,
+    },
+    Case {
+        what: "a state file of random bytes",
+        setup: |w| {
+            let bytes: Vec<u8> = (0..8192_u32)
+                .map(|i| (i.wrapping_mul(2_654_435_761) >> 13).to_le_bytes()[0])
+                .collect();
+            std::fs::write(w.path().join("state.db"), bytes).expect("write");
+        },
+        args: &["--state", "state.db", "runs"],
         code: 2,
     },
     Case {

@@ -228,7 +228,15 @@ impl Context<'_> {
     ) -> Option<T> {
         if matches!(map.get(key), None | Some(Value::Null)) {
             let span = At::new(self.span(path), &path.key(key));
-            self.error(span, format!("{what} has no `{key}`"));
+            self.error(span, format!("{what} has no `{key}`")).help = Some(match key {
+                "name" => {
+                    "add `name:`, lowercase letters, digits and `-`, such as `name: web-release`"
+                        .to_owned()
+                }
+                "version" => "add `version: 1` (the plan format this plangate reads)".to_owned(),
+                "risk" => "add `risk:` with one of `low`, `medium`, `high`".to_owned(),
+                _ => format!("add `{key}:` to {what}, unique in the plan, such as `{key}: build`"),
+            });
             return None;
         }
         self.optional(map, path, key).ok().flatten()

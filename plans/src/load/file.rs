@@ -80,7 +80,7 @@ pub fn load_plan_text(path: &FsPath, text: String) -> Result<LoadedPlan, LoadPla
         Some(parent) if !parent.as_os_str().is_empty() => parent.to_owned(),
         _ => PathBuf::from("."),
     };
-    let source = SourceFile::new(path, text);
+    let source = SourceFile::new(path, without_byte_order_mark(text));
     match parse_inner(&source, base_dir) {
         Ok(plan) => Ok(LoadedPlan { plan, source }),
         Err(items) => Err(LoadPlanError::Invalid(Diagnostics::new(source, items))),
@@ -89,9 +89,29 @@ pub fn load_plan_text(path: &FsPath, text: String) -> Result<LoadedPlan, LoadPla
 
 /// Validates plan text; `base_dir` is the folder relative paths resolve against.
 pub fn parse_plan(source: SourceFile, base_dir: PathBuf) -> Result<Plan, Diagnostics> {
+    let source = if source.text().starts_with('\u{feff}') {
+        SourceFile::new(
+            source.path().to_owned(),
+            without_byte_order_mark(source.into_text()),
+        )
+    } else {
+        source
+    };
     match parse_inner(&source, base_dir) {
         Ok(plan) => Ok(plan),
         Err(items) => Err(Diagnostics::new(source, items)),
+    }
+}
+
+/// The text without the UTF-8 byte-order mark some editors write first.
+/// YAML allows one at the start of a file, but yaml-rust2 reads it as part
+/// of the first key (`\u{feff}version`, an unknown key that looks like
+/// `version`); without it, columns on the first line are the ones editors
+/// show, as they do not show the mark.
+fn without_byte_order_mark(text: String) -> String {
+    match text.strip_prefix('\u{feff}') {
+        Some(rest) => rest.to_owned(),
+        None => text,
     }
 }
 

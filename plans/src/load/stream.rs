@@ -1208,7 +1208,7 @@ mod tests {
             ),
             (
                 format!("{PHASE}      - {{<<: {{risk: low}}, id: t, run: {{shell: [make]}}}}\n"),
-                "error: a task has no `risk`\n --> plan.yaml:7:9\n  |\n7 |       - {<<: {risk: low}, id: t, run: {shell: [make]}}\n  |         ^\n\nerror: unknown key `<<` in a task\n --> plan.yaml:7:10\n  |\n7 |       - {<<: {risk: low}, id: t, run: {shell: [make]}}\n  |          ^^\n  = help: task keys are `id`, `name`, `source`, `risk`, `needs`, `estimate`, `timeout`, `retries`, `retry_backoff`, `idempotent`, `run`, `verify`, `rollback`, `environment` and `exclusive`\n",
+                "error: a task has no `risk`\n --> plan.yaml:7:9\n  |\n7 |       - {<<: {risk: low}, id: t, run: {shell: [make]}}\n  |         ^\n  = help: add `risk:` with one of `low`, `medium`, `high`\n\nerror: unknown key `<<` in a task\n --> plan.yaml:7:10\n  |\n7 |       - {<<: {risk: low}, id: t, run: {shell: [make]}}\n  |          ^^\n  = help: task keys are `id`, `name`, `source`, `risk`, `needs`, `estimate`, `timeout`, `retries`, `retry_backoff`, `idempotent`, `run`, `verify`, `rollback`, `environment` and `exclusive`\n",
             ),
             (
                 format!("{PHASE}      - {{id: t, risk: lw, run: {{shell: [make]}}}}\n")
@@ -1229,15 +1229,12 @@ mod tests {
         for (text, expected) in cases {
             assert_eq!(rendered(&text), expected, "for {text:?}");
         }
-        // yaml-rust2 keeps a byte-order mark in the first key.
+        // yaml-rust2 keeps a byte-order mark in the first key; the loader
+        // drops the mark before parsing (regression: it reported an unknown
+        // key `\u{feff}version`).
         let bom = rendered(&format!(
             "\u{feff}{PHASE}      - {{id: t, risk: low, run: {{shell: [make]}}}}\n"
         ));
-        assert!(
-            bom.starts_with(
-                "error: unknown key `\u{feff}version` in the plan\n --> plan.yaml:1:1\n"
-            ),
-            "{bom}"
-        );
+        assert_eq!(bom, "valid");
     }
 }
